@@ -1,0 +1,189 @@
+"""Self-supervised embeddings of the training pool (SimCLR from lightly's parts).
+
+No pretrained weights are downloaded: a torchvision ResNet with `weights=None` is trained on the
+pool itself, which is what makes the pipeline run offline and fit microscopy rather than ImageNet.
+The embeddings are written as a Lightly embeddings CSV and the backbone is kept to start the
+classifier from.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import pandas as pd
+import torch
+import torchvision
+from lightly.loss import NTXentLoss
+from lightly.models.modules import SimCLRProjectionHead
+from lightly.transforms import SimCLRTransform
+from sklearn.decomposition import PCA
+from torch import nn
+from torch.utils.data import DataLoader
+from torchvision.transforms import v2 as T
+
+from bps_labeler.images import ImageList, load_images
+
+log = logging.getLogger(__name__)
+
+NORMALIZE = {"mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25]}
+BACKBONES = ("resnet18", "resnet34", "resnet50")
+
+
+@dataclass(frozen=True)
+class EmbedSpec:
+    backbone: str = "resnet18"
+    input_size: int = 96
+    epochs: int = 10
+    batch_size: int = 128
+    lr: float = 1e-3
+    temperature: float = 0.2
+    dim: int = 64
+    seed: int = 0
+    accelerator: str = "cpu"
+
+
+def make_backbone(name: str) -> tuple[nn.Module, int]:
+    """A torchvision ResNet without its classifier and without downloaded weights."""
+    if name not in BACKBONES:
+        raise ValueError(f"embed.backbone = {name!r}; allowed: {', '.join(BACKBONES)}")
+    net = getattr(torchvision.models, name)(weights=None)
+    n_features = net.fc.in_features
+    net.fc = nn.Identity()
+    return net, n_features
+
+
+def eval_transform() -> T.Compose:
+    return T.Compose([T.ToImage(), T.ToDtype(torch.float32, scale=True), T.Normalize(**NORMALIZE)])
+
+
+class SimCLR(L.LightningModule):
+    def __init__(self, backbone: str, lr: float, temperature: float, max_epochs: int) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.backbone, n = make_backbone(backbone)
+        self.projection_head = SimCLRProjectionHead(n, n, 128)
+        self.criterion = NTXentLoss(temperature=temperature)
+
+    def training_step(self, batch: tuple[list[torch.Tensor], torch.Tensor], _: int) -> torch.Tensor:
+        (x0, x1), _labels = batch
+        z0 = self.projection_head(self.backbone(x0))
+        z1 = self.projection_head(self.backbone(x1))
+        loss = self.criterion(z0, z1)
+        self.log("train_loss", loss, prog_bar=True, on_epoch=True, on_step=False)
+        return loss
+
+    def configure_optimizers(self):  # type: ignore[override]
+        opt = torch.optim.AdamW(self.parameters(), lr=self.hparams.lr, weight_decay=1e-4)
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, self.hparams.max_epochs))
+        return [opt], [sched]
+
+
+def simclr_views(input_size: int) -> SimCLRTransform:
+    """SimCLR augmentations tuned for single grayscale nuclei.
+
+    Foci are a few pixels wide, so crops keep most of the nucleus and blur is rare; the image has
+    no up or down, so all flips and 90-degree rotations are free; colour has no meaning.
+    """
+    return SimCLRTransform(
+        input_size=input_size,
+        cj_prob=0.8,
+        cj_bright=0.4,
+        cj_contrast=0.4,
+        cj_sat=0.0,
+        cj_hue=0.0,
+        min_scale=0.4,
+        random_gray_scale=0.0,
+        gaussian_blur=0.1,
+        sigmas=(0.1, 1.0),
+        vf_prob=0.5,
+        hf_prob=0.5,
+        rr_prob=0.5,
+        normalize=NORMALIZE,
+    )
+
+
+@torch.no_grad()
+def features(backbone: nn.Module, images: list, batch_size: int = 256) -> np.ndarray:
+    """Backbone features of images (eval mode, no augmentation)."""
+    backbone.eval()
+    loader = DataLoader(ImageList(images, eval_transform()), batch_size=batch_size, shuffle=False)
+    return np.concatenate([backbone(x).numpy() for x, _ in loader]).astype(np.float32)
+
+
+def train_embeddings(
+    image_dir: Path,
+    filenames: list[str],
+    spec: EmbedSpec,
+    out_csv: Path,
+    out_backbone: Path,
+    threads: int = 1,
+) -> pd.DataFrame:
+    """Train SimCLR on the pool, write the Lightly embeddings CSV and the backbone weights.
+
+    Embeddings are the backbone features reduced by PCA to `spec.dim` and L2-normalised, like
+    Lightly Worker's compact `num_ftrs` embeddings: distances stay meaningful for diversity and
+    the CSV stays small at 77,000 images.
+    """
+    torch.set_num_threads(max(1, threads))
+    L.seed_everything(spec.seed, workers=True, verbose=False)
+    filenames = sorted(filenames)
+    images = load_images(image_dir, filenames, spec.input_size)
+    loader = DataLoader(
+        ImageList(images, simclr_views(spec.input_size)),
+        batch_size=min(spec.batch_size, len(images)),
+        shuffle=True,
+        drop_last=True,
+        generator=torch.Generator().manual_seed(spec.seed),
+    )
+    model = SimCLR(spec.backbone, spec.lr, spec.temperature, spec.epochs)
+    trainer = L.Trainer(
+        max_epochs=spec.epochs,
+        accelerator=spec.accelerator,
+        devices=1,
+        deterministic=True,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    trainer.fit(model, loader)
+    feats = features(model.backbone, images)
+    dim = min(spec.dim, feats.shape[1], len(filenames))
+    reduced = PCA(n_components=dim, svd_solver="full", random_state=spec.seed).fit_transform(feats)
+    reduced /= np.linalg.norm(reduced, axis=1, keepdims=True) + 1e-12
+    out_backbone.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"backbone": spec.backbone, "state_dict": model.backbone.state_dict()}, out_backbone)
+    df = embeddings_frame(filenames, reduced)
+    write_embeddings(df, out_csv)
+    log.info("SimCLR on %d images, %d epochs: final loss %s", len(filenames), spec.epochs,
+             trainer.callback_metrics.get("train_loss"))
+    return df
+
+
+def embeddings_frame(filenames: list[str], emb: np.ndarray) -> pd.DataFrame:
+    """Lightly's embeddings CSV layout: filenames, embedding_0..N-1, labels."""
+    cols = {f"embedding_{i}": emb[:, i] for i in range(emb.shape[1])}
+    return pd.DataFrame({"filenames": filenames, **cols, "labels": 0})
+
+
+def write_embeddings(df: pd.DataFrame, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    df.to_csv(path, index=False, float_format="%.6f")
+
+
+def read_embeddings(path: Path) -> tuple[list[str], np.ndarray]:
+    """Read a Lightly embeddings CSV; refuse NaNs, which would poison every distance."""
+    df = pd.read_csv(path)
+    if "filenames" not in df.columns:
+        raise ValueError(f"{path}: not a Lightly embeddings CSV (no 'filenames' column).")
+    cols = [c for c in df.columns if c.startswith("embedding_")]
+    emb = df[cols].to_numpy(dtype=np.float32)
+    bad = np.isnan(emb).any(axis=1)
+    if bad.any():
+        names = df["filenames"][bad].head(5).tolist()
+        raise ValueError(f"{path}: embeddings contain NaN for {int(bad.sum())} image(s), e.g. {names}.")
+    return df["filenames"].tolist(), emb

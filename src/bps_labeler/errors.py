@@ -1,0 +1,11 @@
+"""The one error type the pipeline raises for bad input.
+
+Snakemake prints the message of a failed job; a single exception type whose message names the
+file, row or key and says what to do lets the scripts stay thin and the user act at once.
+"""
+
+from __future__ import annotations
+
+
+class InputError(ValueError):
+    """Bad input from the user: a file, a row or a config key that must be fixed."""

@@ -1,0 +1,137 @@
+"""Reading, checking and filtering the BPS `meta.csv`.
+
+The real file is 77,177 rows and changes over time; every row that reaches the pipeline is checked
+here once, so later stages can trust names and values.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import pandas as pd
+
+from bps_labeler.errors import InputError
+
+META_COLUMNS: tuple[str, ...] = ("filename", "dose_Gy", "particle_type", "hr_post_exposure")
+PARTICLE_TYPES: tuple[str, ...] = ("Fe", "X-ray")
+
+
+def stem(filename: str) -> str:
+    """The image's name without folder and extension; JPGs, metadata and predictions use it."""
+    return PurePosixPath(filename).stem
+
+
+def jpg_name(filename: str) -> str:
+    """The converted image's file name, as the Lightly datasource and Label Studio see it."""
+    return f"{stem(filename)}.jpg"
+
+
+def _check_filename(name: object, row: int, path: Path) -> None:
+    if not isinstance(name, str) or not name.strip():
+        raise InputError(f"{path}, row {row}: empty filename. Fill in the image's file name.")
+    p = PurePosixPath(name)
+    if p.is_absolute() or ".." in p.parts or "\\" in name or len(p.parts) != 1:
+        raise InputError(
+            f"{path}, row {row}: filename {name!r} is not a plain file name (it has a folder, "
+            "'..' or is absolute). meta.csv must name images beside it; fix or drop the row."
+        )
+    if p.suffix.lower() not in (".tif", ".tiff"):
+        raise InputError(f"{path}, row {row}: filename {name!r} is not a .tif file.")
+
+
+def read_meta(path: Path) -> pd.DataFrame:
+    """Read and check a BPS meta.csv; raise InputError naming the row for anything wrong.
+
+    Row numbers in messages are the line numbers a person sees in an editor (header = line 1).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: meta.csv not found. Check `source` in the config.")
+    try:
+        df = pd.read_csv(path, dtype={"filename": str, "particle_type": str})
+    except pd.errors.EmptyDataError as exc:
+        raise InputError(f"{path}: the file is empty; expected a header {','.join(META_COLUMNS)}") from exc
+    missing = [c for c in META_COLUMNS if c not in df.columns]
+    if missing:
+        raise InputError(
+            f"{path}: missing column(s) {', '.join(missing)}; found {', '.join(map(str, df.columns))}. "
+            f"A BPS meta.csv has the header {','.join(META_COLUMNS)}."
+        )
+    df = df[list(META_COLUMNS)].copy()
+    for i, name in enumerate(df["filename"]):
+        _check_filename(name, i + 2, path)
+    dup = df["filename"].duplicated(keep="first")
+    if dup.any():
+        i = int(dup.to_numpy().nonzero()[0][0])
+        first = int((df["filename"] == df["filename"].iloc[i]).to_numpy().nonzero()[0][0])
+        raise InputError(
+            f"{path}, row {i + 2}: duplicate filename {df['filename'].iloc[i]!r} (first at row "
+            f"{first + 2}). Each image must appear once; remove the duplicate row."
+        )
+    stems = df["filename"].map(stem)
+    dup = stems.duplicated()
+    if dup.any():
+        i = int(dup.to_numpy().nonzero()[0][0])
+        raise InputError(
+            f"{path}, row {i + 2}: {df['filename'].iloc[i]!r} has the same stem as an earlier row, "
+            "so both would convert to the same JPG. Rename one of them."
+        )
+    bad = ~df["particle_type"].isin(PARTICLE_TYPES)
+    if bad.any():
+        i = int(bad.to_numpy().nonzero()[0][0])
+        raise InputError(
+            f"{path}, row {i + 2}: unknown particle_type {df['particle_type'].iloc[i]!r}; "
+            f"allowed: {', '.join(PARTICLE_TYPES)}."
+        )
+    for col, kind in (("dose_Gy", float), ("hr_post_exposure", int)):
+        values = pd.to_numeric(df[col], errors="coerce")
+        bad = values.isna() | (values < 0)
+        if kind is int:
+            bad |= values.notna() & (values != values.round())
+        if bad.any():
+            i = int(bad.to_numpy().nonzero()[0][0])
+            raise InputError(
+                f"{path}, row {i + 2}: {col} = {df[col].iloc[i]!r} is not a non-negative "
+                f"{'integer' if kind is int else 'number'}."
+            )
+        df[col] = values.astype(kind)
+    return df
+
+
+def filter_meta(df: pd.DataFrame, spec: dict[str, Any]) -> pd.DataFrame:
+    """Keep the rows a config `filter:` asks for; an empty result is an error, not a silent no-op.
+
+    `spec` keys (all optional): particle_types (list), dose_min, dose_max, hours (list),
+    max_images (cap, taken deterministically per condition so the cap keeps the balance).
+    """
+    keep = pd.Series(True, index=df.index)
+    if spec.get("particle_types"):
+        keep &= df["particle_type"].isin(spec["particle_types"])
+    if spec.get("dose_min") is not None:
+        keep &= df["dose_Gy"] >= float(spec["dose_min"])
+    if spec.get("dose_max") is not None:
+        keep &= df["dose_Gy"] <= float(spec["dose_max"])
+    if spec.get("hours"):
+        keep &= df["hr_post_exposure"].isin([int(h) for h in spec["hours"]])
+    out = df[keep]
+    if out.empty:
+        raise InputError(
+            f"filter {spec} keeps no row of {len(df)}. Widen `filter` in the config; the data "
+            f"has particle types {sorted(df['particle_type'].unique())}, doses "
+            f"{sorted(df['dose_Gy'].unique())} and hours {sorted(df['hr_post_exposure'].unique())}."
+        )
+    cap = spec.get("max_images")
+    if cap is not None and len(out) > int(cap):
+        out = _cap_per_condition(out, int(cap))
+    return out.sort_values("filename", kind="stable").reset_index(drop=True)
+
+
+def _cap_per_condition(df: pd.DataFrame, cap: int) -> pd.DataFrame:
+    """Take about `cap` rows, the same share of each condition, by sorted filename."""
+    groups = df.sort_values("filename").groupby(
+        ["particle_type", "dose_Gy", "hr_post_exposure"], sort=True
+    )
+    share = cap / len(df)
+    parts = [g.head(max(1, round(len(g) * share))) for _, g in groups]
+    return pd.concat(parts).head(cap)

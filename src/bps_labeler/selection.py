@@ -1,0 +1,218 @@
+"""Sample selection with Lightly's own engine (lightly-mundig), from Lightly Worker configs.
+
+Selection configs keep the Lightly Worker format so that configs written for the old tutorial (and
+Lightly's documentation) work unchanged; this module turns them into lightly-mundig strategies,
+runs them offline, and never picks an image that an earlier round already picked.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import lightly_mundig
+import numpy as np
+import pandas as pd
+
+from bps_labeler.errors import InputError
+from bps_labeler.predictions import TASK, active_learning_scores
+from bps_labeler.selection_config import validate_config
+
+OPERATIONS = {
+    "BIGGER": np.greater,
+    "BIGGER_EQUAL": np.greater_equal,
+    "SMALLER": np.less,
+    "SMALLER_EQUAL": np.less_equal,
+}
+
+
+@dataclass
+class Pool:
+    """What selection may look at: the unlabeled pool and everything known about it."""
+
+    filenames: list[str]
+    embeddings: np.ndarray
+    metadata: pd.DataFrame
+    #: Class probabilities from the previous round's model, or None in round 1.
+    probabilities: np.ndarray | None = None
+    task: str = TASK
+    categories: tuple[str, ...] = ()
+    scores: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.probabilities is not None and not self.scores:
+            self.scores = active_learning_scores(self.probabilities)
+
+
+def _input_values(item: dict[str, Any], pool: Pool, where: str) -> np.ndarray:
+    inp = item["input"]
+    kind = inp["type"]
+    if kind == "SCORES" or kind == "PREDICTIONS":
+        if pool.probabilities is None:
+            raise InputError(
+                f"{where}: input {kind} needs predictions of an earlier round's model; round 1 "
+                "has none. Use EMBEDDINGS, METADATA or RANDOM in the first round's config."
+            )
+        if inp["task"] != pool.task:
+            raise InputError(f"{where}.input.task: unknown task {inp['task']!r}; known: {pool.task}.")
+        if kind == "SCORES":
+            return pool.scores[inp["score"]]
+        return pool.probabilities
+    if kind == "METADATA":
+        key = inp["key"].removeprefix("lightly.") if inp["key"] not in pool.metadata else inp["key"]
+        if key not in pool.metadata.columns:
+            raise InputError(
+                f"{where}.input.key: unknown metadata key {inp['key']!r}; "
+                f"known: {', '.join(pool.metadata.columns)}."
+            )
+        return pool.metadata.loc[pool.filenames, key].to_numpy()
+    if kind == "RANDOM":
+        return np.random.default_rng(inp.get("random_seed", 0)).uniform(size=len(pool.filenames))
+    return pool.embeddings
+
+
+def _balance_distribution(
+    values: np.ndarray, target: dict[str, float], where: str
+) -> tuple[np.ndarray, list[float]]:
+    """One-hot class distributions; classes the target leaves out share what it leaves over."""
+    labels = [str(v) for v in values]
+    unknown = set(target) - set(labels)
+    if unknown and not set(target) & set(labels):
+        raise InputError(
+            f"{where}.strategy.target: none of {sorted(target)} occurs in the data "
+            f"(values: {sorted(set(labels))[:10]})."
+        )
+    classes = list(target)
+    rest = 1.0 - sum(target.values())
+    has_rest = any(l not in target for l in labels)
+    dist = np.zeros((len(labels), len(classes) + (1 if has_rest else 0)), dtype=np.float32)
+    for i, l in enumerate(labels):
+        dist[i, classes.index(l) if l in target else len(classes)] = 1.0
+    tgt = list(target.values()) + ([max(rest, 0.0)] if has_rest else [])
+    total = sum(tgt)
+    return dist, [t / total for t in tgt]
+
+
+def select(
+    config: dict[str, Any],
+    pool: Pool,
+    preselected: list[str],
+    where: str = "selection",
+) -> list[str]:
+    """Filenames chosen this round, in the engine's order.
+
+    Earlier rounds' picks are passed to the engine as preselected, so diversity keeps away from
+    them and they are never chosen again.
+    """
+    validate_config(config, where)
+    index = {n: i for i, n in enumerate(pool.filenames)}
+    unknown = [n for n in preselected if n not in index]
+    if unknown:
+        raise InputError(
+            f"{where}: {len(unknown)} earlier selected image(s) are not in the pool, e.g. "
+            f"{unknown[:3]}. The pool changed between rounds (filter or split edited); restore it "
+            "or start a new results folder."
+        )
+    pre_idx = sorted(index[n] for n in preselected)
+    candidates = np.ones(len(pool.filenames), dtype=bool)
+    candidates[pre_idx] = False
+    items = config["strategies"]
+    for i, item in enumerate(items):
+        if item["strategy"]["type"] == "THRESHOLD":
+            values = _input_values(item, pool, f"{where}.strategies[{i}]").astype(np.float64)
+            op = OPERATIONS[item["strategy"]["operation"]]
+            candidates &= op(values, float(item["strategy"]["threshold"]))
+    n = config.get("n_samples") or int(round(config["proportion_samples"] * len(pool.filenames)))
+    n_left = int(candidates.sum())
+    if n > n_left:
+        raise InputError(
+            f"{where}: asks for {n} samples but only {n_left} remain in the pool of "
+            f"{len(pool.filenames)} after removing {len(pre_idx)} picked in earlier rounds and "
+            "applying thresholds. Lower n_samples or widen the filter."
+        )
+    sub = np.array(pre_idx + np.flatnonzero(candidates).tolist(), dtype=np.int64)
+    engine = lightly_mundig.Selection()
+    for i, item in enumerate(items):
+        strat = item["strategy"]
+        kind = strat["type"]
+        here = f"{where}.strategies[{i}]"
+        strength = float(strat.get("strength", 1.0))
+        if kind == "THRESHOLD":
+            continue
+        values = _input_values(item, pool, here)
+        if kind == "DIVERSITY":
+            engine.add_diversifying_strategy(
+                np.ascontiguousarray(values[sub], dtype=np.float32),
+                strength,
+                strat.get("stopping_condition_minimum_distance"),
+            )
+        elif kind == "TYPICALITY":
+            engine.add_subpart_typicality_strategy(
+                np.ascontiguousarray(values[sub], dtype=np.float32),
+                [[j] for j in range(len(sub))],
+                strength,
+                int(strat.get("num_nearest_neighbors", 20)),
+            )
+        elif kind == "WEIGHTS":
+            w = np.asarray(values[sub], dtype=np.float64)
+            engine.add_weighting_strategy(w.tolist(), strength)
+        elif kind == "BALANCE":
+            if item["input"]["type"] == "PREDICTIONS":
+                dist = np.asarray(values[sub], dtype=np.float32)
+                names = list(pool.categories) or [str(k) for k in range(dist.shape[1])]
+                target = strat["target"]
+                bad = set(target) - set(names)
+                if bad:
+                    raise InputError(f"{here}.strategy.target: unknown class(es) {sorted(bad)}; classes: {names}.")
+                tgt = [float(target.get(c, 0.0)) for c in names]
+                left = [c for c in names if c not in target]
+                for c in left:
+                    tgt[names.index(c)] = (1.0 - sum(target.values())) / len(left)
+                engine.add_balancing_strategy(dist, [t / sum(tgt) for t in tgt], strength)
+            else:
+                dist, tgt = _balance_distribution(values[sub], strat["target"], here)
+                engine.add_balancing_strategy(dist, tgt, strength)
+    chosen = engine.run_selection(list(range(len(pre_idx))), len(sub), len(pre_idx) + n)
+    return [pool.filenames[sub[k]] for k in chosen if k >= len(pre_idx)]
+
+
+def selection_record(
+    round_: int, config: dict[str, Any], pool: Pool, preselected: list[str], chosen: list[str]
+) -> dict[str, Any]:
+    """The `selection.json` contract: picks in order, the config used, per-sample scores.
+
+    Contains nothing that changes between identical runs (no times, no paths), so two runs of the
+    same config are byte-identical.
+    """
+    index = {n: i for i, n in enumerate(pool.filenames)}
+    samples = []
+    for rank, name in enumerate(chosen, start=1):
+        i = index[name]
+        meta = pool.metadata.loc[name]
+        samples.append(
+            {
+                "rank": rank,
+                "filename": name,
+                "scores": {k: round(float(v[i]), 6) for k, v in pool.scores.items()},
+                "metadata": {k: (v.item() if hasattr(v, "item") else v) for k, v in meta.items()},
+            }
+        )
+    return {
+        "round": round_,
+        "config": config,
+        "pool_size": len(pool.filenames),
+        "n_preselected": len(preselected),
+        "n_selected": len(chosen),
+        "selected": samples,
+    }
+
+
+def read_selected(path: Path) -> list[str]:
+    return [s["filename"] for s in json.loads(Path(path).read_text())["selected"]]
+
+
+def write_selection(record: dict[str, Any], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")

@@ -1,0 +1,76 @@
+"""Checking selection configs (Lightly Worker format) without loading the selection engine.
+
+Kept apart from `selection` so that the workflow can validate every round's config when it
+starts, in the Snakemake process, with only jsonschema and PyYAML at hand.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import Any
+
+import jsonschema
+import yaml
+
+from bps_labeler.errors import InputError
+
+SCORE_NAMES = ("uncertainty_least_confidence", "uncertainty_margin", "uncertainty_entropy")
+#: Pairs of input and strategy that Lightly Worker accepts.
+ALLOWED_PAIRS: dict[str, tuple[str, ...]] = {
+    "EMBEDDINGS": ("DIVERSITY", "TYPICALITY"),
+    "SCORES": ("WEIGHTS", "THRESHOLD"),
+    "METADATA": ("WEIGHTS", "THRESHOLD", "BALANCE"),
+    "PREDICTIONS": ("BALANCE",),
+    "RANDOM": ("WEIGHTS",),
+}
+
+
+def _schema() -> dict[str, Any]:
+    text = resources.files("bps_labeler").joinpath("schemas/selection.schema.yaml").read_text()
+    return yaml.safe_load(text)
+
+
+def _describe(error: jsonschema.ValidationError, where: str) -> str:
+    path = where + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
+    allowed = ""
+    if error.validator == "additionalProperties" and isinstance(error.schema.get("properties"), dict):
+        allowed = f"; allowed keys: {', '.join(error.schema['properties'])}"
+    return f"{path}: {error.message}{allowed}"
+
+
+def validate_config(config: dict[str, Any], where: str = "selection") -> None:
+    """Check a selection config; the error names the bad key and lists the allowed ones."""
+    errors = sorted(
+        jsonschema.Draft202012Validator(_schema()).iter_errors(config),
+        key=lambda e: (len(list(e.absolute_path)), list(map(str, e.absolute_path))),
+    )
+    if errors:
+        deepest = max(errors, key=lambda e: len(list(e.absolute_path)))
+        raise InputError(f"invalid selection config: {_describe(deepest, where)}")
+    for i, item in enumerate(config["strategies"]):
+        kind, strat = item["input"]["type"], item["strategy"]["type"]
+        here = f"{where}.strategies[{i}]"
+        if strat not in ALLOWED_PAIRS[kind]:
+            raise InputError(
+                f"{here}: input {kind} cannot drive strategy {strat}; with {kind} use "
+                f"{', '.join(ALLOWED_PAIRS[kind])}."
+            )
+        need = {"SCORES": ("task", "score"), "METADATA": ("key",), "PREDICTIONS": ("task", "name")}
+        for key in need.get(kind, ()):
+            if key not in item["input"]:
+                raise InputError(f"{here}.input: {kind} needs '{key}'.")
+        if kind == "SCORES" and item["input"]["score"] not in SCORE_NAMES:
+            raise InputError(
+                f"{here}.input.score: unknown score {item['input']['score']!r}; "
+                f"allowed: {', '.join(SCORE_NAMES)}."
+            )
+        if strat == "THRESHOLD" and not {"threshold", "operation"} <= set(item["strategy"]):
+            raise InputError(f"{here}.strategy: THRESHOLD needs 'threshold' and 'operation'.")
+        if strat == "BALANCE":
+            target = item["strategy"].get("target")
+            if not target:
+                raise InputError(f"{here}.strategy: BALANCE needs a non-empty 'target'.")
+            if sum(target.values()) > 1 + 1e-9:
+                raise InputError(
+                    f"{here}.strategy.target: fractions sum to {sum(target.values()):g} > 1."
+                )

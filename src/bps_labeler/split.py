@@ -1,0 +1,34 @@
+"""Deterministic train/validation split, stratified by condition.
+
+Each image's place is decided by a seeded hash of its name, so the split is the same on every
+file system and does not move when rows are added to or removed from meta.csv.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import pandas as pd
+
+from bps_labeler.errors import InputError
+from bps_labeler.meta import jpg_name
+
+CONDITION = ["particle_type", "dose_Gy", "hr_post_exposure"]
+
+
+def _rank_key(seed: int, name: str) -> str:
+    return hashlib.sha256(f"{seed}:{name}".encode()).hexdigest()
+
+
+def stratified_split(meta: pd.DataFrame, val_fraction: float, seed: int) -> pd.DataFrame:
+    """Return `filename,split` (JPG names, sorted) with `val_fraction` of each condition in val."""
+    if not 0 <= val_fraction < 1:
+        raise InputError(f"split.val_fraction = {val_fraction}; need 0 <= val_fraction < 1.")
+    parts = []
+    for _, group in meta.groupby(CONDITION, sort=True):
+        names = sorted(group["filename"], key=lambda n: _rank_key(seed, n))
+        n_val = int(round(len(names) * val_fraction))
+        parts.append(pd.DataFrame({"filename": names, "split": ["val"] * n_val + ["train"] * (len(names) - n_val)}))
+    out = pd.concat(parts, ignore_index=True)
+    out["filename"] = out["filename"].map(jpg_name)
+    return out.sort_values("filename").reset_index(drop=True)

@@ -1,0 +1,77 @@
+# Helpers and config validation shared by all rules.
+
+import os
+import sys
+from pathlib import Path
+
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+# Workflow scripts import the project's library from src/ (jobs inherit this, on clusters too,
+# because every job re-reads the Snakefile).
+_SRC = str(Path(workflow.basedir).parent / "src")
+sys.path.insert(0, _SRC)
+if _SRC not in os.environ.get("PYTHONPATH", "").split(os.pathsep):
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        p for p in (_SRC, os.environ.get("PYTHONPATH", "")) if p
+    )
+
+from bps_labeler.errors import InputError
+from bps_labeler.selection_config import validate_config as _validate_selection
+
+validate(config, schema="../schemas/config.schema.yaml")
+for _i, _cfg in enumerate(config["selection"], start=1):
+    try:
+        _validate_selection(_cfg, where=f"config selection[{_i - 1}] (round {_i})")
+    except InputError as _err:
+        raise WorkflowError(str(_err)) from None
+if config["source"]["kind"] == "local" and "local" not in config["source"]:
+    raise WorkflowError("source.kind is 'local' but source.local.path is not set.")
+
+
+wildcard_constraints:
+    round=r"[1-9][0-9]*",
+    shard=r"[0-9]+",
+
+
+CONDA_ENV = "../../envs/bps.yaml"
+IMAGES = "results/data/images"
+SHARDS = list(range(config["convert"]["shards"]))
+
+
+def raw_dir():
+    """Folder holding meta.csv and the TIFFs."""
+    if config["source"]["kind"] == "synthetic":
+        return "resources/raw"
+    return config["source"]["local"]["path"]
+
+
+def raw_meta():
+    if config["source"]["kind"] == "synthetic":
+        return "resources/raw/meta.csv"
+    return os.path.join(raw_dir(), "meta.csv")
+
+
+def selection_config(round_):
+    """Round r uses the r-th selection config; rounds past the end reuse the last."""
+    configs = config["selection"]
+    return configs[min(int(round_), len(configs)) - 1]
+
+
+def earlier_selections(wildcards):
+    return [f"results/round_{r}/selection.json" for r in range(1, int(wildcards.round))]
+
+
+def previous_predictions(wildcards):
+    r = int(wildcards.round)
+    return [f"results/round_{r - 1}/predictions"] if r > 1 else []
+
+
+def round_annotations(wildcards):
+    """Round r's model trains on the labels of rounds 1..r."""
+    return [f"results/round_{r}/annotations.json" for r in range(1, int(wildcards.round) + 1)]
+
+
+def validation_annotations():
+    return "results/validation/annotations.json"

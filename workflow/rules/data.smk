@@ -1,0 +1,79 @@
+# meta.csv -> filtered rows -> 8-bit JPGs (in shards) -> Lightly metadata -> train/val split.
+
+
+rule filter_meta:
+    input:
+        meta=raw_meta(),
+    output:
+        meta="results/data/filtered_meta.csv",
+    params:
+        filter=config["filter"],
+    log:
+        "logs/filter_meta.log",
+    conda:
+        CONDA_ENV
+    script:
+        "../scripts/filter_meta.py"
+
+
+rule convert:
+    input:
+        meta="results/data/filtered_meta.csv",
+    output:
+        manifest="results/data/shards/convert_{shard}.tsv",
+    params:
+        src_dir=raw_dir(),
+        dst_dir=IMAGES,
+        n_shards=config["convert"]["shards"],
+        convert=config["convert"],
+    threads: 2
+    resources:
+        mem_mb=2000,
+    log:
+        "logs/convert/{shard}.log",
+    conda:
+        CONDA_ENV
+    script:
+        "../scripts/convert.py"
+
+
+rule images:
+    input:
+        manifests=expand("results/data/shards/convert_{shard}.tsv", shard=SHARDS),
+    output:
+        manifest="results/data/images.tsv",
+    log:
+        "logs/images.log",
+    conda:
+        CONDA_ENV
+    script:
+        "../scripts/merge_manifests.py"
+
+
+rule metadata:
+    input:
+        meta="results/data/filtered_meta.csv",
+    output:
+        directory("results/data/metadata"),
+    log:
+        "logs/metadata.log",
+    conda:
+        CONDA_ENV
+    script:
+        "../scripts/metadata.py"
+
+
+rule split:
+    input:
+        meta="results/data/filtered_meta.csv",
+    output:
+        split="results/data/split.csv",
+    params:
+        val_fraction=config["split"]["val_fraction"],
+        seed=config["seed"],
+    log:
+        "logs/split.log",
+    conda:
+        CONDA_ENV
+    script:
+        "../scripts/split.py"

@@ -1,0 +1,24 @@
+# Self-supervised embeddings of the training pool.
+
+
+rule embed:
+    input:
+        images="results/data/images.tsv",
+        split="results/data/split.csv",
+    output:
+        embeddings="results/embeddings/embeddings.csv",
+        backbone="results/embeddings/backbone.pt",
+    params:
+        image_dir=IMAGES,
+        embed=config["embed"],
+        seed=config["seed"],
+        accelerator=config["accelerator"],
+    threads: 8
+    resources:
+        mem_mb=8000,
+    log:
+        "logs/embed.log",
+    conda:
+        CONDA_ENV
+    script:
+        "../scripts/embed.py"

@@ -1,0 +1,20 @@
+# Active-learning selection of each round's images (lightly-mundig, offline).
+
+
+rule select:
+    input:
+        embeddings="results/embeddings/embeddings.csv",
+        metadata="results/data/metadata",
+        earlier=earlier_selections,
+        predictions=previous_predictions,
+    output:
+        selection="results/round_{round}/selection.json",
+    params:
+        config=lambda wildcards: selection_config(wildcards.round),
+        categories=config["annotation"]["categories"],
+    log:
+        "logs/round_{round}/select.log",
+    conda:
+        CONDA_ENV
+    script:
+        "../scripts/select.py"

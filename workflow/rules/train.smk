@@ -1,0 +1,48 @@
+# Fine-tune the classifier on all labels so far, score it, predict the whole pool.
+
+
+rule train:
+    input:
+        annotations=round_annotations,
+        validation=validation_annotations(),
+        backbone="results/embeddings/backbone.pt",
+        images="results/data/images.tsv",
+    output:
+        model="results/round_{round}/model.ckpt",
+        metrics="results/round_{round}/metrics.json",
+    params:
+        image_dir=IMAGES,
+        input_size=config["embed"]["input_size"],
+        categories=config["annotation"]["categories"],
+        train=config["train"],
+        seed=config["seed"],
+        accelerator=config["accelerator"],
+    threads: 8
+    resources:
+        mem_mb=8000,
+    log:
+        "logs/round_{round}/train.log",
+    conda:
+        CONDA_ENV
+    script:
+        "../scripts/train.py"
+
+
+rule predict:
+    input:
+        model="results/round_{round}/model.ckpt",
+        split="results/data/split.csv",
+        images="results/data/images.tsv",
+    output:
+        predictions=directory("results/round_{round}/predictions"),
+    params:
+        image_dir=IMAGES,
+    threads: 8
+    resources:
+        mem_mb=8000,
+    log:
+        "logs/round_{round}/predict.log",
+    conda:
+        CONDA_ENV
+    script:
+        "../scripts/predict.py"

@@ -1,0 +1,21 @@
+"""Convert one shard of TIFFs to JPGs and write the shard's manifest."""
+
+from pathlib import Path
+
+import pandas as pd
+
+from bps_labeler import logs
+from bps_labeler.convert import Stretch, convert_shard
+
+logs.to_file(snakemake.log[0])
+cfg = snakemake.params.convert
+manifest = convert_shard(
+    pd.read_csv(snakemake.input.meta),
+    shard=int(snakemake.wildcards.shard),
+    n_shards=snakemake.params.n_shards,
+    src_dir=Path(snakemake.params.src_dir),
+    dst_dir=Path(snakemake.params.dst_dir),
+    stretch=Stretch(cfg["stretch"], *cfg["percentiles"], quality=cfg["jpeg_quality"]),
+    workers=snakemake.threads,
+)
+manifest.to_csv(snakemake.output.manifest, sep="\t", index=False)

@@ -1,0 +1,17 @@
+"""Generate the built-in synthetic BPS-like dataset."""
+
+from pathlib import Path
+
+from bps_labeler import logs
+from bps_labeler.synthetic import SyntheticSpec, generate
+
+logs.to_file(snakemake.log[0])
+generate(
+    Path(snakemake.output.meta).parent,
+    Path(snakemake.output.truth),
+    SyntheticSpec(
+        n_images=snakemake.params.n_images,
+        seed=snakemake.params.seed,
+        artefact_fraction=snakemake.params.artefact_fraction,
+    ),
+)

@@ -1,0 +1,30 @@
+"""Fine-tune the classifier on the labels of rounds 1..r and score it on the validation set."""
+
+from pathlib import Path
+
+from bps_labeler import logs
+from bps_labeler.annotations import read_labels
+from bps_labeler.classifier import TrainSpec, metrics, predict_proba, train, write_metrics
+
+logs.to_file(snakemake.log[0])
+categories = tuple(snakemake.params.categories)
+labels = {}
+for path in snakemake.input.annotations:
+    labels.update(read_labels(Path(path), categories))
+model = train(
+    Path(snakemake.params.image_dir),
+    labels,
+    Path(snakemake.input.backbone),
+    categories,
+    snakemake.params.input_size,
+    TrainSpec(**snakemake.params.train, seed=snakemake.params.seed, accelerator=snakemake.params.accelerator),
+    Path(snakemake.output.model),
+    threads=snakemake.threads,
+)
+val = read_labels(Path(snakemake.input.validation), categories)
+names = sorted(val)
+probs = predict_proba(model, Path(snakemake.params.image_dir), names, threads=snakemake.threads)
+result = metrics(probs, [categories.index(val[n]) for n in names], categories)
+result.update(round=int(snakemake.wildcards.round), n_labels=len(labels),
+              labels_per_class={c: sum(v == c for v in labels.values()) for c in categories})
+write_metrics(result, Path(snakemake.output.metrics))
