@@ -51,9 +51,20 @@ def shard_of(filename: str, n_shards: int) -> int:
 
 
 def read_tiff(path: Path) -> np.ndarray:
-    """Read one BPS TIFF as a 2-D integer array, or raise InputError naming the file."""
+    """Read one BPS TIFF as a 2-D integer array, or raise InputError naming the file.
+
+    A truncated file can decode to an empty or partly black image without any error from the
+    decoder, so the strips are checked against the file size first.
+    """
+    path = Path(path)
     try:
-        arr = tifffile.imread(path)
+        size = path.stat().st_size
+        with tifffile.TiffFile(path) as tif:
+            page = tif.pages.first
+            ends = [o + n for o, n in zip(page.dataoffsets, page.databytecounts)]
+            if not ends or max(ends) > size:
+                raise ValueError(f"image data ends at byte {max(ends, default=0)}, file has {size}")
+            arr = page.asarray()
     except FileNotFoundError as exc:
         raise InputError(f"{path}: image listed in meta.csv is missing.") from exc
     except Exception as exc:  # tifffile raises many types for corrupt files

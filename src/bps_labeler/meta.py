@@ -49,7 +49,7 @@ def read_meta(path: Path) -> pd.DataFrame:
     if not path.exists():
         raise InputError(f"{path}: meta.csv not found. Check `source` in the config.")
     try:
-        df = pd.read_csv(path, dtype={"filename": str, "particle_type": str})
+        df = pd.read_csv(path, dtype=str, keep_default_na=False)
     except pd.errors.EmptyDataError as exc:
         raise InputError(f"{path}: the file is empty; expected a header {','.join(META_COLUMNS)}") from exc
     missing = [c for c in META_COLUMNS if c not in df.columns]
@@ -118,8 +118,9 @@ def filter_meta(df: pd.DataFrame, spec: dict[str, Any]) -> pd.DataFrame:
     if out.empty:
         raise InputError(
             f"filter {spec} keeps no row of {len(df)}. Widen `filter` in the config; the data "
-            f"has particle types {sorted(df['particle_type'].unique())}, doses "
-            f"{sorted(df['dose_Gy'].unique())} and hours {sorted(df['hr_post_exposure'].unique())}."
+            f"has particle types {sorted(df['particle_type'].unique().tolist())}, doses "
+            f"{sorted(df['dose_Gy'].unique().tolist())} and hours "
+            f"{sorted(df['hr_post_exposure'].unique().tolist())}."
         )
     cap = spec.get("max_images")
     if cap is not None and len(out) > int(cap):

@@ -1,0 +1,94 @@
+import numpy as np
+import pandas as pd
+import pytest
+import tifffile
+from PIL import Image
+
+from bps_labeler.convert import Stretch, convert_one, convert_shard, read_tiff, shard_of, to_uint8
+from bps_labeler.errors import InputError
+
+from conftest import SHARED_BPS
+
+REAL = SHARED_BPS / "P242_73665006707-A6_003_013_proj.tif"
+
+
+def test_real_image_reads_as_2d_uint16():
+    arr = read_tiff(REAL)
+    assert arr.shape == (141, 149) and arr.dtype == np.uint16
+    assert (arr.min(), arr.max()) == (257, 2470)
+
+
+def test_percentile_stretch_brightens_the_nucleus_minmax_leaves_it_dim():
+    arr = read_tiff(REAL)
+    robust = to_uint8(arr, Stretch())
+    plain = to_uint8(arr, Stretch("minmax"))
+    assert plain.max() == 255 and plain.min() == 0
+    assert np.median(robust) > 1.5 * np.median(plain)
+    assert robust.dtype == np.uint8
+
+
+def test_flat_image_becomes_black_not_nan():
+    assert not to_uint8(np.full((10, 10), 7, np.uint16), Stretch()).any()
+
+
+@pytest.mark.parametrize(
+    "writer, message",
+    [
+        (lambda p: p.write_bytes(REAL.read_bytes()[:2000]), "not a readable TIFF"),
+        (lambda p: p.write_bytes(b"not a tiff at all"), "not a readable TIFF"),
+        (lambda p: tifffile.imwrite(p, np.zeros((3, 20, 20), np.uint16)), "expected a 2-D single-channel image"),
+        (lambda p: tifffile.imwrite(p, np.zeros((20, 20), np.float32)), "expected integer pixels"),
+    ],
+)
+def test_bad_tiff_names_the_file(tmp_path, writer, message):
+    path = tmp_path / "bad.tif"
+    writer(path)
+    with pytest.raises(InputError) as err:
+        read_tiff(path)
+    assert str(path) in str(err.value) and message in str(err.value)
+
+
+def test_missing_image_is_named(tmp_path):
+    with pytest.raises(InputError, match="gone.tif: image listed in meta.csv is missing"):
+        read_tiff(tmp_path / "gone.tif")
+
+
+def test_bad_stretch_config():
+    with pytest.raises(InputError, match="convert.stretch"):
+        Stretch("gamma")
+    with pytest.raises(InputError, match="convert.percentiles"):
+        Stretch("percentile", 50, 10)
+
+
+def test_shards_are_stable_and_cover_every_image(tiny_dataset):
+    _, _, meta = tiny_dataset
+    shards = [shard_of(n, 4) for n in meta["filename"]]
+    assert set(shards) == {0, 1, 2, 3}
+    assert shard_of("P242_73665006707-A6_003_013_proj.tif", 8) == shard_of("P242_73665006707-A6_003_013_proj.tif", 8)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_convert_shard_writes_jpgs_and_manifest(tmp_path, tiny_dataset, workers):
+    raw, _, meta = tiny_dataset
+    parts = [
+        convert_shard(meta, s, 3, raw, tmp_path / "jpg", Stretch(), workers=workers) for s in range(3)
+    ]
+    manifest = pd.concat(parts)
+    assert sorted(manifest["filename"]) == sorted(n.replace(".tif", ".jpg") for n in meta["filename"])
+    files = sorted(p.name for p in (tmp_path / "jpg").iterdir())
+    assert files == sorted(manifest["filename"])  # no temporary files left behind
+    row = manifest.iloc[0]
+    with Image.open(tmp_path / "jpg" / row["filename"]) as im:
+        assert im.mode == "L" and im.size == (row["width"], row["height"])
+
+
+def test_convert_one_of_real_image(tmp_path):
+    info = convert_one(REAL, tmp_path / "x.jpg", Stretch())
+    assert info == {
+        "filename": "P242_73665006707-A6_003_013_proj.jpg",
+        "source": REAL.name,
+        "height": 141,
+        "width": 149,
+        "raw_min": 257,
+        "raw_max": 2470,
+    }

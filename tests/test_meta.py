@@ -1,0 +1,60 @@
+import pandas as pd
+import pytest
+
+from bps_labeler.errors import InputError
+from bps_labeler.meta import filter_meta, read_meta
+
+from conftest import SHARED_BPS, write_csv
+
+HEADER = "filename,dose_Gy,particle_type,hr_post_exposure\n"
+ROW = "P242_73665006707-A6_003_013_proj.tif,0.82,Fe,4\n"
+
+
+def test_reads_the_real_meta_csv():
+    df = read_meta(SHARED_BPS / "meta.csv")
+    assert len(df) == 77177
+    assert df["hr_post_exposure"].dtype.kind == "i" and df["dose_Gy"].dtype.kind == "f"
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("filename,dose_Gy,particle_type\n" + "a.tif,1,Fe\n", "missing column(s) hr_post_exposure"),
+        (HEADER + ROW + ROW, "row 3: duplicate filename 'P242_73665006707-A6_003_013_proj.tif' (first at row 2)"),
+        (HEADER + "../secret.tif,0.82,Fe,4\n", "row 2: filename '../secret.tif' is not a plain file name"),
+        (HEADER + "sub/x.tif,0.82,Fe,4\n", "row 2: filename 'sub/x.tif' is not a plain file name"),
+        (HEADER + ROW + "b.tif,0.82,Neutron,4\n", "row 3: unknown particle_type 'Neutron'; allowed: Fe, X-ray"),
+        (HEADER + "b.tif,high,Fe,4\n", "row 2: dose_Gy = 'high' is not a non-negative number"),
+        (HEADER + "b.tif,1,Fe,4.5\n", "row 2: hr_post_exposure = '4.5' is not a non-negative integer"),
+        (HEADER + "b.png,1,Fe,4\n", "row 2: filename 'b.png' is not a .tif file"),
+        ("", "the file is empty"),
+    ],
+)
+def test_bad_meta_names_the_row(tmp_path, text, expected):
+    path = write_csv(tmp_path / "meta.csv", text)
+    with pytest.raises(InputError) as err:
+        read_meta(path)
+    assert str(path) in str(err.value)
+    assert expected in str(err.value)
+
+
+def test_tutorial_filter_keeps_high_dose_4h():
+    df = read_meta(SHARED_BPS / "meta.csv")
+    kept = filter_meta(df, {"particle_types": ["Fe", "X-ray"], "dose_min": 0.8, "hours": [4]})
+    assert len(kept) == 4416 + 4450  # Fe 0.82 Gy 4 h + X-ray 1.0 Gy 4 h = the tutorial's 8,866
+    assert set(kept["dose_Gy"]) == {0.82, 1.0} and set(kept["hr_post_exposure"]) == {4}
+    assert kept["filename"].is_monotonic_increasing
+
+
+def test_filter_that_keeps_nothing_says_what_exists(tiny_dataset):
+    _, _, meta = tiny_dataset
+    with pytest.raises(InputError, match=r"keeps no row of 68.*hours \[4, 24, 48\]"):
+        filter_meta(meta, {"hours": [72]})
+
+
+def test_cap_keeps_every_condition(tiny_dataset):
+    _, _, meta = tiny_dataset
+    capped = filter_meta(meta, {"max_images": 34})
+    assert len(capped) == 34
+    assert capped.groupby(["particle_type", "dose_Gy", "hr_post_exposure"]).ngroups == 17
+    pd.testing.assert_frame_equal(capped, filter_meta(meta.sample(frac=1, random_state=1), {"max_images": 34}))

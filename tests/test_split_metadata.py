@@ -1,0 +1,54 @@
+import json
+
+import pandas as pd
+
+from bps_labeler.lightly_metadata import SCHEMA, metadata_table, write_metadata
+from bps_labeler.split import stratified_split
+
+
+def test_split_is_stratified_and_seeded(tiny_dataset):
+    _, _, meta = tiny_dataset
+    split = stratified_split(meta, 0.25, seed=0)
+    assert list(split.columns) == ["filename", "split"]
+    assert split["filename"].str.endswith(".jpg").all()
+    merged = split.assign(filename=split["filename"].str.replace(".jpg", ".tif")).merge(meta)
+    per_cond = merged.groupby(["particle_type", "dose_Gy", "hr_post_exposure"])["split"].apply(
+        lambda s: (s == "val").sum()
+    )
+    assert (per_cond == 1).all()  # 4 images per condition, 25 % -> exactly one in val
+    shuffled = stratified_split(meta.sample(frac=1, random_state=5), 0.25, seed=0)
+    pd.testing.assert_frame_equal(split, shuffled)  # independent of row order
+    assert not split.equals(stratified_split(meta, 0.25, seed=1))
+
+
+def test_split_does_not_move_when_rows_are_added(tiny_dataset):
+    _, _, meta = tiny_dataset
+    big = stratified_split(meta, 0.5, seed=0)
+    # dropping one condition leaves the others' assignment unchanged
+    small = stratified_split(meta[meta["hr_post_exposure"] != 48], 0.5, seed=0)
+    assert small.merge(big, on="filename", suffixes=("_s", "_b")).eval("split_s == split_b").all()
+
+
+def test_lightly_metadata_files(tmp_path, tiny_dataset):
+    _, _, meta = tiny_dataset
+    write_metadata(meta, tmp_path)
+    schema = json.loads((tmp_path / "schema.json").read_text())
+    assert {s["path"]: s["valueDataType"] for s in schema} == {
+        "dose_Gy": "NUMERIC_FLOAT",
+        "particle_type": "CATEGORICAL_STRING",
+        "hr_post_exposure": "NUMERIC_INT",
+    }
+    assert schema == SCHEMA
+    row = meta.iloc[0]
+    rec = json.loads((tmp_path / row["filename"].replace(".tif", ".json")).read_text())
+    assert rec == {
+        "file_name": row["filename"].replace(".tif", ".jpg"),
+        "type": "image",
+        "metadata": {
+            "dose_Gy": float(row["dose_Gy"]),
+            "particle_type": row["particle_type"],
+            "hr_post_exposure": int(row["hr_post_exposure"]),
+        },
+    }
+    table = metadata_table(tmp_path)
+    assert len(table) == len(meta) and table.loc[rec["file_name"], "particle_type"] == row["particle_type"]

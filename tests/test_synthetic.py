@@ -1,0 +1,76 @@
+import hashlib
+import re
+
+import numpy as np
+import pandas as pd
+import tifffile
+
+from bps_labeler.meta import read_meta
+from bps_labeler.synthetic import CONDITIONS, SyntheticSpec, generate
+
+NAME = re.compile(r"^P\d{3}_\d{11}-[A-H]\d{1,2}_\d{3}_\d{3}_proj\.tif$")
+
+
+def test_covers_the_17_real_conditions_in_the_real_format(tiny_dataset):
+    raw, truth, meta = tiny_dataset
+    assert len(CONDITIONS) == 17
+    df = read_meta(raw / "meta.csv")  # the real reader accepts it
+    assert list(df.columns) == ["filename", "dose_Gy", "particle_type", "hr_post_exposure"]
+    conds = set(map(tuple, df[["particle_type", "dose_Gy", "hr_post_exposure"]].values.tolist()))
+    assert conds == {(p, d, h) for _, p, d, h in CONDITIONS}
+    assert all(NAME.match(n) for n in df["filename"]), df["filename"].head()
+    # plate and condition are confounded, as in the real data
+    plates = df["filename"].str.split("_").str[0]
+    assert df.groupby(plates)["dose_Gy"].nunique().max() == 1
+
+
+def test_images_are_16_bit_deflate_of_variable_size(tiny_dataset):
+    raw, _, meta = tiny_dataset
+    shapes = set()
+    for name in meta["filename"][:20]:
+        with tifffile.TiffFile(raw / name) as tif:
+            page = tif.pages[0]
+            assert page.dtype == np.uint16
+            assert page.compression == 32946  # DEFLATE, as the real DIPlib files
+            shapes.add(page.shape)
+            assert all(100 <= s <= 260 for s in page.shape)
+    assert len(shapes) > 10
+
+
+def test_truth_is_separate_and_plausible(tiny_dataset):
+    raw, truth_csv, meta = tiny_dataset
+    assert "label" not in pd.read_csv(raw / "meta.csv").columns
+    truth = pd.read_csv(truth_csv).merge(meta)
+    assert set(truth["label"]) == {"track", "no track"}
+    # only Fe nuclei that a particle crossed show tracks; X-ray and controls never do
+    tracks = truth[truth["label"] == "track"]
+    assert (tracks["particle_type"] == "Fe").all() and (tracks["dose_Gy"] > 0).all()
+    assert (tracks["n_tracks"] > 0).all()
+
+
+def test_hit_rate_and_foci_follow_dose():
+    rows = []
+    spec = SyntheticSpec(n_images=17 * 30, seed=1, artefact_fraction=0.0)
+    from bps_labeler.synthetic import render_nucleus
+
+    for i in range(spec.n_images):
+        _, p, d, h = CONDITIONS[i % 17]
+        _, t = render_nucleus(np.random.default_rng([1, i]), p, d, h, spec)
+        rows.append((p, d, h, t.label == "track", t.n_foci))
+    df = pd.DataFrame(rows, columns=["p", "d", "h", "track", "foci"])
+    fe4 = df[(df.p == "Fe") & (df.h == 4)].groupby("d")["track"].mean()
+    assert fe4[0.0] == 0 and 0 < fe4[0.3] < fe4[0.82] < 1  # some Fe nuclei are not hit
+    x = df[df.p == "X-ray"].groupby(["d", "h"])["foci"].mean()
+    assert x[(1.0, 4)] > x[(0.1, 4)] > x[(0.0, 4)]  # foci rise with dose
+    assert x[(1.0, 4)] > x[(1.0, 48)]  # and fall with time
+
+
+def test_deterministic_from_seed(tmp_path):
+    def digest(d):
+        return hashlib.sha256(b"".join(p.read_bytes() for p in sorted(d.iterdir()))).hexdigest()
+
+    generate(tmp_path / "a", tmp_path / "ta.csv", SyntheticSpec(n_images=20, seed=7))
+    generate(tmp_path / "b", tmp_path / "tb.csv", SyntheticSpec(n_images=20, seed=7))
+    generate(tmp_path / "c", tmp_path / "tc.csv", SyntheticSpec(n_images=20, seed=8))
+    assert digest(tmp_path / "a") == digest(tmp_path / "b") != digest(tmp_path / "c")
+    assert (tmp_path / "ta.csv").read_bytes() == (tmp_path / "tb.csv").read_bytes()
