@@ -1,0 +1,88 @@
+import json
+
+import numpy as np
+import pytest
+
+from bps_labeler.annotations import filename_of, oracle_records, read_labels, write_records
+from bps_labeler.errors import InputError
+from bps_labeler.predictions import active_learning_scores, read_predictions, write_predictions
+
+CATS = ("track", "no track")
+
+
+def test_scores_follow_lightlys_definitions():
+    s = active_learning_scores(np.array([[0.5, 0.5], [1.0, 0.0], [0.8, 0.2]]))
+    np.testing.assert_allclose(s["uncertainty_entropy"][:2], [1.0, 0.0])
+    np.testing.assert_allclose(s["uncertainty_least_confidence"], [1.0, 0.0, 0.4])
+    np.testing.assert_allclose(s["uncertainty_margin"], [1.0, 0.0, 0.4])
+    h = -(0.8 * np.log2(0.8) + 0.2 * np.log2(0.2))
+    assert s["uncertainty_entropy"][2] == pytest.approx(h)
+
+
+def test_prediction_format_round_trip(tmp_path):
+    names = ["a_proj.jpg", "b_proj.jpg"]
+    probs = np.array([[0.9, 0.1], [0.3, 0.7]])
+    write_predictions(tmp_path, names, probs, CATS)
+    assert json.loads((tmp_path / "tasks.json").read_text()) == ["bps-classification"]
+    schema = json.loads((tmp_path / "bps-classification" / "schema.json").read_text())
+    assert schema == {"task_type": "classification",
+                      "categories": [{"id": 0, "name": "track"}, {"id": 1, "name": "no track"}]}
+    rec = json.loads((tmp_path / "bps-classification" / "b_proj.json").read_text())
+    assert rec == {"file_name": "b_proj.jpg", "predictions": [{"category_id": 1, "probabilities": [0.3, 0.7]}]}
+    np.testing.assert_allclose(read_predictions(tmp_path, names), probs)
+    with pytest.raises(InputError, match=r"predictions missing for 1 image\(s\), e.g. \['c_proj.jpg'\]"):
+        read_predictions(tmp_path, names + ["c_proj.jpg"])
+
+
+def test_oracle_writes_json_min_like_a_human_export(tmp_path):
+    truth = {"a.jpg": "track", "b.jpg": "no track"}
+    recs = oracle_records(["a.jpg", "b.jpg"], truth, "results/data/images")
+    assert recs[0] == {"image": "/data/local-files/?d=results/data/images/a.jpg", "id": 1,
+                       "choice": "track", "annotator": "oracle"}
+    write_records(recs, tmp_path / "ann.json")
+    assert read_labels(tmp_path / "ann.json") == truth
+
+
+def test_oracle_noise_is_seeded():
+    truth = {f"{i}.jpg": "track" for i in range(400)}
+    a = oracle_records(sorted(truth), truth, "x", noise=0.25, seed=1)
+    b = oracle_records(sorted(truth), truth, "x", noise=0.25, seed=1)
+    flipped = sum(r["choice"] == "no track" for r in a)
+    assert a == b and 60 < flipped < 140
+
+
+def test_oracle_refuses_images_without_truth():
+    with pytest.raises(InputError, match="no true label for 1 image"):
+        oracle_records(["x.jpg"], {}, "root")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/data/local-files/?d=results/data/images/P1_a.jpg",
+        "/data/local-files/?d=results%2Fdata%2Fimages%2FP1_a.jpg",
+        "s3://bucket/data/P1_a.jpg",
+        "/data/upload/3/P1_a.jpg",
+    ],
+)
+def test_filename_of_any_export_form(url):
+    assert filename_of(url) == "P1_a.jpg"
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("", "empty file"),
+        ("{", "not valid JSON"),
+        ('{"image": "x"}', "expected a list of JSON-MIN records"),
+        ('[{"image": "/a.jpg"}]', r"record 0 \(/a.jpg\): no 'choice' field"),
+        ('[{"image": "/a.jpg", "choice": "maybe"}]', "label 'maybe' is not one of track, no track"),
+        ('[{"choice": "track"}]', "record 0: no 'image' field"),
+    ],
+)
+def test_bad_exports_are_named(tmp_path, content, message):
+    path = tmp_path / "round_1.json"
+    path.write_text(content)
+    with pytest.raises(InputError, match=message) as err:
+        read_labels(path)
+    assert str(path) in str(err.value)

@@ -1,0 +1,147 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bps_labeler.errors import InputError
+from bps_labeler.selection import Pool, select, selection_record
+from bps_labeler.selection_config import validate_config
+
+DIVERSITY = {"input": {"type": "EMBEDDINGS"}, "strategy": {"type": "DIVERSITY"}}
+ENTROPY = {
+    "input": {"type": "SCORES", "task": "bps-classification", "score": "uncertainty_entropy"},
+    "strategy": {"type": "WEIGHTS"},
+}
+
+
+def make_pool(n=200, with_predictions=False, seed=0):
+    rng = np.random.default_rng(seed)
+    names = [f"img_{i:04d}.jpg" for i in range(n)]
+    emb = rng.normal(size=(n, 8)).astype(np.float32)
+    meta = pd.DataFrame(
+        {
+            "filename": names,
+            "particle_type": ["Fe" if i % 4 == 0 else "X-ray" for i in range(n)],  # 25 % Fe
+            "dose_Gy": np.where(np.arange(n) % 4 == 0, 0.82, 1.0),
+            "hr_post_exposure": 4,
+        }
+    ).set_index("filename")
+    probs = None
+    if with_predictions:
+        p = np.linspace(0.0, 1.0, n)  # image i is "track" with probability i/(n-1)
+        probs = np.stack([p, 1 - p], axis=1)
+    return Pool(names, emb, meta, probs, categories=("track", "no track"))
+
+
+BALANCE_HALF = {"input": {"type": "METADATA", "key": "particle_type"},
+                "strategy": {"type": "BALANCE", "target": {"Fe": 0.5, "X-ray": 0.5}}}
+
+
+@pytest.mark.parametrize("strategies, tolerance", [([BALANCE_HALF], 1), ([DIVERSITY, BALANCE_HALF], 2)])
+def test_balance_reaches_its_target(strategies, tolerance):
+    pool = make_pool()
+    chosen = select({"n_samples": 40, "strategies": strategies}, pool, [])
+    n_fe = sum(pool.metadata.loc[c, "particle_type"] == "Fe" for c in chosen)
+    assert len(chosen) == len(set(chosen)) == 40
+    # the pool is 25 % Fe (random choice would give ~10); balance pulls it to half
+    assert abs(n_fe - 20) <= tolerance
+
+
+def test_weights_on_entropy_pick_the_most_uncertain():
+    pool = make_pool(with_predictions=True)
+    chosen = select({"n_samples": 10, "strategies": [ENTROPY]}, pool, [])
+    # entropy peaks where p = 0.5, i.e. the middle of the pool
+    idx = sorted(int(c[4:8]) for c in chosen)
+    assert all(abs(i - 99.5) <= 6 for i in idx), idx
+
+
+def test_never_picks_an_earlier_rounds_image():
+    pool = make_pool(with_predictions=True)
+    first = select({"n_samples": 10, "strategies": [ENTROPY]}, pool, [])
+    second = select({"n_samples": 10, "strategies": [ENTROPY]}, pool, first)
+    assert not set(first) & set(second)
+    assert len(second) == 10
+
+
+def test_diversity_spreads_over_clusters():
+    rng = np.random.default_rng(1)
+    centers = rng.normal(size=(5, 8)) * 10
+    emb = np.concatenate([c + rng.normal(size=(40, 8)) * 0.1 for c in centers]).astype(np.float32)
+    pool = make_pool(200)
+    pool.embeddings = emb
+    chosen = select({"n_samples": 5, "strategies": [DIVERSITY]}, pool, [])
+    assert sorted(int(c[4:8]) // 40 for c in chosen) == [0, 1, 2, 3, 4]
+
+
+def test_threshold_never_lets_a_filtered_image_through():
+    pool = make_pool(with_predictions=True)
+    cfg = {
+        "n_samples": 20,
+        "strategies": [
+            DIVERSITY,
+            {"input": {"type": "METADATA", "key": "dose_Gy"},
+             "strategy": {"type": "THRESHOLD", "threshold": 0.9, "operation": "SMALLER"}},
+        ],
+    }
+    chosen = select(cfg, pool, [])
+    assert all(pool.metadata.loc[c, "dose_Gy"] < 0.9 for c in chosen)
+
+
+def test_same_input_same_output():
+    pool = make_pool()
+    cfg = {"n_samples": 15, "strategies": [DIVERSITY]}
+    assert select(cfg, pool, []) == select(cfg, make_pool(), [])
+
+
+def test_asking_for_more_than_remains_says_so():
+    pool = make_pool(20, with_predictions=True)
+    first = select({"n_samples": 15, "strategies": [ENTROPY]}, pool, [])
+    with pytest.raises(InputError, match="asks for 10 samples but only 5 remain in the pool of 20"):
+        select({"n_samples": 10, "strategies": [ENTROPY]}, pool, first)
+
+
+def test_scores_in_round_one_explain_what_to_use():
+    with pytest.raises(InputError, match="round 1 has none"):
+        select({"n_samples": 5, "strategies": [ENTROPY]}, make_pool(), [])
+
+
+def test_unknown_metadata_key_lists_the_known_ones():
+    cfg = {"n_samples": 5, "strategies": [
+        {"input": {"type": "METADATA", "key": "cell_cycle"}, "strategy": {"type": "WEIGHTS"}}]}
+    with pytest.raises(InputError, match="unknown metadata key 'cell_cycle'; known: particle_type, dose_Gy"):
+        select(cfg, make_pool(), [])
+
+
+@pytest.mark.parametrize(
+    "cfg, message",
+    [
+        ({"n_samples": 5, "strategies": [DIVERSITY], "samples": 3},
+         r"selection: Additional properties are not allowed \('samples' was unexpected\); allowed keys: n_samples, proportion_samples, strategies"),
+        ({"n_samples": 5, "strategies": [{"input": {"type": "EMBEDDINGS"}, "strategy": {"type": "DIVERSITY", "strenght": 2}}]},
+         r"selection.strategies\[0\].strategy: Additional properties are not allowed \('strenght' was unexpected\); allowed keys: type, strength"),
+        ({"n_samples": 5, "strategies": [{"input": {"type": "EMBEDDINGS"}, "strategy": {"type": "WEIGHTS"}}]},
+         "input EMBEDDINGS cannot drive strategy WEIGHTS; with EMBEDDINGS use DIVERSITY, TYPICALITY"),
+        ({"n_samples": 5, "strategies": [{"input": {"type": "SCORES", "task": "bps-classification", "score": "uncertainty_magic"}, "strategy": {"type": "WEIGHTS"}}]},
+         "unknown score 'uncertainty_magic'; allowed: uncertainty_least_confidence, uncertainty_margin, uncertainty_entropy"),
+        ({"n_samples": 5, "strategies": [{"input": {"type": "METADATA", "key": "particle_type"}, "strategy": {"type": "BALANCE", "target": {"Fe": 0.7, "X-ray": 0.5}}}]},
+         "fractions sum to 1.2 > 1"),
+        ({"strategies": [DIVERSITY]}, "selection"),
+    ],
+)
+def test_bad_configs_name_the_key(cfg, message):
+    with pytest.raises(InputError, match=message):
+        validate_config(cfg)
+
+
+def test_record_is_the_contract():
+    pool = make_pool(with_predictions=True)
+    cfg = {"n_samples": 3, "strategies": [ENTROPY]}
+    chosen = select(cfg, pool, [])
+    rec = selection_record(2, cfg, pool, [], chosen)
+    assert [s["filename"] for s in rec["selected"]] == chosen
+    assert rec["config"] == cfg and rec["round"] == 2 and rec["pool_size"] == 200
+    first = rec["selected"][0]
+    assert set(first["scores"]) == {"uncertainty_least_confidence", "uncertainty_margin", "uncertainty_entropy"}
+    assert first["metadata"]["particle_type"] in ("Fe", "X-ray")
+    json.dumps(rec)  # plain JSON types only
