@@ -15,6 +15,7 @@ from pathlib import Path
 import lightning as L
 import numpy as np
 import torch
+from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix, roc_auc_score
 from torch import nn
 from torch.nn import functional as F
@@ -27,19 +28,28 @@ from bps_labeler.images import ImageList, load_images
 
 log = logging.getLogger(__name__)
 
+FEATURE_SCALE = 10.0
+
 
 @dataclass(frozen=True)
 class TrainSpec:
-    epochs: int = 30
+    epochs: int = 10
     batch_size: int = 16
     lr: float = 1e-3
-    backbone_lr: float = 1e-4
+    backbone_lr: float = 1e-5
+    #: Inverse L2 strength of the linear probe that initialises the head.
+    probe_c: float = 1.0
     seed: int = 0
     accelerator: str = "cpu"
 
 
 class TrackClassifier(L.LightningModule):
-    """ResNet backbone + linear head; `forward` returns logits."""
+    """ResNet backbone + linear head on L2-normalised features; `forward` returns logits.
+
+    With `backbone_lr == 0` the self-supervised backbone stays frozen (eval mode, so its batch
+    statistics do not drift either): with tens of labels a linear head on good features beats
+    fine-tuning millions of weights, which overfits.
+    """
 
     def __init__(
         self,
@@ -56,9 +66,22 @@ class TrackClassifier(L.LightningModule):
         self.head = nn.Linear(n, len(categories))
         weights = torch.tensor(class_weights or [1.0] * len(categories), dtype=torch.float32)
         self.register_buffer("class_weights", weights)
+        self.frozen = backbone_lr == 0
+        if self.frozen:
+            self.backbone.requires_grad_(False)
+
+    def train(self, mode: bool = True) -> "TrackClassifier":
+        super().train(mode)
+        if self.frozen:
+            self.backbone.eval()
+        return self
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """The head's input: L2-normalised backbone features, scaled so logits can be confident."""
+        return F.normalize(self.backbone(x), dim=1) * FEATURE_SCALE
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.backbone(x))
+        return self.head(self.embed(x))
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], _: int) -> torch.Tensor:
         x, y = batch
@@ -67,26 +90,24 @@ class TrackClassifier(L.LightningModule):
         return loss
 
     def configure_optimizers(self):  # type: ignore[override]
-        opt = torch.optim.AdamW(
-            [
-                {"params": self.backbone.parameters(), "lr": self.hparams.backbone_lr},
-                {"params": self.head.parameters(), "lr": self.hparams.lr},
-            ],
-            weight_decay=1e-4,
-        )
-        return opt
+        groups = [{"params": self.head.parameters(), "lr": self.hparams.lr}]
+        if not self.frozen:
+            groups.append({"params": self.backbone.parameters(), "lr": self.hparams.backbone_lr})
+        return torch.optim.AdamW(groups, weight_decay=1e-4)
 
 
-def train_transform(input_size: int) -> T.Compose:
-    """Augment with what does not change the answer: a track stays a track when turned."""
+def train_transform() -> T.Compose:
+    """Augment with what changes neither the answer nor the image statistics: flips and turns.
+
+    A track stays a track when turned; crops and contrast changes would also shift the frozen
+    backbone's features away from those seen at prediction time, and tilt the decision threshold.
+    """
     return T.Compose(
         [
             T.ToImage(),
-            T.RandomResizedCrop(input_size, scale=(0.7, 1.0), ratio=(0.9, 1.1), antialias=True),
             T.RandomHorizontalFlip(),
             T.RandomVerticalFlip(),
             T.RandomChoice([T.RandomRotation((a, a)) for a in (0, 90, 180, 270)]),
-            T.ColorJitter(brightness=0.2, contrast=0.2),
             T.ToDtype(torch.float32, scale=True),
             T.Normalize(**NORMALIZE),
         ]
@@ -121,8 +142,10 @@ def train(
     model = TrackClassifier(saved["backbone"], categories, input_size, spec.lr, spec.backbone_lr, weights)
     model.backbone.load_state_dict(saved["state_dict"])
     images = load_images(image_dir, names, input_size)
+    fit_linear_probe(model, images, y, spec.probe_c)
+    model.train()
     loader = DataLoader(
-        ImageList(images, train_transform(input_size), y),
+        ImageList(images, train_transform(), y),
         batch_size=min(spec.batch_size, len(names)),
         shuffle=True,
         generator=torch.Generator().manual_seed(spec.seed),
@@ -143,6 +166,34 @@ def train(
     log.info("trained on %d labels (%s), final loss %s", len(names),
              dict(zip(categories, counts.astype(int).tolist())), trainer.callback_metrics.get("train_loss"))
     return model
+
+
+@torch.no_grad()
+def fit_linear_probe(model: TrackClassifier, images: list, y: list[int], c: float) -> None:
+    """Initialise the head with a class-balanced logistic regression on frozen features.
+
+    Linear probing first, then fine-tuning (LP-FT), keeps the few labels from distorting the
+    self-supervised features through a random head; scikit-learn finds the probe exactly.
+    """
+    model.eval()
+    loader = DataLoader(ImageList(images, eval_transform()), batch_size=256, shuffle=False)
+    feats = torch.cat([model.embed(x) for x, _ in loader]).numpy()
+    n_classes = model.head.out_features
+    if len(set(y)) < 2:
+        log.warning("all %d labels are %r: the head predicts that class", len(y),
+                    model.hparams.categories[y[0]])
+        model.head.weight.zero_()
+        model.head.bias.fill_(-10.0)
+        model.head.bias[y[0]] = 10.0
+        return
+    probe = LogisticRegression(C=c, class_weight="balanced", max_iter=5000).fit(feats, y)
+    if n_classes == 2:  # scikit-learn keeps one vector for two classes: logit of class 1
+        weight = np.stack([np.zeros_like(probe.coef_[0]), probe.coef_[0]])
+        bias = np.array([0.0, probe.intercept_[0]])
+    else:
+        weight, bias = probe.coef_, probe.intercept_
+    model.head.weight.copy_(torch.as_tensor(weight, dtype=torch.float32))
+    model.head.bias.copy_(torch.as_tensor(bias, dtype=torch.float32))
 
 
 def load(ckpt: Path) -> TrackClassifier:

@@ -127,7 +127,7 @@ def _track_foci(
     dy, dx = math.sin(angle), math.cos(angle)
     half = 0.9 * max(ry, rx)
     # Foci sit at irregular gaps along the path, not on a ruler.
-    gaps = rng.exponential(rng.uniform(4.0, 8.0), 80) + 1.5
+    gaps = rng.exponential(rng.uniform(2.5, 5.0), 80) + 2.0
     ts = -half + np.cumsum(gaps)
     ts = ts[ts < half]
     py = cy + ts * dy + offset * dx
@@ -208,12 +208,12 @@ def render_nucleus(
         track_foci = int(track_inside.sum())
         ys, xs = ys[inside], xs[inside]
         n_foci = len(ys)
-        amps = rng.lognormal(math.log(700), 0.45, n_foci) * (0.6 + 0.4 * decay)
+        amps = rng.lognormal(math.log(900), 0.4, n_foci) * (0.6 + 0.4 * decay)
         sigmas = rng.uniform(1.0, 2.2, n_foci)
         _gaussian_spots(img, ys, xs, amps, sigmas)
 
-    # A track is only a track if a person would see a line: at least three foci on it.
-    label = TRACK if n_tracks > 0 and track_foci >= 3 else NO_TRACK
+    # A track is only a track if a person would see a line: at least four foci on it.
+    label = TRACK if n_tracks > 0 and track_foci >= 4 else NO_TRACK
 
     if artefact == "cut_neighbour":
         side = rng.integers(4)

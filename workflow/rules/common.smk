@@ -8,14 +8,11 @@ from snakemake.utils import min_version, validate
 
 min_version("9.0")
 
-# Workflow scripts import the project's library from src/ (jobs inherit this, on clusters too,
-# because every job re-reads the Snakefile).
+# The Snakemake process itself imports the library's config checks from src/ (jobs find the
+# library installed, or through the workflow/scripts/bps_labeler link on conda deployments).
 _SRC = str(Path(workflow.basedir).parent / "src")
-sys.path.insert(0, _SRC)
-if _SRC not in os.environ.get("PYTHONPATH", "").split(os.pathsep):
-    os.environ["PYTHONPATH"] = os.pathsep.join(
-        p for p in (_SRC, os.environ.get("PYTHONPATH", "")) if p
-    )
+if _SRC not in sys.path:
+    sys.path.insert(0, _SRC)
 
 from bps_labeler.errors import InputError
 from bps_labeler.selection_config import validate_config as _validate_selection
@@ -37,6 +34,7 @@ wildcard_constraints:
 
 CONDA_ENV = "../../envs/bps.yaml"
 IMAGES = "results/data/images"
+IMAGE_MANIFEST = f"{IMAGES}/manifest.tsv"
 SHARDS = list(range(config["convert"]["shards"]))
 
 
@@ -75,3 +73,8 @@ def round_annotations(wildcards):
 
 def validation_annotations():
     return "results/validation/annotations.json"
+
+
+def image_dir(wildcards, input):
+    """The JPG folder, taken from the manifest input so it follows the files on any storage."""
+    return os.path.dirname(input.images)

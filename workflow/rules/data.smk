@@ -41,7 +41,7 @@ rule images:
     input:
         manifests=expand("results/data/shards/convert_{shard}.tsv", shard=SHARDS),
     output:
-        manifest="results/data/images.tsv",
+        manifest=IMAGE_MANIFEST,
     log:
         "logs/images.log",
     conda:

@@ -3,13 +3,13 @@
 
 rule embed:
     input:
-        images="results/data/images.tsv",
+        images=IMAGE_MANIFEST,
         split="results/data/split.csv",
     output:
         embeddings="results/embeddings/embeddings.csv",
         backbone="results/embeddings/backbone.pt",
     params:
-        image_dir=IMAGES,
+        image_dir=image_dir,
         embed=config["embed"],
         seed=config["seed"],
         accelerator=config["accelerator"],

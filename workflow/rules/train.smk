@@ -6,12 +6,12 @@ rule train:
         annotations=round_annotations,
         validation=validation_annotations(),
         backbone="results/embeddings/backbone.pt",
-        images="results/data/images.tsv",
+        images=IMAGE_MANIFEST,
     output:
         model="results/round_{round}/model.ckpt",
         metrics="results/round_{round}/metrics.json",
     params:
-        image_dir=IMAGES,
+        image_dir=image_dir,
         input_size=config["embed"]["input_size"],
         categories=config["annotation"]["categories"],
         train=config["train"],
@@ -32,11 +32,11 @@ rule predict:
     input:
         model="results/round_{round}/model.ckpt",
         split="results/data/split.csv",
-        images="results/data/images.tsv",
+        images=IMAGE_MANIFEST,
     output:
         predictions=directory("results/round_{round}/predictions"),
     params:
-        image_dir=IMAGES,
+        image_dir=image_dir,
     threads: 8
     resources:
         mem_mb=8000,

@@ -1,0 +1,37 @@
+# The two commands of the README's quick start:
+#   make run    install (first time) and build results/round_$(ROUNDS)/model.ckpt on the default config
+#   make test   install (first time) and run the test suite
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CORES ?= all
+STAMP := $(VENV)/.installed
+
+.PHONY: run test install lint benchmark clean
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip==25.3"
+	# One pip command for the whole stack: added later, dvc-s3 would break a newer boto3.
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/snakemake --cores $(CORES)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/snakemake --lint
+
+benchmark: $(STAMP)
+	$(BIN)/python benchmarks/convert_throughput.py
+	$(BIN)/python benchmarks/plan_time.py
+
+clean:
+	rm -rf results logs .snakemake

@@ -1,0 +1,83 @@
+"""Embedding and classifier on a handful of tiny images: formats and plumbing, not accuracy."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bps_labeler.classifier import TrainSpec, load, metrics, predict_proba, train
+from bps_labeler.convert import Stretch, convert_shard
+from bps_labeler.embed import EmbedSpec, read_embeddings, train_embeddings
+from bps_labeler.errors import InputError
+from bps_labeler.annotations import read_truth
+
+CATS = ("track", "no track")
+
+
+@pytest.fixture(scope="module")
+def jpgs(tiny_dataset, tmp_path_factory):
+    raw, truth, meta = tiny_dataset
+    out = tmp_path_factory.mktemp("jpg")
+    manifest = convert_shard(meta, 0, 1, raw, out, Stretch())
+    return out, manifest["filename"].tolist(), read_truth(truth)
+
+
+@pytest.fixture(scope="module")
+def embedded(jpgs, tmp_path_factory):
+    image_dir, names, _ = jpgs
+    out = tmp_path_factory.mktemp("emb")
+    spec = EmbedSpec(input_size=32, epochs=1, batch_size=16, dim=8)
+    df = train_embeddings(image_dir, names, spec, out / "embeddings.csv", out / "backbone.pt")
+    return out, df
+
+
+def test_embeddings_csv_is_lightly_format(jpgs, embedded):
+    _, names, _ = jpgs
+    out, df = embedded
+    header = (out / "embeddings.csv").read_text().splitlines()[0].split(",")
+    assert header == ["filenames"] + [f"embedding_{i}" for i in range(8)] + ["labels"]
+    files, emb = read_embeddings(out / "embeddings.csv")
+    assert files == sorted(names) and emb.shape == (len(names), 8)
+    np.testing.assert_allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-4)
+
+
+def test_embeddings_are_reproducible(jpgs, embedded, tmp_path):
+    image_dir, names, _ = jpgs
+    out, _ = embedded
+    spec = EmbedSpec(input_size=32, epochs=1, batch_size=16, dim=8)
+    train_embeddings(image_dir, names, spec, tmp_path / "e.csv", tmp_path / "b.pt")
+    assert (tmp_path / "e.csv").read_bytes() == (out / "embeddings.csv").read_bytes()
+
+
+def test_nan_embeddings_are_refused(tmp_path):
+    (tmp_path / "e.csv").write_text("filenames,embedding_0,labels\na.jpg,nan,0\nb.jpg,0.1,0\n")
+    with pytest.raises(ValueError, match=r"NaN for 1 image\(s\), e.g. \['a.jpg'\]"):
+        read_embeddings(tmp_path / "e.csv")
+
+
+def test_classifier_trains_saves_loads_and_predicts(jpgs, embedded, tmp_path):
+    image_dir, names, truth = jpgs
+    out, _ = embedded
+    labels = {n: truth[n] for n in names[:20]}
+    model = train(image_dir, labels, out / "backbone.pt", CATS, 32, TrainSpec(epochs=1, batch_size=8),
+                  tmp_path / "model.ckpt")
+    probs = predict_proba(model, image_dir, names[20:30])
+    assert probs.shape == (10, 2)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-6)
+    again = predict_proba(load(tmp_path / "model.ckpt"), image_dir, names[20:30])
+    np.testing.assert_allclose(again, probs, rtol=1e-5)  # the checkpoint holds the whole model
+    assert load(tmp_path / "model.ckpt").hparams.categories == CATS
+
+
+def test_training_without_labels_says_so(jpgs, embedded, tmp_path):
+    image_dir, _, _ = jpgs
+    out, _ = embedded
+    with pytest.raises(InputError, match="no labeled images"):
+        train(image_dir, {}, out / "backbone.pt", CATS, 32, TrainSpec(), tmp_path / "m.ckpt")
+
+
+def test_metrics():
+    probs = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.3, 0.7]])
+    m = metrics(probs, [0, 1, 1, 1], CATS)
+    assert m["accuracy"] == 0.75 and m["balanced_accuracy"] == pytest.approx((1 + 2 / 3) / 2, abs=1e-6)
+    assert m["auroc"] == 1.0 and m["confusion_matrix"] == [[1, 0], [1, 2]] and m["n_val"] == 4
+    assert metrics(probs[:2], [0, 0], CATS)["auroc"] is None  # undefined with one class

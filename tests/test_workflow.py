@@ -1,0 +1,154 @@
+"""The real `snakemake` on a tiny config, end to end to round 2, checking every file contract."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import REPO
+
+pytestmark = pytest.mark.workflow
+
+SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+
+
+def tiny_config() -> dict:
+    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    cfg["source"]["synthetic"]["n_images"] = 680
+    cfg["filter"] = {"particle_types": ["Fe", "X-ray"], "dose_min": 0.8}  # 6 conditions, 240 images
+    cfg["convert"]["shards"] = 3
+    cfg["embed"].update(input_size=32, epochs=1, batch_size=64, dim=16)
+    cfg["train"].update(epochs=2, batch_size=8)
+    for sel in cfg["selection"]:
+        sel["n_samples"] = 20
+    return cfg
+
+
+def make_workdir(path: Path, cfg: dict) -> Path:
+    (path / "config").mkdir(parents=True)
+    (path / "config" / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return path
+
+
+def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    cmd = [SNAKEMAKE, "--snakefile", str(REPO / "workflow" / "Snakefile"), "--directory", str(workdir),
+           "--cores", "2", *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1500)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}")
+    return proc
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory) -> Path:
+    workdir = make_workdir(tmp_path_factory.mktemp("wf"), tiny_config())
+    snakemake(workdir, "results/round_2/model.ckpt")
+    return workdir
+
+
+def test_data_contracts(run):
+    meta = pd.read_csv(run / "results/data/filtered_meta.csv")
+    assert list(meta.columns) == ["filename", "dose_Gy", "particle_type", "hr_post_exposure"]
+    assert len(meta) == 240 and set(meta["dose_Gy"]) == {0.82, 1.0}
+    stems = {f[: -len(".tif")] for f in meta["filename"]}
+    assert {p.stem for p in (run / "results/data/images").glob("*.jpg")} == stems
+    md = run / "results/data/metadata"
+    assert {p.stem for p in md.glob("*.json")} == stems | {"schema"}
+    split = pd.read_csv(run / "results/data/split.csv")
+    assert list(split.columns) == ["filename", "split"] and set(split["split"]) == {"train", "val"}
+    assert (split["split"] == "val").sum() == 48  # 20 % of each of 6 conditions of 40
+    emb = pd.read_csv(run / "results/embeddings/embeddings.csv")
+    assert list(emb.columns) == ["filenames"] + [f"embedding_{i}" for i in range(16)] + ["labels"]
+    assert sorted(emb["filenames"]) == sorted(split.loc[split["split"] == "train", "filename"])
+
+
+def test_round_contracts(run):
+    split = pd.read_csv(run / "results/data/split.csv")
+    train_pool = set(split.loc[split["split"] == "train", "filename"])
+    picked: list[str] = []
+    for r in (1, 2):
+        sel = json.loads((run / f"results/round_{r}/selection.json").read_text())
+        names = [s["filename"] for s in sel["selected"]]
+        assert sel["round"] == r and len(names) == 20 and set(names) <= train_pool
+        assert not set(names) & set(picked)  # never picked twice
+        picked += names
+        ann = json.loads((run / f"results/round_{r}/annotations.json").read_text())
+        assert sorted(Path(a["image"]).name for a in ann) == sorted(names)
+        assert {a["choice"] for a in ann} <= {"track", "no track"}
+        m = json.loads((run / f"results/round_{r}/metrics.json").read_text())
+        assert m["n_labels"] == 20 * r and m["n_val"] == 48
+        for key in ("accuracy", "balanced_accuracy", "auroc"):
+            assert 0 <= m[key] <= 1
+        assert (run / f"results/round_{r}/model.ckpt").stat().st_size > 1_000_000
+    r1 = json.loads((run / "results/round_1/selection.json").read_text())
+    n_fe = sum(s["metadata"]["particle_type"] == "Fe" for s in r1["selected"])
+    assert abs(n_fe - 10) <= 2  # BALANCE Fe 0.5 / X-ray 0.5
+    r2 = json.loads((run / "results/round_2/selection.json").read_text())
+    assert r2["n_preselected"] == 20
+    assert all(0 <= s["scores"]["uncertainty_entropy"] <= 1 for s in r2["selected"])
+
+
+def test_predictions_contract(run):
+    pred = run / "results/round_1/predictions"
+    assert json.loads((pred / "tasks.json").read_text()) == ["bps-classification"]
+    schema = json.loads((pred / "bps-classification/schema.json").read_text())
+    assert [c["name"] for c in schema["categories"]] == ["track", "no track"]
+    files = sorted((pred / "bps-classification").glob("*_proj.json"))
+    assert len(files) == 192
+    rec = json.loads(files[0].read_text())
+    assert rec["file_name"] == files[0].stem + ".jpg"
+    assert sum(rec["predictions"][0]["probabilities"]) == pytest.approx(1, abs=1e-5)
+
+
+def test_every_rule_logs(run):
+    logs = {p.relative_to(run / "logs").as_posix() for p in (run / "logs").rglob("*.log")}
+    for expected in ("synthesize.log", "filter_meta.log", "convert/0.log", "embed.log", "split.log",
+                     "round_1/select.log", "round_1/train.log", "round_1/predict.log", "round_2/train.log"):
+        assert expected in logs
+
+
+def test_rerun_has_nothing_to_do_and_round_3_plans(run):
+    assert "Nothing to be done" in snakemake(run, "-n", "results/round_2/model.ckpt").stdout
+    plan = snakemake(run, "-n", "results/round_3/model.ckpt").stdout
+    assert "results/round_3/selection.json" in plan and "results/round_2/predictions" in plan
+
+
+def test_two_runs_give_byte_identical_selections(run, tmp_path):
+    other = make_workdir(tmp_path / "again", tiny_config())
+    snakemake(other, "results/round_2/selection.json")
+    for r in (1, 2):
+        a = (run / f"results/round_{r}/selection.json").read_bytes()
+        assert a == (other / f"results/round_{r}/selection.json").read_bytes(), f"round {r} differs"
+
+
+def test_lint_is_clean(tmp_path):
+    workdir = make_workdir(tmp_path, tiny_config())
+    proc = snakemake(workdir, "--lint", check=False)
+    assert proc.returncode == 0 and "Lints for" not in proc.stdout + proc.stderr, proc.stdout + proc.stderr
+
+
+def test_bad_selection_config_stops_before_any_job(tmp_path):
+    cfg = tiny_config()
+    cfg["selection"][0]["strategies"][0]["strategy"]["strenght"] = 2
+    workdir = make_workdir(tmp_path, cfg)
+    proc = snakemake(workdir, "-n", check=False)
+    assert proc.returncode != 0
+    out = proc.stdout + proc.stderr
+    assert "round 1" in out and "'strenght' was unexpected" in out
+
+
+def test_too_many_samples_is_explained(tmp_path):
+    cfg = tiny_config()
+    cfg["selection"][0]["n_samples"] = 500
+    workdir = make_workdir(tmp_path, cfg)
+    shutil.copytree(REPO / "config", workdir / "unused_config_copy")  # unrelated files do no harm
+    proc = snakemake(workdir, "results/round_1/selection.json", check=False)
+    assert proc.returncode != 0
+    assert "asks for 500 samples but only 192 remain" in proc.stdout + proc.stderr
