@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import lightning as L
+from lightning.pytorch.loggers import CSVLogger
 import numpy as np
 import torch
 from sklearn.linear_model import LogisticRegression
@@ -128,6 +129,7 @@ def train(
     spec: TrainSpec,
     out_ckpt: Path,
     threads: int = 1,
+    log_dir: Path | None = None,
 ) -> TrackClassifier:
     """Fine-tune on `labels` (JPG name -> category) and save a Lightning checkpoint."""
     if not labels:
@@ -155,7 +157,7 @@ def train(
         accelerator=spec.accelerator,
         devices=1,
         deterministic=True,
-        logger=False,
+        logger=CSVLogger(log_dir, name="", version="") if log_dir else False,
         enable_checkpointing=False,
         enable_progress_bar=False,
         enable_model_summary=False,

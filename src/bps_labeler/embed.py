@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import lightning as L
+from lightning.pytorch.loggers import CSVLogger
 import numpy as np
 import pandas as pd
 import torch
@@ -121,6 +122,7 @@ def train_embeddings(
     out_csv: Path,
     out_backbone: Path,
     threads: int = 1,
+    log_dir: Path | None = None,
 ) -> pd.DataFrame:
     """Train SimCLR on the pool, write the Lightly embeddings CSV and the backbone weights.
 
@@ -145,7 +147,7 @@ def train_embeddings(
         accelerator=spec.accelerator,
         devices=1,
         deterministic=True,
-        logger=False,
+        logger=CSVLogger(log_dir, name="", version="") if log_dir else False,
         enable_checkpointing=False,
         enable_progress_bar=False,
         enable_model_summary=False,

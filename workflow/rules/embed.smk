@@ -18,6 +18,7 @@ rule embed:
         mem_mb=8000,
     log:
         "logs/embed.log",
+        metrics=directory("logs/embed_metrics"),
     conda:
         CONDA_ENV
     script:

@@ -8,7 +8,12 @@ rule select:
         earlier=earlier_selections,
         predictions=previous_predictions,
     output:
-        selection="results/round_{round}/selection.json",
+        selection=report(
+            "results/round_{round}/selection.json",
+            caption="../report/selection.rst",
+            category="Rounds",
+            subcategory="Round {round}",
+        ),
     params:
         config=lambda wildcards: selection_config(wildcards.round),
         categories=config["annotation"]["categories"],

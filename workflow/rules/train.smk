@@ -9,7 +9,12 @@ rule train:
         images=IMAGE_MANIFEST,
     output:
         model="results/round_{round}/model.ckpt",
-        metrics="results/round_{round}/metrics.json",
+        metrics=report(
+            "results/round_{round}/metrics.json",
+            caption="../report/metrics.rst",
+            category="Rounds",
+            subcategory="Round {round}",
+        ),
     params:
         image_dir=image_dir,
         input_size=config["embed"]["input_size"],
@@ -22,6 +27,7 @@ rule train:
         mem_mb=8000,
     log:
         "logs/round_{round}/train.log",
+        metrics=directory("logs/round_{round}/train_metrics"),
     conda:
         CONDA_ENV
     script:

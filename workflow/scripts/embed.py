@@ -16,4 +16,5 @@ train_embeddings(
     Path(snakemake.output.embeddings),
     Path(snakemake.output.backbone),
     threads=snakemake.threads,
+    log_dir=Path(snakemake.log.metrics),
 )

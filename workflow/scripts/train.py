@@ -20,6 +20,7 @@ model = train(
     TrainSpec(**snakemake.params.train, seed=snakemake.params.seed, accelerator=snakemake.params.accelerator),
     Path(snakemake.output.model),
     threads=snakemake.threads,
+    log_dir=Path(snakemake.log.metrics),
 )
 val = read_labels(Path(snakemake.input.validation), categories)
 names = sorted(val)
