@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,9 +48,9 @@ class TrainSpec:
 class TrackClassifier(L.LightningModule):
     """ResNet backbone + linear head on L2-normalised features; `forward` returns logits.
 
-    With `backbone_lr == 0` the self-supervised backbone stays frozen (eval mode, so its batch
-    statistics do not drift either): with tens of labels a linear head on good features beats
-    fine-tuning millions of weights, which overfits.
+    The backbone always runs in eval mode: its batch-norm statistics stay those learned on the
+    whole pool, which batches of 16 labeled images would only corrupt. With `backbone_lr == 0`
+    its weights are frozen too (a pure linear probe).
     """
 
     def __init__(
@@ -58,7 +59,7 @@ class TrackClassifier(L.LightningModule):
         categories: tuple[str, ...],
         input_size: int,
         lr: float = 1e-3,
-        backbone_lr: float = 1e-4,
+        backbone_lr: float = 1e-5,
         class_weights: list[float] | None = None,
     ) -> None:
         super().__init__()
@@ -73,8 +74,7 @@ class TrackClassifier(L.LightningModule):
 
     def train(self, mode: bool = True) -> "TrackClassifier":
         super().train(mode)
-        if self.frozen:
-            self.backbone.eval()
+        self.backbone.eval()
         return self
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
@@ -146,6 +146,7 @@ def train(
     images = load_images(image_dir, names, input_size)
     fit_linear_probe(model, images, y, spec.probe_c)
     model.train()
+    warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode", module="lightning")
     loader = DataLoader(
         ImageList(images, train_transform(), y),
         batch_size=min(spec.batch_size, len(names)),
