@@ -1,7 +1,9 @@
 """Images per second for convert on synthetic images, beside this machine's raw limits.
 
 Prints, for the same files in the same run: decode-only (TIFF -> array), encode-only
-(array -> JPG), and the full convert with 1 worker and with every core.
+(array -> JPG in memory), their sum as the raw limit of one core, the contrast stretch alone, and
+the full convert (decode, stretch, encode, write through a temporary name) with 1 worker and with
+every core.
 
     .venv/bin/python benchmarks/convert_throughput.py [--n-images 2000]
 """
@@ -42,7 +44,10 @@ def main() -> None:
         arrays = [read_tiff(raw / n) for n in names]
         decode = time.perf_counter() - t
 
+        t = time.perf_counter()
         stretched = [to_uint8(a, Stretch()) for a in arrays]
+        stretch = time.perf_counter() - t
+
         t = time.perf_counter()
         for a in stretched:
             Image.fromarray(a, mode="L").save(io.BytesIO(), format="JPEG", quality=95)
@@ -59,6 +64,7 @@ def main() -> None:
     print(f"  decode only (tifffile)          {rate(len(names), decode)}")
     print(f"  encode only (Pillow JPEG q95)   {rate(len(names), encode)}")
     print(f"  raw limit, 1 core (1/(1/d+1/e)) {rate(len(names), decode + encode)}")
+    print(f"  stretch only (percentile LUT)   {rate(len(names), stretch)}")
     for workers, seconds in results.items():
         print(f"  convert, {workers} worker(s)            {rate(len(names), seconds)}")
 

@@ -152,3 +152,22 @@ def test_too_many_samples_is_explained(tmp_path):
     proc = snakemake(workdir, "results/round_1/selection.json", check=False)
     assert proc.returncode != 0
     assert "asks for 500 samples but only 192 remain" in proc.stdout + proc.stderr
+
+
+def test_local_source_with_a_corrupt_tiff_names_the_file(tmp_path, tiny_dataset):
+    raw, truth, meta = tiny_dataset
+    local = tmp_path / "bps"
+    shutil.copytree(raw, local)
+    victim = meta["filename"].iloc[5]
+    data = (local / victim).read_bytes()
+    (local / victim).write_bytes(data[: len(data) // 2])  # a download cut off halfway
+    cfg = tiny_config()
+    cfg["source"] = {"kind": "local", "local": {"path": str(local)}}
+    cfg["filter"] = {}
+    cfg["annotation"]["oracle"]["truth"] = str(truth)
+    workdir = make_workdir(tmp_path / "work", cfg)
+    proc = snakemake(workdir, "results/data/images/manifest.tsv", check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert f"ERROR: {local / victim}: not a readable TIFF" in out
+    assert "truncated: download it again or drop its row from meta.csv" in out
