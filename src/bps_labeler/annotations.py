@@ -103,3 +103,122 @@ def read_labels(path: Path, categories: tuple[str, ...] = CATEGORIES) -> dict[st
             )
         labels[filename_of(rec["image"])] = choice
     return labels
+
+
+def from_full_export(tasks: list[dict[str, Any]], path: Path, control: str = "choice") -> list[dict[str, Any]]:
+    """JSON-MIN records from Label Studio's full JSON export (one per submitted annotation).
+
+    Cancelled (skipped) annotations carry no label and are left out, as JSON-MIN leaves them out.
+    """
+    records = []
+    for i, task in enumerate(tasks):
+        image = (task.get("data") or {}).get("image")
+        if image is None:
+            raise InputError(f"{path}, task {i}: no data.image field.")
+        for ann in task.get("annotations") or []:
+            if ann.get("was_cancelled"):
+                continue
+            choices = [
+                c
+                for r in ann.get("result") or []
+                if r.get("from_name") == control
+                for c in (r.get("value") or {}).get("choices", [])
+            ]
+            rec: dict[str, Any] = {"image": image, "id": task.get("id"), "annotation_id": ann.get("id"),
+                                   "updated_at": ann.get("updated_at")}
+            if choices:
+                rec["choice"] = choices[0]
+            records.append(rec)
+    return records
+
+
+def load_export(path: Path) -> list[dict[str, Any]]:
+    """JSON-MIN records from a Label Studio export file, JSON-MIN or full JSON."""
+    text = Path(path).read_text()
+    if not text.strip():
+        raise InputError(f"{path}: empty file; expected a Label Studio export (JSON-MIN or JSON).")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}: not valid JSON ({exc}).") from exc
+    if not isinstance(data, list):
+        raise InputError(f"{path}: expected a list of records, got {type(data).__name__}.")
+    if data and isinstance(data[0], dict) and "annotations" in data[0]:
+        return from_full_export(data, path)
+    return data
+
+
+def resolve(
+    records: list[dict[str, Any]],
+    source: str,
+    expected: list[str],
+    categories: tuple[str, ...] = CATEGORIES,
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """One JSON-MIN record per image from an export that may hold several per image.
+
+    The rule: each image's label is the majority of its submitted annotations; a tie goes to the
+    most recently updated annotation. Images of the round without any label (skipped or cancelled
+    by every annotator) are left out of training and listed in the report, as are disagreements.
+    Records for images outside `expected`, labels outside `categories` and records without a
+    `choice` stop with an error naming the record, so nothing is silently dropped.
+    """
+    wanted = set(expected)
+    by_image: dict[str, list[dict[str, Any]]] = {}
+    for i, rec in enumerate(records):
+        if not isinstance(rec, dict) or "image" not in rec:
+            raise InputError(f"{source}, record {i}: no 'image' field.")
+        name = filename_of(rec["image"])
+        if name not in wanted:
+            raise InputError(
+                f"{source}, record {i}: image {name!r} is not in this round's selection. Export "
+                "only this round's tasks, or put the record in the file of its own round."
+            )
+        if "choice" not in rec:
+            raise InputError(f"{source}, record {i} ({name}): no 'choice' field (unlabeled).")
+        if rec["choice"] not in categories:
+            raise InputError(
+                f"{source}, record {i} ({name}): label {rec['choice']!r} is not one of "
+                f"{', '.join(categories)}."
+            )
+        by_image.setdefault(name, []).append(rec)
+    resolved, disagreements = [], []
+    for name in expected:
+        recs = by_image.get(name)
+        if not recs:
+            continue
+        votes: dict[str, int] = {}
+        for r in recs:
+            votes[r["choice"]] = votes.get(r["choice"], 0) + 1
+        top = max(votes.values())
+        tied = {c for c, v in votes.items() if v == top}
+        latest = max((r for r in recs if r["choice"] in tied), key=lambda r: str(r.get("updated_at") or ""))
+        resolved.append(latest)
+        if len(votes) > 1:
+            disagreements.append({"filename": name, "votes": votes, "chosen": latest["choice"]})
+    unlabeled = [n for n in expected if n not in by_image]
+    report = {
+        "n_expected": len(expected),
+        "n_labeled": len(resolved),
+        "unlabeled": unlabeled,
+        "disagreements": disagreements,
+        "rule": "majority of submitted annotations; ties go to the latest; skipped images are left out",
+    }
+    return resolved, report
+
+
+def keep_export(records: list[dict[str, Any]], path: Path) -> Path:
+    """Save a raw export for git/DVC without ever overwriting an earlier one.
+
+    Returns the file written (or the identical file already there); a different earlier export
+    stays where it is and the new one gets the next free `<name>.<n>.json`.
+    """
+    text = json.dumps(records, indent=1, sort_keys=True) + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    candidate, n = path, 1
+    while candidate.exists():
+        if candidate.read_text() == text:
+            return candidate
+        candidate = path.with_name(f"{path.stem}.{n}{path.suffix}")
+        n += 1
+    candidate.write_text(text)
+    return candidate

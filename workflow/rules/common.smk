@@ -78,3 +78,14 @@ def validation_annotations():
 def image_dir(wildcards, input):
     """The JPG folder, taken from the manifest input so it follows the files on any storage."""
     return os.path.dirname(input.images)
+
+
+def labelstudio_inputs(wildcards):
+    """What the Label Studio backend reads besides the images to label."""
+    ls = config["annotation"]["labelstudio"]
+    inputs = {"images": IMAGE_MANIFEST, "metadata": "results/data/metadata"}
+    if ls["simulate"] == "oracle":
+        inputs["truth"] = config["annotation"]["oracle"]["truth"]
+    if ls["attach_predictions"] and "round" in wildcards.keys():
+        inputs["predictions"] = previous_predictions(wildcards)
+    return inputs

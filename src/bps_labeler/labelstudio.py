@@ -1,0 +1,354 @@
+"""Human labeling through a real Label Studio server (label-studio-sdk).
+
+Each round's images become tasks of one project; the pipeline waits until people have labeled
+them, exports JSON-MIN and hands the labels to training. Every step is idempotent: rerunning a
+rule never creates a duplicate task and never touches an existing annotation, so a rule that
+timed out is simply run again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+from label_studio_sdk import LabelStudio
+from label_studio_sdk.core.api_error import ApiError
+
+from bps_labeler.annotations import image_url
+from bps_labeler.errors import InputError
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+#: The SDK's own retries would repeat non-idempotent POSTs blindly; `Server.call` retries instead.
+ONCE: dict[str, Any] = {"max_retries": 0}
+
+INSTRUCTIONS = """Please review the following NASA BPS fluorescence microscopy images of individual
+nuclei from mouse fibroblast cells. Cells that have been irradiated with high energy radiation may
+incur double stranded DNA damage. Tracks, or linear arrangements of bright, visible, circular
+fluorescent foci, indicate 53BP1 repair mechanisms. Please classify each image as having a:
+
+- track (hotkey 1)
+- no track (hotkey 2)
+
+Thank you for your contributions!"""
+
+
+def label_config(categories: Iterable[str]) -> str:
+    """The tutorial's labeling interface: one image, one `choice`, hotkeys 1, 2, ..."""
+    choices = "\n".join(
+        f'    <Choice value="{c}" hotkey="{i}"/>' for i, c in enumerate(categories, start=1)
+    )
+    return (
+        "<View>\n"
+        '  <Image name="image" value="$image"/>\n'
+        '  <Choices name="choice" toName="image" choice="single-radio" showInLine="true">\n'
+        f"{choices}\n"
+        "  </Choices>\n"
+        "</View>\n"
+    )
+
+
+@dataclass
+class Server:
+    """A connection that retries transient faults and explains the permanent ones.
+
+    The token is read from the environment variable named `token_env` and never stored in a
+    message, a log line or a file.
+    """
+
+    url: str
+    token_env: str
+    client: LabelStudio
+    retries: int = 5
+    backoff_s: float = 1.0
+
+    def call(
+        self, fn: Callable[..., T], *args: Any, recheck: Callable[[], T | None] | None = None, **kwargs: Any
+    ) -> T:
+        """Call the SDK, retrying 5xx, 429 and network faults with exponential backoff.
+
+        A write that failed may still have happened on the server (SQLite's "database is
+        locked" arrives after the row was made), so before a write is repeated `recheck` looks
+        for its effect and returns it if it is there.
+        """
+        delay = self.backoff_s
+        last = ""
+        for attempt in range(1, self.retries + 1):
+            if attempt > 1 and recheck is not None:
+                done = recheck()
+                if done is not None:
+                    return done
+            try:
+                return fn(*args, **kwargs)
+            except ApiError as exc:
+                code = exc.status_code or 0
+                if code in (401, 403):
+                    raise InputError(
+                        f"Label Studio at {self.url} refused the API token in ${self.token_env} "
+                        f"(HTTP {code}). Copy the token from Account & Settings > Access Token "
+                        f"into {self.token_env}; with `make labelstudio`, source "
+                        ".labelstudio/credentials.env."
+                    ) from None
+                if code < 500 and code != 429:
+                    detail = exc.body if isinstance(exc.body, (dict, str)) else ""
+                    raise InputError(f"Label Studio at {self.url} answered HTTP {code}: {detail}") from None
+                last = f"HTTP {code}"
+            except (httpx.TransportError, httpx.TimeoutException) as exc:
+                last = type(exc).__name__
+            if attempt < self.retries:
+                log.warning("Label Studio at %s: %s, retry %d/%d in %.0f s", self.url, last,
+                            attempt, self.retries - 1, delay)
+                time.sleep(delay)
+                delay *= 2
+        raise InputError(
+            f"Label Studio at {self.url} did not answer after {self.retries} tries ({last}). "
+            "Start it with `make labelstudio`, or set annotation.labelstudio.url to your server."
+        )
+
+
+def connect(url: str, token_env: str, retries: int = 5, backoff_s: float = 1.0) -> Server:
+    """Open a checked connection: the server answers and accepts the token."""
+    token = os.environ.get(token_env)
+    if not token:
+        raise InputError(
+            f"environment variable {token_env} is not set; it must hold your Label Studio API "
+            "token (Account & Settings > Access Token). With `make labelstudio`, run "
+            "`source .labelstudio/credentials.env`."
+        )
+    server = Server(url, token_env, LabelStudio(base_url=url, api_key=token, timeout=60), retries, backoff_s)
+    server.call(server.client.users.whoami, request_options=ONCE)
+    return server
+
+
+def ensure_project(server: Server, title: str, categories: Iterable[str]) -> int:
+    """The id of the project named `title`, created with the tutorial's interface if missing."""
+
+    def find() -> int | None:
+        # the API's title filter matches substrings: compare exactly
+        projects = server.call(lambda: list(server.client.projects.list(title=title, request_options=ONCE)))
+        return next((int(p.id) for p in projects if p.title == title), None)
+
+    found = find()
+    if found is not None:
+        return found
+    project = server.call(
+        server.client.projects.create,
+        title=title,
+        label_config=label_config(categories),
+        expert_instruction=INSTRUCTIONS,
+        show_instruction=True,
+        request_options=ONCE,
+        recheck=find,
+    )
+    log.info("created Label Studio project %r (id %s)", title, getattr(project, "id", project))
+    return int(getattr(project, "id", project))
+
+
+def ensure_local_storage(server: Server, project: int, image_dir: Path) -> None:
+    """Make sure a local-files storage covers the image folder, so Label Studio serves images.
+
+    The storage is never synced: tasks are imported by the pipeline, one round at a time.
+    """
+    path = str(Path(image_dir).resolve())
+
+    def covered() -> bool | None:
+        storages = server.call(
+            lambda: list(server.client.import_storage.local.list(project=project, request_options=ONCE))
+        )
+        return any(path == s.path or path.startswith(str(s.path).rstrip("/") + "/") for s in storages) or None
+
+    if covered():
+        return
+    server.call(
+        server.client.import_storage.local.create,
+        project=project,
+        path=path,
+        title="pipeline images",
+        use_blob_urls=True,
+        regex_filter=r".*\.jpg",
+        request_options=ONCE,
+        recheck=covered,
+    )
+
+
+def _tasks(server: Server, project: int) -> list[Any]:
+    return server.call(
+        lambda: list(server.client.tasks.list(project=project, fields="all", request_options=ONCE))
+    )
+
+
+def import_tasks(
+    server: Server,
+    project: int,
+    filenames: list[str],
+    document_root: Path,
+    image_dir: Path,
+    extra: dict[str, dict[str, Any]] | None = None,
+    predictions: dict[str, tuple[str, float]] | None = None,
+    model_version: str = "",
+) -> dict[str, int]:
+    """Import the images that are not tasks yet; return filename -> task id for all of them.
+
+    `extra` adds data fields per image (metadata, round); `predictions` attaches the previous
+    model's guess and confidence as a pre-annotation.
+    """
+    root = Path(image_dir).resolve().relative_to(Path(document_root).resolve())
+    existing = {t.data.get("filename"): int(t.id) for t in _tasks(server, project)}
+    new = [n for n in filenames if n not in existing]
+    if new:
+        payload = []
+        for name in new:
+            task: dict[str, Any] = {
+                "data": {"image": image_url(name, root.as_posix()), "filename": name, **(extra or {}).get(name, {})}
+            }
+            if predictions and name in predictions:
+                label, score = predictions[name]
+                task["predictions"] = [{
+                    "model_version": model_version,
+                    "score": round(float(score), 4),
+                    "result": [{"from_name": "choice", "to_name": "image", "type": "choices",
+                                "value": {"choices": [label]}}],
+                }]
+            payload.append(task)
+
+        def imported() -> bool | None:
+            present = {t.data.get("filename") for t in _tasks(server, project)}
+            return True if set(new) <= present else None
+
+        server.call(server.client.projects.import_tasks, id=project, request=payload,
+                    return_task_ids=True, request_options=ONCE, recheck=imported)
+        log.info("imported %d new task(s), %d already there", len(new), len(filenames) - len(new))
+        existing = {t.data.get("filename"): int(t.id) for t in _tasks(server, project)}
+    return {n: existing[n] for n in filenames}
+
+
+def progress(server: Server, project: int, filenames: list[str]) -> tuple[int, list[str]]:
+    """(tasks done, filenames still waiting): a task is done once it has any annotation,
+    submitted or skipped."""
+    wanted = set(filenames)
+    done, waiting = 0, []
+    for t in _tasks(server, project):
+        name = t.data.get("filename")
+        if name not in wanted:
+            continue
+        if (t.total_annotations or 0) + (t.cancelled_annotations or 0) > 0:
+            done += 1
+        else:
+            waiting.append(name)
+    return done, sorted(waiting)
+
+
+def wait_for_labels(
+    server: Server,
+    project: int,
+    filenames: list[str],
+    timeout_s: float,
+    poll_s: float,
+    resume_command: str,
+) -> None:
+    """Poll until every task is done, logging `done / total`; on timeout say how to resume."""
+    start = time.monotonic()
+    last = -1
+    while True:
+        done, waiting = progress(server, project, filenames)
+        if done != last:
+            log.info("labeled %d / %d", done, len(filenames))
+            print(f"Label Studio project {project}: labeled {done} / {len(filenames)}", flush=True)
+            last = done
+        if not waiting:
+            return
+        if time.monotonic() - start >= timeout_s:
+            raise InputError(
+                f"timed out after {timeout_s:g} s waiting for labels: {len(waiting)} of "
+                f"{len(filenames)} task(s) still unlabeled in {server.url}/projects/{project}/data . "
+                f"Label them, then resume with: {resume_command}"
+            )
+        time.sleep(poll_s)
+
+
+def simulate_oracle(server: Server, project: int, truth: dict[str, str], filenames: list[str]) -> int:
+    """Answer unlabeled tasks through the API from the hidden truth, like a person would."""
+    wanted = set(filenames)
+    n = 0
+    for t in _tasks(server, project):
+        name = t.data.get("filename")
+        if name not in wanted or (t.total_annotations or 0) + (t.cancelled_annotations or 0) > 0:
+            continue
+        task_id = int(t.id)
+
+        def annotated(task_id: int = task_id) -> bool | None:
+            task = server.call(server.client.tasks.get, str(task_id), request_options=ONCE)
+            return True if (task.total_annotations or 0) > 0 else None
+
+        server.call(
+            server.client.annotations.create,
+            id=task_id,
+            result=[{"from_name": "choice", "to_name": "image", "type": "choices",
+                     "value": {"choices": [truth[name]]}}],
+            lead_time=1.0,
+            request_options=ONCE,
+            recheck=annotated,
+        )
+        n += 1
+    return n
+
+
+def export_json_min(server: Server, project: int, task_ids: list[int]) -> list[dict[str, Any]]:
+    """The project's JSON-MIN export restricted to the given tasks (one record per annotation)."""
+    chunks = server.call(
+        lambda: list(server.client.projects.exports.download_sync(
+            project, export_type="JSON_MIN", request_options=ONCE))
+    )
+    records = json.loads(b"".join(chunks) or b"[]")
+    ids = set(task_ids)
+    return [r for r in records if r.get("id") in ids]
+
+
+@dataclass(frozen=True)
+class LabelStudioSpec:
+    """`annotation.labelstudio` of the config."""
+
+    url: str = "http://127.0.0.1:8080"
+    token_env: str = "LABEL_STUDIO_API_KEY"
+    project: str = "nasa-bps-microscopy"
+    validation_project: str = "nasa-bps-microscopy-validation"
+    #: The server's LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT, as seen from the working directory.
+    document_root: str = "."
+    timeout_s: float = 86400.0
+    poll_s: float = 10.0
+    attach_predictions: bool = True
+    simulate: str = "none"
+
+
+def collect_labels(
+    spec: LabelStudioSpec,
+    project_title: str,
+    filenames: list[str],
+    image_dir: Path,
+    categories: tuple[str, ...],
+    resume_command: str,
+    extra: dict[str, dict[str, Any]] | None = None,
+    predictions: dict[str, tuple[str, float]] | None = None,
+    model_version: str = "",
+    truth: dict[str, str] | None = None,
+) -> tuple[list[dict[str, Any]], str]:
+    """Import, wait for people (or the simulated labeler), export: (JSON-MIN records, project URL)."""
+    server = connect(spec.url, spec.token_env)
+    project = ensure_project(server, project_title, categories)
+    ensure_local_storage(server, project, image_dir)
+    ids = import_tasks(server, project, filenames, Path(spec.document_root), image_dir, extra,
+                       predictions, model_version)
+    if spec.simulate == "oracle":
+        if truth is None:
+            raise InputError("annotation.labelstudio.simulate is 'oracle' but no truth file was given.")
+        n = simulate_oracle(server, project, truth, filenames)
+        log.info("simulated labeler answered %d task(s)", n)
+    wait_for_labels(server, project, filenames, spec.timeout_s, spec.poll_s, resume_command)
+    return export_json_min(server, project, list(ids.values())), f"{spec.url}/projects/{project}"
