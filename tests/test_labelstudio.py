@@ -1,0 +1,159 @@
+"""The Label Studio backend against a real server (started once per session, see conftest)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from bps_labeler.annotations import resolve
+from bps_labeler.errors import InputError
+from bps_labeler.labelstudio import (
+    LabelStudioSpec,
+    collect_labels,
+    connect,
+    ensure_local_storage,
+    ensure_project,
+    export_json_min,
+    import_tasks,
+    progress,
+    simulate_oracle,
+    wait_for_labels,
+)
+
+CATS = ("track", "no track")
+
+
+@pytest.fixture()
+def images(labelstudio, tmp_path) -> tuple[Path, list[str]]:
+    image_dir = tmp_path / "images"
+    image_dir.mkdir()
+    names = [f"P242_0000000000{i}-A1_001_00{i}_proj.jpg" for i in range(6)]
+    for n in names:
+        Image.new("L", (20, 20), 128).save(image_dir / n)
+    return image_dir, names
+
+
+def unique_title(request) -> str:
+    return f"test-{request.node.name}"[:50]
+
+
+def test_project_is_created_once_with_the_tutorials_interface(labelstudio, request):
+    server = connect(labelstudio["url"], labelstudio["token_env"])
+    title = unique_title(request)
+    first = ensure_project(server, title, CATS)
+    assert ensure_project(server, title, CATS) == first
+    same = [p for p in server.client.projects.list(title=title) if p.title == title]
+    assert len(same) == 1
+    project = server.client.projects.get(first)
+    assert '<Choices name="choice" toName="image"' in project.label_config
+    assert 'value="track" hotkey="1"' in project.label_config and 'value="no track" hotkey="2"' in project.label_config
+    assert "53BP1" in project.expert_instruction
+
+
+def test_import_twice_makes_no_duplicates_and_keeps_annotations(labelstudio, images, request):
+    image_dir, names = images
+    server = connect(labelstudio["url"], labelstudio["token_env"])
+    project = ensure_project(server, unique_title(request), CATS)
+    ensure_local_storage(server, project, image_dir)
+    ensure_local_storage(server, project, image_dir)
+    assert len(list(server.client.import_storage.local.list(project=project))) == 1
+    root = Path(labelstudio["document_root"])
+    ids = import_tasks(server, project, names[:4], root, image_dir,
+                       predictions={n: ("track", 0.8) for n in names[:4]}, model_version="round_0")
+    simulate_oracle(server, project, {n: "track" for n in names}, names[:2])
+    again = import_tasks(server, project, names, root, image_dir)  # two more, four already there
+    assert {n: again[n] for n in names[:4]} == ids
+    tasks = list(server.client.tasks.list(project=project, fields="all"))
+    assert sorted(t.data["filename"] for t in tasks) == sorted(names)
+    assert sum(t.total_annotations for t in tasks) == 2  # existing annotations untouched
+    assert progress(server, project, names) == (2, sorted(names[2:]))
+    task = next(t for t in tasks if t.data["filename"] == names[0])
+    assert task.total_predictions == 1  # the previous model's guess as a pre-annotation
+    # the image really is served through the local-files storage
+    import urllib.request
+    req = urllib.request.Request(labelstudio["url"] + task.data["image"],
+                                 headers={"Authorization": f"Token {labelstudio['token']}"})
+    with urllib.request.urlopen(req) as r:
+        assert r.status == 200 and r.read(2) == b"\xff\xd8"
+
+
+def test_simulated_labeler_and_export(labelstudio, images, request):
+    image_dir, names = images
+    truth = {n: CATS[i % 2] for i, n in enumerate(names)}
+    spec = LabelStudioSpec(url=labelstudio["url"], document_root=labelstudio["document_root"],
+                           simulate="oracle", poll_s=0.2, timeout_s=30)
+    records, url = collect_labels(spec, unique_title(request), names, image_dir, CATS, "resume",
+                                  extra={n: {"round": 1} for n in names}, truth=truth)
+    labels, report = resolve(records, url, names, CATS)
+    assert {Path(r["image"]).name.split("=")[-1].split("/")[-1]: r["choice"] for r in labels} == truth
+    assert report["unlabeled"] == [] and report["disagreements"] == []
+    assert all(r["round"] == 1 for r in records)  # task data travels into JSON-MIN
+
+
+def test_skipped_and_disagreeing_tasks_follow_the_rule(labelstudio, images, request):
+    image_dir, names = images
+    server = connect(labelstudio["url"], labelstudio["token_env"])
+    project = ensure_project(server, unique_title(request), CATS)
+    ids = import_tasks(server, project, names[:3], Path(labelstudio["document_root"]), image_dir)
+
+    def annotate(name, choice=None, cancelled=False):
+        result = [] if choice is None else [{"from_name": "choice", "to_name": "image", "type": "choices",
+                                             "value": {"choices": [choice]}}]
+        server.client.annotations.create(id=ids[name], result=result, was_cancelled=cancelled)
+
+    annotate(names[0], "track")
+    annotate(names[0], "no track")  # a tie: the latest wins
+    annotate(names[1], "track")
+    annotate(names[1], "track")
+    annotate(names[1], "no track")  # majority: track
+    annotate(names[2], cancelled=True)  # skipped
+    wait_for_labels(server, project, names[:3], timeout_s=5, poll_s=0.2, resume_command="x")
+    labels, report = resolve(export_json_min(server, project, list(ids.values())), "export", names[:3], CATS)
+    assert {r["filename"]: r["choice"] for r in labels} == {names[0]: "no track", names[1]: "track"}
+    assert report["unlabeled"] == [names[2]]
+    assert {d["filename"]: d["votes"] for d in report["disagreements"]} == {
+        names[0]: {"track": 1, "no track": 1}, names[1]: {"track": 2, "no track": 1}}
+
+
+def test_timeout_says_where_and_how_to_resume(labelstudio, images, request):
+    image_dir, names = images
+    server = connect(labelstudio["url"], labelstudio["token_env"])
+    project = ensure_project(server, unique_title(request), CATS)
+    import_tasks(server, project, names, Path(labelstudio["document_root"]), image_dir)
+    simulate_oracle(server, project, {n: "track" for n in names}, names[:2])
+    with pytest.raises(InputError) as err:
+        wait_for_labels(server, project, names, timeout_s=0.5, poll_s=0.2,
+                        resume_command="snakemake --cores all results/round_1/annotations.json")
+    msg = str(err.value)
+    assert f"4 of 6 task(s) still unlabeled in {labelstudio['url']}/projects/{project}/data" in msg
+    assert msg.endswith("resume with: snakemake --cores all results/round_1/annotations.json")
+
+
+def test_wrong_token_names_the_variable_not_the_token(labelstudio, monkeypatch):
+    monkeypatch.setenv("MY_LS_TOKEN", "0" * 40)
+    with pytest.raises(InputError) as err:
+        connect(labelstudio["url"], "MY_LS_TOKEN")
+    assert "refused the API token in $MY_LS_TOKEN (HTTP 401)" in str(err.value)
+    assert "0" * 40 not in str(err.value) and labelstudio["url"] in str(err.value)
+
+
+def test_missing_token_variable(labelstudio, monkeypatch):
+    monkeypatch.delenv("NOT_SET_TOKEN", raising=False)
+    with pytest.raises(InputError, match="environment variable NOT_SET_TOKEN is not set"):
+        connect(labelstudio["url"], "NOT_SET_TOKEN")
+
+
+def test_server_down_is_retried_then_explained(monkeypatch):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens here once closed
+    monkeypatch.setenv("SOME_TOKEN", "x" * 40)
+    with pytest.raises(InputError) as err:
+        connect(f"http://127.0.0.1:{port}", "SOME_TOKEN", retries=3, backoff_s=0.05)
+    assert f"Label Studio at http://127.0.0.1:{port} did not answer after 3 tries (ConnectError)" in str(err.value)
+    assert "make labelstudio" in str(err.value)
