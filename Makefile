@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 CORES ?= all
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint benchmark clean
+.PHONY: run test install lint benchmark clean labelstudio
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# A local Label Studio for labeling rounds in the browser (see README, "Labeling in Label Studio").
+labelstudio: $(STAMP)
+	$(BIN)/python -m bps_labeler.labelstudio_server --port $(or $(PORT),8080)
 
 lint: $(STAMP)
 	$(BIN)/snakemake --lint
