@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
+import signal
 import subprocess
 import sys
 import time
@@ -114,9 +115,11 @@ def main(argv: list[str] | None = None) -> None:
           f"  log in as {username}; password and API token are in {creds} (mode 600).\n"
           f"  Before running snakemake: source {creds}   (sets {TOKEN_ENV})\n"
           "  Stop with Ctrl-C.", flush=True)
+    # The server runs in its own session; stop it with us on Ctrl-C and on SIGTERM alike.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         proc.wait()
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, SystemExit):
         proc.terminate()
         proc.wait(timeout=30)
 
