@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 from collections.abc import Iterator
@@ -62,3 +63,45 @@ def labelstudio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
             proc.wait(timeout=30)
         except Exception:
             proc.kill()
+
+
+@pytest.fixture(scope="session")
+def moto_s3(tiny_dataset) -> Iterator[dict[str, str]]:
+    """A moto S3 server on 127.0.0.1 holding synthetic images in the real bucket's key layout.
+
+    Yields {"endpoint", "bucket", "prefix", "out_bucket"}; signed clients use the fake keys set
+    in the environment (anonymous clients need none).
+    """
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    saved = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")}
+    os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-west-2")
+    endpoint = f"http://127.0.0.1:{port}"
+    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-west-2")
+    bucket, prefix, out = "nasa-bps-training-data", "Microscopy/train", "bps-datasource"
+    for b in (bucket, out):
+        s3.create_bucket(Bucket=b, CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
+    # the real bucket is public: anyone may list and read it
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": "*", "Action": ["s3:GetObject", "s3:ListBucket"],
+                       "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"]}],
+    }))
+    raw, _, _ = tiny_dataset
+    for path in sorted(raw.iterdir()):
+        s3.upload_file(str(path), bucket, f"{prefix}/{path.name}", ExtraArgs={"ACL": "public-read"})
+    try:
+        yield {"endpoint": endpoint, "bucket": bucket, "prefix": prefix, "out_bucket": out}
+    finally:
+        server.stop()
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v

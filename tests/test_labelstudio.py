@@ -157,3 +157,33 @@ def test_server_down_is_retried_then_explained(monkeypatch):
         connect(f"http://127.0.0.1:{port}", "SOME_TOKEN", retries=3, backoff_s=0.05)
     assert f"Label Studio at http://127.0.0.1:{port} did not answer after 3 tries (ConnectError)" in str(err.value)
     assert "make labelstudio" in str(err.value)
+
+
+def test_server_errors_are_retried_with_backoff_then_named(monkeypatch):
+    """A server that keeps answering 503 is retried, then reported with its URL and status."""
+    import http.server
+    import threading
+
+    hits = []
+
+    class Busy(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server's naming
+            hits.append(self.path)
+            self.send_response(503)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(b'{"detail": "busy"}')
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.HTTPServer(("127.0.0.1", 0), Busy)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    monkeypatch.setenv("SOME_TOKEN", "y" * 40)
+    try:
+        with pytest.raises(InputError, match=rf"Label Studio at {url} did not answer after 3 tries \(HTTP 503\)"):
+            connect(url, "SOME_TOKEN", retries=3, backoff_s=0.05)
+    finally:
+        httpd.shutdown()
+    assert len(hits) == 3  # our retries only: the SDK's own blind retries are off

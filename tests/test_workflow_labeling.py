@@ -43,6 +43,10 @@ def test_whole_loop_through_label_studio(labelstudio, tmp_path):
     assert m["n_labels"] == 40 and m["n_val"] == 48
     # labels are protected: nothing can overwrite them by accident
     assert not (workdir / "results/round_1/annotations.json").stat().st_mode & 0o222
+    # the token is in no log, result or export
+    for path in [*workdir.glob("logs/**/*"), *workdir.glob("results/**/*.json"), *workdir.glob("annotations/*")]:
+        if path.is_file():
+            assert labelstudio["token"] not in path.read_text(errors="ignore"), path
     # a second run changes nothing: no duplicate tasks
     snakemake(workdir, "results/round_2/model.ckpt")
     server = connect(labelstudio["url"], labelstudio["token_env"])

@@ -23,8 +23,9 @@ for _i, _cfg in enumerate(config["selection"], start=1):
         _validate_selection(_cfg, where=f"config selection[{_i - 1}] (round {_i})")
     except InputError as _err:
         raise WorkflowError(str(_err)) from None
-if config["source"]["kind"] == "local" and "local" not in config["source"]:
-    raise WorkflowError("source.kind is 'local' but source.local.path is not set.")
+for _kind in ("local", "s3"):
+    if config["source"]["kind"] == _kind and _kind not in config["source"]:
+        raise WorkflowError(f"source.kind is '{_kind}' but source.{_kind} is not set.")
 
 
 wildcard_constraints:
@@ -39,16 +40,21 @@ SHARDS = list(range(config["convert"]["shards"]))
 
 
 def raw_dir():
-    """Folder holding meta.csv and the TIFFs."""
-    if config["source"]["kind"] == "synthetic":
-        return "resources/raw"
-    return config["source"]["local"]["path"]
+    """Folder holding meta.csv and the TIFFs (downloaded there for an S3 source)."""
+    if config["source"]["kind"] == "local":
+        return config["source"]["local"]["path"]
+    return "resources/raw"
 
 
 def raw_meta():
-    if config["source"]["kind"] == "synthetic":
-        return "resources/raw/meta.csv"
     return os.path.join(raw_dir(), "meta.csv")
+
+
+def download_manifest(wildcards):
+    """For an S3 source, a shard converts what its download shard fetched."""
+    if config["source"]["kind"] == "s3":
+        return [f"resources/raw/shards/download_{wildcards.shard}.tsv"]
+    return []
 
 
 def selection_config(round_):
@@ -89,3 +95,14 @@ def labelstudio_inputs(wildcards):
     if ls["attach_predictions"] and "round" in wildcards.keys():
         inputs["predictions"] = previous_predictions(wildcards)
     return inputs
+
+
+def final_targets():
+    """What `snakemake` without a target builds: the last round's model and the datasource."""
+    r = config["rounds"]
+    return [
+        f"results/round_{r}/model.ckpt",
+        f"results/round_{r}/metrics.json",
+        "results/publish/data.json",
+        f"results/round_{r}/publish.json",
+    ]

@@ -19,6 +19,7 @@ rule filter_meta:
 rule convert:
     input:
         meta="results/data/filtered_meta.csv",
+        downloaded=download_manifest,
     output:
         manifest="results/data/shards/convert_{shard}.tsv",
     params:

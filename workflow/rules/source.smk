@@ -17,3 +17,35 @@ if config["source"]["kind"] == "synthetic":
             CONDA_ENV
         script:
             "../scripts/synthesize.py"
+
+
+elif config["source"]["kind"] == "s3":
+
+    rule fetch_meta:
+        output:
+            meta="resources/raw/meta.csv",
+        params:
+            s3=config["source"]["s3"],
+        log:
+            "logs/fetch_meta.log",
+        conda:
+            CONDA_ENV
+        script:
+            "../scripts/fetch_meta.py"
+
+    rule download:
+        input:
+            meta="results/data/filtered_meta.csv",
+        output:
+            manifest="resources/raw/shards/download_{shard}.tsv",
+        params:
+            s3=config["source"]["s3"],
+            n_shards=config["convert"]["shards"],
+            dst_dir="resources/raw",
+        threads: 4
+        log:
+            "logs/download/{shard}.log",
+        conda:
+            CONDA_ENV
+        script:
+            "../scripts/download.py"

@@ -9,8 +9,12 @@ from bps_labeler.convert import Stretch, convert_shard
 
 logs.to_file(snakemake.log[0])
 cfg = snakemake.params.convert
+meta = pd.read_csv(snakemake.input.meta)
+for path in snakemake.input.downloaded:  # S3 source: only what the download shard fetched
+    fetched = pd.read_csv(path, sep="\t")
+    meta = meta[meta["filename"].isin(fetched.loc[fetched["status"] != "missing", "filename"])]
 manifest = convert_shard(
-    pd.read_csv(snakemake.input.meta),
+    meta,
     shard=int(snakemake.wildcards.shard),
     n_shards=snakemake.params.n_shards,
     src_dir=Path(snakemake.params.src_dir),

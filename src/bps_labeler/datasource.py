@@ -1,0 +1,115 @@
+"""Publishing the training set, metadata and predictions as a Lightly datasource.
+
+Layout (https://docs.lightly.ai/docs/set-up-your-first-dataset):
+
+    data/<stem>.jpg
+    .lightly/metadata/schema.json, .lightly/metadata/<stem>.json
+    .lightly/predictions/tasks.json, .lightly/predictions/bps-classification/{schema,<stem>}.json
+
+The datasource is a local folder or `s3://bucket/prefix`. Every publish leaves a marker listing
+each key with its sha256, both in the datasource (`.bps-labeler/<name>.json`) and locally; the
+next publish compares against the datasource's marker and uploads only what changed. Objects are
+written whole (S3 PUTs are atomic; local files go through a temporary name) and never with a
+public ACL.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from bps_labeler.s3 import S3Location, client, explain, sha256_file
+
+log = logging.getLogger(__name__)
+MARKER_DIR = ".bps-labeler"
+
+
+class Datasource:
+    """A local folder or an S3 prefix that takes whole files by key."""
+
+    def __init__(self, uri: str, endpoint_url: str | None = None, region: str = "us-west-2") -> None:
+        self.uri = uri
+        self.s3loc = (
+            S3Location.from_uri(uri, endpoint_url=endpoint_url, region=region, anonymous=False)
+            if uri.startswith("s3://")
+            else None
+        )
+        self._s3 = client(self.s3loc) if self.s3loc else None
+
+    def put(self, src: Path, key: str) -> None:
+        if self.s3loc is None:
+            dst = Path(self.uri) / key
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            tmp = dst.with_name(f".{dst.name}.part")
+            shutil.copyfile(src, tmp)
+            os.replace(tmp, dst)
+            return
+        try:
+            self._s3.upload_file(str(src), self.s3loc.bucket, self.s3loc.key(key))
+        except (ClientError, BotoCoreError) as exc:
+            raise explain(exc, self.s3loc.uri(key)) from exc
+
+    def put_text(self, text: str, key: str, scratch: Path) -> None:
+        scratch.parent.mkdir(parents=True, exist_ok=True)
+        scratch.write_text(text)
+        self.put(scratch, key)
+
+    def get_text(self, key: str) -> str | None:
+        if self.s3loc is None:
+            path = Path(self.uri) / key
+            return path.read_text() if path.exists() else None
+        try:
+            obj = self._s3.get_object(Bucket=self.s3loc.bucket, Key=self.s3loc.key(key))
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                return None
+            raise explain(exc, self.s3loc.uri(key)) from exc
+        return obj["Body"].read().decode()
+
+
+def publish(
+    ds: Datasource, files: dict[str, Path], name: str, marker_out: Path
+) -> dict[str, Any]:
+    """Upload `files` (key -> local path) that differ from the datasource's last marker `name`.
+
+    The datasource's marker is written last, so an interrupted publish uploads again whatever it
+    had not confirmed.
+    """
+    key = f"{MARKER_DIR}/{name}.json"
+    previous = json.loads(ds.get_text(key) or "{}").get("objects", {})
+    sums = {k: sha256_file(p) for k, p in sorted(files.items())}
+    changed = [k for k, s in sums.items() if previous.get(k) != s]
+    for k in changed:
+        ds.put(files[k], k)
+    marker = {"datasource": ds.uri, "name": name, "n_objects": len(sums), "objects": sums}
+    text = json.dumps(marker, indent=1, sort_keys=True) + "\n"
+    ds.put_text(text, key, marker_out.with_name(f".{marker_out.name}.tmp"))
+    marker_out.parent.mkdir(parents=True, exist_ok=True)
+    marker_out.write_text(json.dumps({**marker, "uploaded": len(changed)}, indent=1, sort_keys=True) + "\n")
+    marker_out.with_name(f".{marker_out.name}.tmp").unlink(missing_ok=True)
+    log.info("published %s to %s: %d object(s), %d uploaded", name, ds.uri, len(sums), len(changed))
+    return {"uploaded": len(changed), "n_objects": len(sums)}
+
+
+def data_files(image_dir: Path, metadata_dir: Path, filenames: list[str]) -> dict[str, Path]:
+    """Datasource keys of the training images and their Lightly metadata."""
+    files = {".lightly/metadata/schema.json": metadata_dir / "schema.json"}
+    for name in filenames:
+        stem = Path(name).stem
+        files[f"data/{name}"] = image_dir / name
+        files[f".lightly/metadata/{stem}.json"] = metadata_dir / f"{stem}.json"
+    return files
+
+
+def prediction_files(pred_dir: Path) -> dict[str, Path]:
+    """Datasource keys of one round's predictions (tasks.json and one folder per task)."""
+    return {
+        f".lightly/predictions/{p.relative_to(pred_dir).as_posix()}": p
+        for p in sorted(pred_dir.rglob("*.json"))
+    }

@@ -1,0 +1,184 @@
+"""Reading the BPS images from S3 (anonymously) and publishing a Lightly datasource to S3.
+
+boto3 rather than one Snakemake storage object per image: at 77,000 images a storage file per
+image would make the DAG as large as the dataset, while a shard of downloads is one job.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import botocore
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
+
+from bps_labeler.errors import InputError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class S3Location:
+    """Where objects live: bucket, key prefix and how to reach the endpoint."""
+
+    bucket: str
+    prefix: str = ""
+    region: str = "us-west-2"
+    endpoint_url: str | None = None
+    anonymous: bool = True
+
+    def key(self, name: str) -> str:
+        return f"{self.prefix.strip('/')}/{name}" if self.prefix.strip("/") else name
+
+    def uri(self, name: str = "") -> str:
+        return f"s3://{self.bucket}/{self.key(name)}"
+
+    @classmethod
+    def from_uri(cls, uri: str, **kwargs: Any) -> "S3Location":
+        if not uri.startswith("s3://"):
+            raise InputError(f"{uri!r} is not an s3:// URI.")
+        bucket, _, prefix = uri[len("s3://"):].partition("/")
+        return cls(bucket=bucket, prefix=prefix, **kwargs)
+
+
+def client(loc: S3Location):  # type: ignore[no-untyped-def]
+    """A boto3 S3 client; anonymous requests are unsigned (the BPS bucket is public).
+
+    Credentials for signed access come from the environment (AWS_ACCESS_KEY_ID, ...), never from
+    the config. Transient errors are retried by botocore's standard mode.
+    """
+    cfg = Config(
+        region_name=loc.region,
+        retries={"max_attempts": 8, "mode": "standard"},
+        connect_timeout=10,
+        read_timeout=60,
+        signature_version=botocore.UNSIGNED if loc.anonymous else None,
+    )
+    endpoint = loc.endpoint_url or os.environ.get("AWS_ENDPOINT_URL_S3") or None
+    return boto3.session.Session().client("s3", endpoint_url=endpoint, config=cfg)
+
+
+def explain(exc: Exception, uri: str) -> InputError:
+    """Turn a boto error into a message that names the object and what to do."""
+    if isinstance(exc, ClientError):
+        code = exc.response.get("Error", {}).get("Code", "")
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        if code == "NoSuchBucket" or (code == "404" and exc.operation_name == "HeadBucket"):
+            return InputError(f"{uri}: the bucket does not exist. Check the bucket name in the config.")
+        if code in ("NoSuchKey", "404") or status == 404:
+            return InputError(f"{uri}: no such object.")
+        if code in ("AccessDenied", "403") or status == 403:
+            return InputError(
+                f"{uri}: access denied (403). For the public BPS bucket use anonymous access; for "
+                "your own bucket put credentials in AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY."
+            )
+        return InputError(f"{uri}: S3 error {code or status}: {exc}")
+    if isinstance(exc, EndpointConnectionError):
+        return InputError(f"{uri}: cannot reach the S3 endpoint ({exc}). Check the network or endpoint_url.")
+    return InputError(f"{uri}: {type(exc).__name__}: {exc}")
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def download(s3: Any, loc: S3Location, name: str, dst: Path) -> int:
+    """Download one object through a temporary name; return its size.
+
+    The final name appears only once the whole object is on disk and its size matches what S3
+    says, so an interrupted download never looks whole.
+    """
+    uri = loc.uri(name)
+    tmp = dst.with_name(f".{dst.name}.part")
+    try:
+        head = s3.head_object(Bucket=loc.bucket, Key=loc.key(name))
+        s3.download_file(loc.bucket, loc.key(name), str(tmp))
+    except (ClientError, BotoCoreError) as exc:
+        tmp.unlink(missing_ok=True)
+        if isinstance(exc, ClientError) and exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
+            # a HEAD answers a bare 404 for a missing bucket as for a missing key: tell them apart
+            try:
+                s3.head_bucket(Bucket=loc.bucket)
+            except ClientError as bucket_exc:
+                raise explain(bucket_exc, uri) from exc
+        raise explain(exc, uri) from exc
+    size = tmp.stat().st_size
+    if size != head["ContentLength"]:
+        tmp.unlink(missing_ok=True)
+        raise InputError(f"{uri}: downloaded {size} bytes, S3 says {head['ContentLength']}; try again.")
+    os.replace(tmp, dst)
+    return size
+
+
+def fetch_meta(loc: S3Location, dst: Path, expected_sha256: str | None) -> str:
+    """Download meta.csv and check it against the pinned checksum; return its sha256."""
+    s3 = client(loc)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    download(s3, loc, "meta.csv", dst)
+    digest = sha256_file(dst)
+    if expected_sha256 and digest != expected_sha256:
+        dst.unlink()
+        raise InputError(
+            f"{loc.uri('meta.csv')} has changed since it was pinned: sha256 {digest}, expected "
+            f"{expected_sha256}. The published dataset was updated; review the new file, then set "
+            "source.s3.meta_sha256 to the new checksum (or remove it to accept any version)."
+        )
+    return digest
+
+
+def download_shard(
+    names: list[str], loc: S3Location, dst_dir: Path, on_missing: str = "stop", threads: int = 8
+) -> list[dict[str, Any]]:
+    """Download the images of one shard; each is verified (size, and the TIFF opens).
+
+    Images already on disk are kept (they only ever appear there whole), so a rerun after an
+    interruption fetches only what is missing. Objects that do not exist are collected into one
+    list: with `on_missing="stop"` that list is the error, with "skip" they are left out.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from bps_labeler.convert import read_tiff
+
+    dst_dir.mkdir(parents=True, exist_ok=True)
+    s3 = client(loc)
+
+    def one(name: str) -> dict[str, Any]:
+        dst = dst_dir / name
+        fetched = False
+        if not dst.exists():
+            try:
+                download(s3, loc, name, dst)
+                fetched = True
+            except InputError as exc:
+                if str(exc).endswith("no such object."):
+                    return {"filename": name, "size": 0, "status": "missing"}
+                raise
+        try:
+            read_tiff(dst)
+        except InputError as exc:
+            dst.unlink(missing_ok=True)
+            raise InputError(f"{loc.uri(name)}: {str(exc).split(': ', 1)[1]}") from exc
+        return {"filename": name, "size": dst.stat().st_size, "status": "downloaded" if fetched else "present"}
+
+    with ThreadPoolExecutor(max(1, threads)) as pool:
+        rows = list(pool.map(one, sorted(names)))
+    missing = [r["filename"] for r in rows if r["status"] == "missing"]
+    if missing:
+        listing = ", ".join(loc.key(m) for m in missing[:20]) + (" ..." if len(missing) > 20 else "")
+        if on_missing == "stop":
+            raise InputError(
+                f"{len(missing)} image(s) listed in meta.csv are missing in s3://{loc.bucket}: "
+                f"{listing}. Set source.s3.on_missing: skip to continue without them."
+            )
+        log.warning("skipping %d image(s) missing in s3://%s: %s", len(missing), loc.bucket, listing)
+    return rows

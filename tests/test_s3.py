@@ -1,0 +1,111 @@
+"""S3 source and datasource against a moto server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import boto3
+import pytest
+
+from bps_labeler import s3 as s3mod
+from bps_labeler.datasource import Datasource, data_files, publish
+from bps_labeler.errors import InputError
+from bps_labeler.s3 import S3Location, download_shard, fetch_meta
+
+
+def loc(moto_s3, **kw) -> S3Location:
+    return S3Location(moto_s3["bucket"], moto_s3["prefix"], endpoint_url=moto_s3["endpoint"], **kw)
+
+
+def test_meta_is_fetched_anonymously_and_checked(moto_s3, tiny_dataset, tmp_path):
+    raw, _, _ = tiny_dataset
+    good = hashlib.sha256((raw / "meta.csv").read_bytes()).hexdigest()
+    assert fetch_meta(loc(moto_s3), tmp_path / "meta.csv", good) == good
+    with pytest.raises(InputError, match="has changed since it was pinned.*set source.s3.meta_sha256"):
+        fetch_meta(loc(moto_s3), tmp_path / "meta2.csv", "0" * 64)
+    assert not (tmp_path / "meta2.csv").exists()
+
+
+def test_missing_bucket_and_key_are_named(moto_s3, tmp_path):
+    with pytest.raises(InputError, match="s3://no-such-bucket/Microscopy/train/meta.csv: the bucket does not exist"):
+        fetch_meta(S3Location("no-such-bucket", "Microscopy/train", endpoint_url=moto_s3["endpoint"]),
+                   tmp_path / "m.csv", None)
+    with pytest.raises(InputError, match="nowhere/meta.csv: no such object"):
+        fetch_meta(S3Location(moto_s3["bucket"], "nowhere", endpoint_url=moto_s3["endpoint"]), tmp_path / "m.csv", None)
+
+
+def test_no_network_is_explained(tmp_path):
+    with pytest.raises(InputError, match="cannot reach the S3 endpoint"):
+        fetch_meta(S3Location("b", "p", endpoint_url="http://127.0.0.1:9"), tmp_path / "m.csv", None)
+
+
+def test_download_resumes_after_an_interruption(moto_s3, tiny_dataset, tmp_path, monkeypatch):
+    _, _, meta = tiny_dataset
+    names = meta["filename"].tolist()[:12]
+    real = s3mod.download
+    calls = []
+    resumed = [False]
+
+    def flaky(s3, location, name, dst):
+        calls.append(name)
+        if len(calls) == 6 and not resumed[0]:
+            raise InputError("connection dropped")  # the job dies halfway
+        return real(s3, location, name, dst)
+
+    monkeypatch.setattr(s3mod, "download", flaky)
+    with pytest.raises(InputError, match="connection dropped"):
+        download_shard(names, loc(moto_s3), tmp_path, threads=1)
+    done = {p.name for p in tmp_path.glob("*.tif")}
+    assert 5 <= len(done) < 12 and not list(tmp_path.glob(".*part"))
+    # nothing half-written looks whole: every file that is there is complete
+    assert all((tmp_path / n).read_bytes() == (tiny_dataset[0] / n).read_bytes() for n in done)
+    calls.clear()
+    resumed[0] = True
+    rows = download_shard(names, loc(moto_s3), tmp_path, threads=1)
+    assert sorted(calls) == sorted(set(names) - done)  # only what was missing
+    assert {r["status"] for r in rows} == {"downloaded", "present"}
+    assert all((tmp_path / n).read_bytes() == (tiny_dataset[0] / n).read_bytes() for n in names)
+
+
+def test_missing_images_are_listed_together(moto_s3, tmp_path):
+    names = ["P999_1-A1_001_001_proj.tif", "P999_1-A1_001_002_proj.tif"]
+    with pytest.raises(InputError, match=r"2 image\(s\) listed in meta.csv are missing in s3://nasa-bps-training-data: "
+                                         r"Microscopy/train/P999_1-A1_001_001_proj.tif, Microscopy/train/P999_1-A1_001_002_proj.tif"):
+        download_shard(names, loc(moto_s3), tmp_path)
+    assert [r["status"] for r in download_shard(names, loc(moto_s3), tmp_path, on_missing="skip")] == ["missing"] * 2
+
+
+def test_an_object_that_is_not_a_tiff_is_named(moto_s3, tmp_path):
+    s3 = boto3.client("s3", endpoint_url=moto_s3["endpoint"], region_name="us-west-2")
+    s3.put_object(Bucket=moto_s3["bucket"], Key=f"{moto_s3['prefix']}/P998_x-A1_001_001_proj.tif", Body=b"<html>",
+                  ACL="public-read")
+    with pytest.raises(InputError, match="s3://nasa-bps-training-data/Microscopy/train/P998_x-A1_001_001_proj.tif: not a readable TIFF"):
+        download_shard(["P998_x-A1_001_001_proj.tif"], loc(moto_s3), tmp_path)
+    assert not (tmp_path / "P998_x-A1_001_001_proj.tif").exists()
+
+
+@pytest.mark.parametrize("kind", ["local", "s3"])
+def test_publish_uploads_only_what_changed(moto_s3, tmp_path, kind):
+    images, metadata = tmp_path / "img", tmp_path / "md"
+    images.mkdir()
+    metadata.mkdir()
+    (metadata / "schema.json").write_text("[]")
+    for i in range(3):
+        (images / f"a{i}.jpg").write_bytes(b"jpg%d" % i)
+        (metadata / f"a{i}.json").write_text("{}")
+    uri = str(tmp_path / "ds") if kind == "local" else f"s3://{moto_s3['out_bucket']}/run-{tmp_path.name}"
+    ds = Datasource(uri, endpoint_url=moto_s3["endpoint"])
+    files = data_files(images, metadata, ["a0.jpg", "a1.jpg", "a2.jpg"])
+    assert publish(ds, files, "data", tmp_path / "m1.json")["uploaded"] == 7
+    assert publish(ds, files, "data", tmp_path / "m2.json")["uploaded"] == 0
+    (images / "a1.jpg").write_bytes(b"changed")
+    assert publish(ds, files, "data", tmp_path / "m3.json")["uploaded"] == 1
+    marker = json.loads((tmp_path / "m3.json").read_text())
+    assert marker["objects"]["data/a1.jpg"] == hashlib.sha256(b"changed").hexdigest()
+    assert sorted(marker["objects"]) == sorted(files)
+    if kind == "s3":
+        s3 = boto3.client("s3", endpoint_url=moto_s3["endpoint"], region_name="us-west-2")
+        acl = s3.get_object_acl(Bucket=moto_s3["out_bucket"], Key=f"run-{tmp_path.name}/data/a0.jpg")
+        assert all("AllUsers" not in str(g["Grantee"]) for g in acl["Grants"])  # never public

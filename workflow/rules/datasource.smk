@@ -1,0 +1,35 @@
+# Publish the training set, its metadata and each round's predictions as a Lightly datasource.
+
+
+rule publish_data:
+    input:
+        images=IMAGE_MANIFEST,
+        metadata="results/data/metadata",
+        split="results/data/split.csv",
+    output:
+        marker="results/publish/data.json",
+    params:
+        datasource=config["datasource"],
+        image_dir=image_dir,
+    log:
+        "logs/publish_data.log",
+    conda:
+        CONDA_ENV
+    script:
+        "../scripts/publish.py"
+
+
+rule publish_predictions:
+    input:
+        predictions="results/round_{round}/predictions",
+        data="results/publish/data.json",
+    output:
+        marker="results/round_{round}/publish.json",
+    params:
+        datasource=config["datasource"],
+    log:
+        "logs/round_{round}/publish.log",
+    conda:
+        CONDA_ENV
+    script:
+        "../scripts/publish.py"

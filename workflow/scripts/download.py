@@ -1,0 +1,20 @@
+"""Download one shard of TIFFs from S3 (resumable, verified) and write its manifest."""
+
+from pathlib import Path
+
+import pandas as pd
+
+from bps_labeler import logs
+from bps_labeler.convert import shard_of
+from bps_labeler.s3 import S3Location, download_shard
+
+logs.to_file(snakemake.log[0])
+cfg = dict(snakemake.params.s3)
+cfg.pop("meta_sha256", None)
+on_missing = cfg.pop("on_missing", "stop")
+meta = pd.read_csv(snakemake.input.meta)
+shard, n = int(snakemake.wildcards.shard), snakemake.params.n_shards
+names = [f for f in meta["filename"] if shard_of(f, n) == shard]
+rows = download_shard(names, S3Location(**cfg), Path(snakemake.params.dst_dir), on_missing,
+                      threads=4 * snakemake.threads)
+pd.DataFrame(rows, columns=["filename", "size", "status"]).to_csv(snakemake.output.manifest, sep="\t", index=False)

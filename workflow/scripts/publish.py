@@ -1,0 +1,20 @@
+"""Upload what changed to the Lightly datasource (local folder or S3) and write the marker."""
+
+from pathlib import Path
+
+import pandas as pd
+
+from bps_labeler import logs
+from bps_labeler.datasource import Datasource, data_files, prediction_files, publish
+
+logs.to_file(snakemake.log[0])
+cfg = snakemake.params.datasource
+ds = Datasource(cfg["uri"], endpoint_url=cfg.get("endpoint_url"), region=cfg["region"])
+if "predictions" in snakemake.input.keys():
+    files, name = prediction_files(Path(snakemake.input.predictions)), "predictions"
+else:
+    split = pd.read_csv(snakemake.input.split)
+    train = split.loc[split["split"] == "train", "filename"].tolist()
+    files = data_files(Path(snakemake.params.image_dir), Path(snakemake.input.metadata), train)
+    name = "data"
+publish(ds, files, name, Path(snakemake.output.marker))
