@@ -1,0 +1,64 @@
+"""The workflow on an S3 source (moto on 127.0.0.1, anonymous) publishing to an S3 datasource."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import pandas as pd
+import pytest
+
+from test_workflow import make_workdir, snakemake, tiny_config
+
+pytestmark = pytest.mark.workflow
+
+
+def s3_config(moto_s3, truth) -> dict:
+    cfg = tiny_config()
+    cfg["source"] = {"kind": "s3", "s3": {"bucket": moto_s3["bucket"], "prefix": moto_s3["prefix"],
+                                          "endpoint_url": moto_s3["endpoint"], "anonymous": True}}
+    cfg["filter"] = {}
+    cfg["annotation"]["oracle"]["truth"] = str(truth)
+    cfg["datasource"] = {"uri": f"s3://{moto_s3['out_bucket']}/wf", "endpoint_url": moto_s3["endpoint"]}
+    for sel in cfg["selection"]:
+        sel["n_samples"] = 10
+    return cfg
+
+
+def test_s3_source_to_s3_datasource(moto_s3, tiny_dataset, tmp_path):
+    raw, truth, meta = tiny_dataset
+    workdir = make_workdir(tmp_path, s3_config(moto_s3, truth))
+    snakemake(workdir, "results/publish/data.json", "results/round_1/publish.json")
+    assert (workdir / "resources/raw/meta.csv").read_bytes() == (raw / "meta.csv").read_bytes()
+    downloads = pd.concat(pd.read_csv(p, sep="\t") for p in (workdir / "resources/raw/shards").glob("*.tsv"))
+    assert sorted(downloads["filename"]) == sorted(meta["filename"]) and set(downloads["status"]) == {"downloaded"}
+
+    s3 = boto3.client("s3", endpoint_url=moto_s3["endpoint"], region_name="us-west-2")
+    keys = {o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=moto_s3["out_bucket"], Prefix="wf/")
+            for o in page.get("Contents", [])}
+    split = pd.read_csv(workdir / "results/data/split.csv")
+    train = split.loc[split["split"] == "train", "filename"]
+    stems = [n[:-4] for n in train]
+    expected = (
+        {f"wf/data/{n}" for n in train}
+        | {f"wf/.lightly/metadata/{s}.json" for s in stems} | {"wf/.lightly/metadata/schema.json"}
+        | {"wf/.lightly/predictions/tasks.json", "wf/.lightly/predictions/bps-classification/schema.json"}
+        | {f"wf/.lightly/predictions/bps-classification/{s}.json" for s in stems}
+        | {"wf/.bps-labeler/data.json", "wf/.bps-labeler/predictions.json"}
+    )
+    assert keys == expected
+    body = s3.get_object(Bucket=moto_s3["out_bucket"], Key="wf/.lightly/predictions/tasks.json")["Body"].read()
+    assert json.loads(body) == ["bps-classification"]
+    marker = json.loads((workdir / "results/publish/data.json").read_text())
+    assert marker["uploaded"] == marker["n_objects"] == 2 * len(train) + 1
+
+    # publishing again uploads nothing; losing a few downloads fetches only those
+    for n in meta["filename"][:3]:
+        (workdir / "resources/raw" / n).unlink()
+    for p in (workdir / "resources/raw/shards").glob("*.tsv"):
+        p.unlink()  # as if every download job had been killed before finishing
+    shards = [f"resources/raw/shards/download_{i}.tsv" for i in range(3)]
+    snakemake(workdir, *shards, "results/publish/data.json", "--forcerun", "publish_data")
+    assert json.loads((workdir / "results/publish/data.json").read_text())["uploaded"] == 0
+    downloads = pd.concat(pd.read_csv(p, sep="\t") for p in (workdir / "resources/raw/shards").glob("*.tsv"))
+    assert sorted(downloads.loc[downloads["status"] == "downloaded", "filename"]) == sorted(meta["filename"][:3])
