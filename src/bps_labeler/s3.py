@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -101,21 +102,17 @@ def download(s3: Any, loc: S3Location, name: str, dst: Path) -> int:
     uri = loc.uri(name)
     tmp = dst.with_name(f".{dst.name}.part")
     try:
-        head = s3.head_object(Bucket=loc.bucket, Key=loc.key(name))
-        s3.download_file(loc.bucket, loc.key(name), str(tmp))
+        # one GET per image: its body streams to disk and its length checks the copy
+        resp = s3.get_object(Bucket=loc.bucket, Key=loc.key(name))
+        with open(tmp, "wb") as f:
+            shutil.copyfileobj(resp["Body"], f, 1 << 20)
     except (ClientError, BotoCoreError) as exc:
         tmp.unlink(missing_ok=True)
-        if isinstance(exc, ClientError) and exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
-            # a HEAD answers a bare 404 for a missing bucket as for a missing key: tell them apart
-            try:
-                s3.head_bucket(Bucket=loc.bucket)
-            except ClientError as bucket_exc:
-                raise explain(bucket_exc, uri) from exc
         raise explain(exc, uri) from exc
     size = tmp.stat().st_size
-    if size != head["ContentLength"]:
+    if size != resp["ContentLength"]:
         tmp.unlink(missing_ok=True)
-        raise InputError(f"{uri}: downloaded {size} bytes, S3 says {head['ContentLength']}; try again.")
+        raise InputError(f"{uri}: downloaded {size} bytes, S3 says {resp['ContentLength']}; try again.")
     os.replace(tmp, dst)
     return size
 
