@@ -109,3 +109,11 @@ def test_publish_uploads_only_what_changed(moto_s3, tmp_path, kind):
         s3 = boto3.client("s3", endpoint_url=moto_s3["endpoint"], region_name="us-west-2")
         acl = s3.get_object_acl(Bucket=moto_s3["out_bucket"], Key=f"run-{tmp_path.name}/data/a0.jpg")
         assert all("AllUsers" not in str(g["Grantee"]) for g in acl["Grants"])  # never public
+
+
+def test_private_object_read_anonymously_is_a_clear_403(moto_s3, tmp_path):
+    s3 = boto3.client("s3", endpoint_url=moto_s3["endpoint"], region_name="us-west-2")
+    s3.put_object(Bucket=moto_s3["out_bucket"], Key="private/meta.csv", Body=b"x")  # no public ACL
+    with pytest.raises(InputError, match=r"s3://bps-datasource/private/meta.csv: access denied \(403\)"):
+        fetch_meta(S3Location(moto_s3["out_bucket"], "private", endpoint_url=moto_s3["endpoint"]),
+                   tmp_path / "m.csv", None)

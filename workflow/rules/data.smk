@@ -27,7 +27,7 @@ rule convert:
         dst_dir=IMAGES,
         n_shards=config["convert"]["shards"],
         convert=config["convert"],
-    threads: 2
+    threads: config["convert"]["threads"]
     resources:
         mem_mb=2000,
     log:
