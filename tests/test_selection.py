@@ -145,3 +145,54 @@ def test_record_is_the_contract():
     assert set(first["scores"]) == {"uncertainty_least_confidence", "uncertainty_margin", "uncertainty_entropy"}
     assert first["metadata"]["particle_type"] in ("Fe", "X-ray")
     json.dumps(rec)  # plain JSON types only
+
+
+def clustered_pool():
+    """A dense cluster of 150 (0-149), a loose one of 40 (150-189) and 10 far outliers (190-199)."""
+    rng = np.random.default_rng(2)
+    emb = np.concatenate([
+        rng.normal(0, 0.05, (150, 8)),
+        rng.normal(3, 0.6, (40, 8)),
+        rng.normal(0, 1, (10, 8)) * 20,
+    ]).astype(np.float32)
+    pool = make_pool(200)
+    pool.embeddings = emb
+    return pool
+
+
+def test_typicality_prefers_the_dense_cluster_and_diversity_the_outliers():
+    pool = clustered_pool()
+    typical = select({"n_samples": 5, "strategies": [
+        {"input": {"type": "EMBEDDINGS"}, "strategy": {"type": "TYPICALITY"}}]}, pool, [])
+    assert all(int(c[4:8]) < 150 for c in typical)
+    diverse = select({"n_samples": 5, "strategies": [DIVERSITY]}, pool, [])
+    assert sum(int(c[4:8]) >= 190 for c in diverse) >= 3  # pure diversity runs to the outliers
+
+
+def test_similarity_picks_the_neighbours_of_the_query():
+    pool = clustered_pool()
+    chosen = select({"n_samples": 5, "strategies": [
+        {"input": {"type": "EMBEDDINGS"},
+         "strategy": {"type": "SIMILARITY", "query_filenames": ["img_0160.jpg"]}}]}, pool, [])
+    assert all(150 <= int(c[4:8]) < 190 for c in chosen)
+
+
+def test_balance_on_predicted_classes():
+    pool = make_pool(with_predictions=True)
+    chosen = select({"n_samples": 20, "strategies": [
+        {"input": {"type": "PREDICTIONS", "task": "bps-classification", "name": "CLASS_DISTRIBUTION"},
+         "strategy": {"type": "BALANCE", "target": {"track": 0.8}}}]}, pool, [])
+    # class distributions are the soft predictions: the expected share of "track" hits the
+    # target, and "no track", left out of the target, takes the remaining 0.2
+    p_track = pool.probabilities[[int(c[4:8]) for c in chosen], 0]
+    assert abs(p_track.mean() - 0.8) < 0.03
+
+
+def test_random_is_seeded_and_proportion_works():
+    pool = make_pool()
+    cfg = {"proportion_samples": 0.1, "strategies": [
+        {"input": {"type": "RANDOM", "random_seed": 3}, "strategy": {"type": "WEIGHTS"}}]}
+    a = select(cfg, pool, [])
+    assert len(a) == 20 and a == select(cfg, make_pool(), [])
+    cfg["strategies"][0]["input"]["random_seed"] = 4
+    assert a != select(cfg, pool, [])

@@ -155,6 +155,17 @@ def select(
                 strength,
                 int(strat.get("num_nearest_neighbors", 20)),
             )
+        elif kind == "SIMILARITY":
+            queries = strat["query_filenames"]
+            unknown_q = [q for q in queries if q not in index]
+            if unknown_q:
+                raise InputError(f"{here}.strategy.query_filenames: not in the pool: {unknown_q[:5]}.")
+            engine.add_subpart_similarity_strategy(
+                np.ascontiguousarray(values[sub], dtype=np.float32),
+                np.ascontiguousarray(values[[index[q] for q in queries]], dtype=np.float32),
+                [[j] for j in range(len(sub))],
+                strength,
+            )
         elif kind == "WEIGHTS":
             w = np.asarray(values[sub], dtype=np.float64)
             engine.add_weighting_strategy(w.tolist(), strength)

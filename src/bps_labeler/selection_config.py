@@ -17,7 +17,7 @@ from bps_labeler.errors import InputError
 SCORE_NAMES = ("uncertainty_least_confidence", "uncertainty_margin", "uncertainty_entropy")
 #: Pairs of input and strategy that Lightly Worker accepts.
 ALLOWED_PAIRS: dict[str, tuple[str, ...]] = {
-    "EMBEDDINGS": ("DIVERSITY", "TYPICALITY"),
+    "EMBEDDINGS": ("DIVERSITY", "TYPICALITY", "SIMILARITY"),
     "SCORES": ("WEIGHTS", "THRESHOLD"),
     "METADATA": ("WEIGHTS", "THRESHOLD", "BALANCE"),
     "PREDICTIONS": ("BALANCE",),
@@ -66,6 +66,8 @@ def validate_config(config: dict[str, Any], where: str = "selection") -> None:
             )
         if strat == "THRESHOLD" and not {"threshold", "operation"} <= set(item["strategy"]):
             raise InputError(f"{here}.strategy: THRESHOLD needs 'threshold' and 'operation'.")
+        if strat == "SIMILARITY" and not item["strategy"].get("query_filenames"):
+            raise InputError(f"{here}.strategy: SIMILARITY needs 'query_filenames' (images to look like).")
         if strat == "BALANCE":
             target = item["strategy"].get("target")
             if not target:
