@@ -29,7 +29,7 @@ from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 
 from bps_labeler.annotations import read_truth
 from bps_labeler.classifier import FEATURE_SCALE, TrainSpec, predict_proba, train
-from bps_labeler.embed import features, make_backbone, read_embeddings
+from bps_labeler.embed import EmbedSpec, features, make_backbone, read_embeddings, train_embeddings
 from bps_labeler.images import load_images
 from bps_labeler.lightly_metadata import metadata_table
 from bps_labeler.selection import Pool, select
@@ -113,27 +113,50 @@ class FullModel:
         return predict_proba(model, self.image_dir, pool), predict_proba(model, self.image_dir, val)
 
 
+def backbones(args: argparse.Namespace, train_names: list[str]) -> list[Path]:
+    """Folders with embeddings.csv and backbone.pt: the pipeline's, then extra SimCLR seeds.
+
+    One backbone is one draw of the self-supervised training; strategies that win on one draw can
+    lose on another, so seeds cycle through several (trained once, cached in benchmarks/out/).
+    """
+    dirs = [REPO / "results" / "embeddings"]
+    for k in range(1, args.ssl_seeds):
+        d = REPO / "benchmarks" / "out" / f"ssl_seed{k}"
+        if not (d / "backbone.pt").exists():
+            print(f"training SimCLR backbone {k} (seed {k}) ...", flush=True)
+            train_embeddings(REPO / "results" / "data" / "images", train_names,
+                             EmbedSpec(input_size=args.input_size, seed=k), d / "embeddings.csv",
+                             d / "backbone.pt", threads=torch.get_num_threads())
+        dirs.append(d)
+    return dirs
+
+
 def run(args: argparse.Namespace) -> pd.DataFrame:
     results = REPO / "results"
     ensure_inputs(results)
     truth = read_truth(REPO / "resources" / "synthetic" / "truth.csv")
     split = pd.read_csv(results / "data" / "split.csv")
     val = split.loc[split["split"] == "val", "filename"].tolist()
-    pool_names, embeddings = read_embeddings(results / "embeddings" / "embeddings.csv")
     metadata = metadata_table(results / "data" / "metadata")
-    saved = torch.load(results / "embeddings" / "backbone.pt", weights_only=True)
-    if args.mode == "fast":
-        net, _ = make_backbone(saved["backbone"])
-        net.load_state_dict(saved["state_dict"])
-        names = pool_names + val
-        raw = features(net, load_images(results / "data" / "images", names, args.input_size))
-        raw = raw / np.linalg.norm(raw, axis=1, keepdims=True) * FEATURE_SCALE
-        model = FastModel(dict(zip(names, raw)))
-    else:
-        model = FullModel(results / "data" / "images", results / "embeddings" / "backbone.pt", args.input_size)
     y_val = np.array([CATS.index(truth[n]) for n in val])
+    train_names = split.loc[split["split"] == "train", "filename"].tolist()
+    setups = []
+    for d in backbones(args, train_names):
+        pool_names, embeddings = read_embeddings(d / "embeddings.csv")
+        if args.mode == "fast":
+            saved = torch.load(d / "backbone.pt", weights_only=True)
+            net, _ = make_backbone(saved["backbone"])
+            net.load_state_dict(saved["state_dict"])
+            names = pool_names + val
+            raw = features(net, load_images(results / "data" / "images", names, args.input_size))
+            raw = raw / np.linalg.norm(raw, axis=1, keepdims=True) * FEATURE_SCALE
+            model = FastModel(dict(zip(names, raw)))
+        else:
+            model = FullModel(results / "data" / "images", d / "backbone.pt", args.input_size)
+        setups.append((pool_names, embeddings, model))
     rows = []
     for seed in range(args.seeds):
+        pool_names, embeddings, model = setups[seed % len(setups)]
         # each seed sees a different 90 % of the pool, so deterministic strategies vary too
         rng = np.random.default_rng(seed)
         keep = np.sort(rng.choice(len(pool_names), int(0.9 * len(pool_names)), replace=False))
@@ -149,8 +172,8 @@ def run(args: argparse.Namespace) -> pd.DataFrame:
                 labels = {n: CATS.index(truth[n]) for n in labeled}
                 probs, p_val = model.fit_predict(labels, names, val)
                 bacc, auroc = scores(p_val, y_val)
-                rows.append({"seed": seed, "strategy": strategy, "round": r, "n_labels": len(labeled),
-                             "balanced_accuracy": bacc, "auroc": auroc,
+                rows.append({"seed": seed, "backbone": seed % len(setups), "strategy": strategy, "round": r,
+                             "n_labels": len(labeled), "balanced_accuracy": bacc, "auroc": auroc,
                              "track_share": float(np.mean([truth[n] == "track" for n in labeled]))})
         print(f"seed {seed} done", flush=True)
     return pd.DataFrame(rows)
@@ -214,6 +237,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=20)
     parser.add_argument("--input-size", type=int, default=96)
     parser.add_argument("--mode", choices=["fast", "full"], default="fast")
+    parser.add_argument("--ssl-seeds", type=int, default=5,
+                        help="self-supervised backbones to cycle through (1 = the pipeline's only)")
     args = parser.parse_args()
     out = REPO / "benchmarks" / "out"
     out.mkdir(parents=True, exist_ok=True)

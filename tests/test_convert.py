@@ -4,7 +4,16 @@ import pytest
 import tifffile
 from PIL import Image
 
-from bps_labeler.convert import Stretch, convert_one, convert_shard, read_tiff, shard_of, to_uint8
+from bps_labeler.convert import (
+    QUALITY_COLUMNS,
+    Stretch,
+    convert_one,
+    convert_shard,
+    quality,
+    read_tiff,
+    shard_of,
+    to_uint8,
+)
 from bps_labeler.errors import InputError
 
 from conftest import SHARED_BPS
@@ -84,7 +93,8 @@ def test_convert_shard_writes_jpgs_and_manifest(tmp_path, tiny_dataset, workers)
 
 def test_convert_one_of_real_image(tmp_path):
     info = convert_one(REAL, tmp_path / "x.jpg", Stretch())
-    assert info == {
+    assert set(QUALITY_COLUMNS) <= set(info)
+    assert {k: v for k, v in info.items() if k not in QUALITY_COLUMNS} == {
         "filename": "P242_73665006707-A6_003_013_proj.jpg",
         "source": REAL.name,
         "height": 141,
@@ -92,3 +102,17 @@ def test_convert_one_of_real_image(tmp_path):
         "raw_min": 257,
         "raw_max": 2470,
     }
+
+
+def test_quality_measures_flag_the_artefacts():
+    from bps_labeler.synthetic import SyntheticSpec, render_nucleus
+
+    def q(artefact, seed=5):
+        arr, _ = render_nucleus(np.random.default_rng(seed), "Fe", 0.82, 4, SyntheticSpec(), artefact)
+        return quality(arr, to_uint8(arr, Stretch()))
+
+    normal = q("none")
+    assert q("blurred")["sharpness"] < 0.5 * normal["sharpness"]
+    assert q("saturated_blob")["saturated_fraction"] > 0.005 > normal["saturated_fraction"]
+    assert q("cut_neighbour")["border_fraction"] > normal["border_fraction"] + 0.05
+    assert q("empty")["snr"] < 0.5 * normal["snr"]

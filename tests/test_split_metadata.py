@@ -31,14 +31,22 @@ def test_split_does_not_move_when_rows_are_added(tiny_dataset):
 
 def test_lightly_metadata_files(tmp_path, tiny_dataset):
     _, _, meta = tiny_dataset
-    write_metadata(meta, tmp_path)
+    quality = pd.DataFrame({"filename": meta["filename"].str.replace(".tif", ".jpg"), "sharpness": 1.5,
+                            "snr": 3.0, "saturated_fraction": 0.0, "foreground_fraction": 0.4,
+                            "border_fraction": 0.1})
+    write_metadata(meta, tmp_path, quality)
     schema = json.loads((tmp_path / "schema.json").read_text())
     assert {s["path"]: s["valueDataType"] for s in schema} == {
         "dose_Gy": "NUMERIC_FLOAT",
         "particle_type": "CATEGORICAL_STRING",
         "hr_post_exposure": "NUMERIC_INT",
+        "sharpness": "NUMERIC_FLOAT",
+        "snr": "NUMERIC_FLOAT",
+        "saturated_fraction": "NUMERIC_FLOAT",
+        "foreground_fraction": "NUMERIC_FLOAT",
+        "border_fraction": "NUMERIC_FLOAT",
     }
-    assert schema == SCHEMA
+    assert schema[:3] == SCHEMA
     row = meta.iloc[0]
     rec = json.loads((tmp_path / row["filename"].replace(".tif", ".json")).read_text())
     assert rec == {
@@ -48,6 +56,8 @@ def test_lightly_metadata_files(tmp_path, tiny_dataset):
             "dose_Gy": float(row["dose_Gy"]),
             "particle_type": row["particle_type"],
             "hr_post_exposure": int(row["hr_post_exposure"]),
+            "sharpness": 1.5, "snr": 3.0, "saturated_fraction": 0.0, "foreground_fraction": 0.4,
+            "border_fraction": 0.1,
         },
     }
     table = metadata_table(tmp_path)

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import tifffile
 from PIL import Image
+from scipy import ndimage
 
 from bps_labeler.errors import InputError
 from bps_labeler.meta import jpg_name
@@ -107,6 +108,39 @@ def to_uint8(arr: np.ndarray, stretch: Stretch) -> np.ndarray:
     return lut[arr]
 
 
+QUALITY_COLUMNS = ("sharpness", "snr", "saturated_fraction", "foreground_fraction", "border_fraction")
+
+
+def quality(arr: np.ndarray, out: np.ndarray) -> dict[str, float]:
+    """Cheap image-quality measures, so selection can drop or down-weight bad images.
+
+    sharpness: variance of the Laplacian of Gaussian (sigma 1.5 px) of the 8-bit image
+    (blurred fields score low);
+    snr: foreground over background mean, in background standard deviations;
+    saturated_fraction: share of pixels at 95 % of the sensor's range or more (blobs);
+    foreground_fraction: share of pixels brighter than halfway between background and nucleus
+    (empty fields score near 0); border_fraction: share of the image's outer frame that is
+    foreground (a neighbouring nucleus cut by the border scores high).
+    """
+    # Laplacian of Gaussian at the scale of a focus: pixel noise does not count as detail
+    lap = ndimage.gaussian_laplace(out.astype(np.float32), 1.5)
+    a = arr.astype(np.float32)
+    lo, hi = np.percentile(a, [5, 95])
+    fg = a > (lo + hi) / 2
+    bg_vals = a[~fg] if (~fg).any() else a.ravel()
+    fg_vals = a[fg] if fg.any() else a.ravel()
+    snr = (fg_vals.mean() - bg_vals.mean()) / (bg_vals.std() + 1e-6)
+    frame = np.concatenate([fg[:2].ravel(), fg[-2:].ravel(), fg[:, :2].ravel(), fg[:, -2:].ravel()])
+    top = np.iinfo(arr.dtype).max if np.issubdtype(arr.dtype, np.integer) else a.max()
+    return {
+        "sharpness": round(float(lap.var()), 3),
+        "snr": round(float(snr), 3),
+        "saturated_fraction": round(float((a >= 0.95 * top).mean()), 5),
+        "foreground_fraction": round(float(fg.mean()), 4),
+        "border_fraction": round(float(frame.mean()), 4),
+    }
+
+
 def convert_one(src: Path, dst: Path, stretch: Stretch) -> dict[str, object]:
     """Convert one TIFF; write through a temporary name so a killed job leaves no half JPG."""
     arr = read_tiff(src)
@@ -121,6 +155,7 @@ def convert_one(src: Path, dst: Path, stretch: Stretch) -> dict[str, object]:
         "width": int(arr.shape[1]),
         "raw_min": int(arr.min()),
         "raw_max": int(arr.max()),
+        **quality(arr, out),
     }
 
 
@@ -153,5 +188,5 @@ def convert_shard(
         with ProcessPoolExecutor(workers) as pool:
             parts = list(pool.map(_convert_batch, [(c, str(src_dir), str(dst_dir), stretch) for c in chunks]))
         rows = [r for part in parts for r in part]
-    cols = ["filename", "source", "height", "width", "raw_min", "raw_max"]
+    cols = ["filename", "source", "height", "width", "raw_min", "raw_max", *QUALITY_COLUMNS]
     return pd.DataFrame(rows, columns=cols).sort_values("filename").reset_index(drop=True)

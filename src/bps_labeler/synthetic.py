@@ -223,7 +223,7 @@ def render_nucleus(
     elif artefact == "saturated_blob":
         by, bx = cy + rng.normal(0, ry / 3), cx + rng.normal(0, rx / 3)
         blob = _ellipse_mask(h, w, by, bx, ry * 0.35, rx * 0.35, 0.0)
-        img += blob * 60000.0
+        img += blob * 65535.0  # clipped at the sensor's maximum below, as a real saturated blob
     elif artefact == "blurred":
         img = ndimage.gaussian_filter(img, rng.uniform(1.5, 2.5))
 

@@ -54,6 +54,7 @@ rule images:
 rule metadata:
     input:
         meta="results/data/filtered_meta.csv",
+        images=IMAGE_MANIFEST,
     output:
         directory("results/data/metadata"),
     log:
