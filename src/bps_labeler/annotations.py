@@ -80,15 +80,7 @@ def write_records(records: list[dict[str, Any]], path: Path) -> None:
 
 def read_labels(path: Path, categories: tuple[str, ...] = CATEGORIES) -> dict[str, str]:
     """JPG name -> label from a JSON-MIN file; any bad record stops with its index and field."""
-    text = Path(path).read_text()
-    if not text.strip():
-        raise InputError(f"{path}: empty file; expected a JSON-MIN export (a list of records).")
-    try:
-        records = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}: not valid JSON ({exc}).") from exc
-    if not isinstance(records, list):
-        raise InputError(f"{path}: expected a list of JSON-MIN records, got {type(records).__name__}.")
+    records = load_export(path)
     labels: dict[str, str] = {}
     for i, rec in enumerate(records):
         if not isinstance(rec, dict) or "image" not in rec:
@@ -142,7 +134,9 @@ def load_export(path: Path) -> list[dict[str, Any]]:
     except json.JSONDecodeError as exc:
         raise InputError(f"{path}: not valid JSON ({exc}).") from exc
     if not isinstance(data, list):
-        raise InputError(f"{path}: expected a list of records, got {type(data).__name__}.")
+        raise InputError(
+            f"{path}: expected a list of JSON-MIN records (or a full JSON export), got {type(data).__name__}."
+        )
     if data and isinstance(data[0], dict) and "annotations" in data[0]:
         return from_full_export(data, path)
     return data
