@@ -33,6 +33,7 @@ from bps_labeler.embed import EmbedSpec, features, make_backbone, read_embedding
 from bps_labeler.images import load_images
 from bps_labeler.lightly_metadata import metadata_table
 from bps_labeler.selection import Pool, select
+from bps_labeler.split import split_filenames
 
 REPO = Path(__file__).resolve().parents[1]
 CATS = ("track", "no track")
@@ -135,11 +136,10 @@ def run(args: argparse.Namespace) -> pd.DataFrame:
     results = REPO / "results"
     ensure_inputs(results)
     truth = read_truth(REPO / "resources" / "synthetic" / "truth.csv")
-    split = pd.read_csv(results / "data" / "split.csv")
-    val = split.loc[split["split"] == "val", "filename"].tolist()
+    val = split_filenames(results / "data" / "split.csv", "val")
     metadata = metadata_table(results / "data" / "metadata")
     y_val = np.array([CATS.index(truth[n]) for n in val])
-    train_names = split.loc[split["split"] == "train", "filename"].tolist()
+    train_names = split_filenames(results / "data" / "split.csv", "train")
     setups = []
     for d in backbones(args, train_names):
         pool_names, embeddings = read_embeddings(d / "embeddings.csv")

@@ -41,6 +41,11 @@ class S3Location:
         return f"s3://{self.bucket}/{self.key(name)}"
 
     @classmethod
+    def from_config(cls, cfg: dict[str, Any]) -> "S3Location":
+        """From `source.s3` of the config, which also holds keys that are not about location."""
+        return cls(**{k: cfg[k] for k in ("bucket", "prefix", "region", "endpoint_url", "anonymous") if k in cfg})
+
+    @classmethod
     def from_uri(cls, uri: str, **kwargs: Any) -> "S3Location":
         if not uri.startswith("s3://"):
             raise InputError(f"{uri!r} is not an s3:// URI.")

@@ -7,6 +7,7 @@ file system and does not move when rows are added to or removed from meta.csv.
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import pandas as pd
 
@@ -32,3 +33,9 @@ def stratified_split(meta: pd.DataFrame, val_fraction: float, seed: int) -> pd.D
     out = pd.concat(parts, ignore_index=True)
     out["filename"] = out["filename"].map(jpg_name)
     return out.sort_values("filename").reset_index(drop=True)
+
+
+def split_filenames(path: Path, which: str) -> list[str]:
+    """The JPG names of one side ("train" or "val") of a split.csv."""
+    split = pd.read_csv(path)
+    return split.loc[split["split"] == which, "filename"].tolist()

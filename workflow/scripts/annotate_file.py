@@ -3,20 +3,18 @@
 import json
 from pathlib import Path
 
-import pandas as pd
-
 from bps_labeler import logs
 from bps_labeler.annotations import load_export, resolve, write_records
 from bps_labeler.errors import InputError
 from bps_labeler.selection import read_selected
+from bps_labeler.split import split_filenames
 
 logs.to_file(snakemake.log[0])
 inputs = snakemake.input
 if "selection" in inputs.keys():
     filenames = read_selected(Path(inputs.selection))
 else:
-    split = pd.read_csv(inputs.split)
-    filenames = split.loc[split["split"] == "val", "filename"].tolist()
+    filenames = split_filenames(Path(inputs.split), "val")
 export = Path(inputs.export)
 labels, report = resolve(load_export(export), str(export), filenames, tuple(snakemake.params.categories))
 if report["unlabeled"]:

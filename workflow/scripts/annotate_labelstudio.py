@@ -4,14 +4,13 @@ import json
 import logging
 from pathlib import Path
 
-import pandas as pd
-
 from bps_labeler import logs
 from bps_labeler.annotations import keep_export, read_truth, resolve, write_records
 from bps_labeler.labelstudio import LabelStudioSpec, collect_labels
 from bps_labeler.lightly_metadata import metadata_table
 from bps_labeler.predictions import read_predictions
 from bps_labeler.selection import read_selected
+from bps_labeler.split import split_filenames
 
 logs.to_file(snakemake.log[0])
 inputs = snakemake.input
@@ -21,8 +20,7 @@ if "selection" in inputs.keys():
     filenames = read_selected(Path(inputs.selection))
 else:
     round_ = None
-    split = pd.read_csv(inputs.split)
-    filenames = split.loc[split["split"] == "val", "filename"].tolist()
+    filenames = split_filenames(Path(inputs.split), "val")
 meta = metadata_table(Path(inputs.metadata)).loc[filenames]
 extra = {n: {**{k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()},
              "round": round_ if round_ is not None else "validation"} for n, row in meta.iterrows()}

@@ -2,18 +2,16 @@
 
 from pathlib import Path
 
-import pandas as pd
-
 from bps_labeler import logs
 from bps_labeler.annotations import oracle_records, read_truth, write_records
 from bps_labeler.selection import read_selected
+from bps_labeler.split import split_filenames
 
 logs.to_file(snakemake.log[0])
 if "selection" in snakemake.input.keys():
     filenames = read_selected(Path(snakemake.input.selection))
 else:
-    split = pd.read_csv(snakemake.input.split)
-    filenames = split.loc[split["split"] == "val", "filename"].tolist()
+    filenames = split_filenames(Path(snakemake.input.split), "val")
 records = oracle_records(
     filenames,
     read_truth(Path(snakemake.input.truth)),

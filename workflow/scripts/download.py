@@ -9,12 +9,10 @@ from bps_labeler.convert import shard_of
 from bps_labeler.s3 import S3Location, download_shard
 
 logs.to_file(snakemake.log[0])
-cfg = dict(snakemake.params.s3)
-cfg.pop("meta_sha256", None)
-on_missing = cfg.pop("on_missing", "stop")
+cfg = snakemake.params.s3
 meta = pd.read_csv(snakemake.input.meta)
 shard, n = int(snakemake.wildcards.shard), snakemake.params.n_shards
 names = [f for f in meta["filename"] if shard_of(f, n) == shard]
-rows = download_shard(names, S3Location(**cfg), Path(snakemake.params.dst_dir), on_missing,
+rows = download_shard(names, S3Location.from_config(cfg), Path(snakemake.params.dst_dir), cfg["on_missing"],
                       threads=4 * snakemake.threads)
 pd.DataFrame(rows, columns=["filename", "size", "status"]).to_csv(snakemake.output.manifest, sep="\t", index=False)

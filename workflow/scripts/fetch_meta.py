@@ -6,7 +6,5 @@ from bps_labeler import logs
 from bps_labeler.s3 import S3Location, fetch_meta
 
 logs.to_file(snakemake.log[0])
-cfg = dict(snakemake.params.s3)
-sha = cfg.pop("meta_sha256", None)
-cfg.pop("on_missing", None)
-fetch_meta(S3Location(**cfg), Path(snakemake.output.meta), sha)
+cfg = snakemake.params.s3
+fetch_meta(S3Location.from_config(cfg), Path(snakemake.output.meta), cfg.get("meta_sha256"))

@@ -2,15 +2,13 @@
 
 from pathlib import Path
 
-import pandas as pd
-
 from bps_labeler import logs
 from bps_labeler.classifier import load, predict_proba
 from bps_labeler.predictions import write_predictions
+from bps_labeler.split import split_filenames
 
 logs.to_file(snakemake.log[0])
-split = pd.read_csv(snakemake.input.split)
-filenames = split.loc[split["split"] == "train", "filename"].tolist()
+filenames = split_filenames(Path(snakemake.input.split), "train")
 model = load(Path(snakemake.input.model))
 probs = predict_proba(model, Path(snakemake.params.image_dir), filenames, threads=snakemake.threads)
 write_predictions(Path(snakemake.output.predictions), filenames, probs, tuple(model.hparams.categories))

@@ -2,10 +2,9 @@
 
 from pathlib import Path
 
-import pandas as pd
-
 from bps_labeler import logs
 from bps_labeler.datasource import Datasource, data_files, prediction_files, publish
+from bps_labeler.split import split_filenames
 
 logs.to_file(snakemake.log[0])
 cfg = snakemake.params.datasource
@@ -13,8 +12,7 @@ ds = Datasource(cfg["uri"], endpoint_url=cfg.get("endpoint_url"), region=cfg["re
 if "predictions" in snakemake.input.keys():
     files, name = prediction_files(Path(snakemake.input.predictions)), "predictions"
 else:
-    split = pd.read_csv(snakemake.input.split)
-    train = split.loc[split["split"] == "train", "filename"].tolist()
+    train = split_filenames(Path(snakemake.input.split), "train")
     files = data_files(Path(snakemake.params.image_dir), Path(snakemake.input.metadata), train)
     name = "data"
 publish(ds, files, name, Path(snakemake.output.marker))
