@@ -222,10 +222,14 @@ def import_tasks(
             present = {t.data.get("filename") for t in _tasks(server, project)}
             return True if set(new) <= present else None
 
-        server.call(server.client.projects.import_tasks, id=project, request=payload,
-                    return_task_ids=True, request_options=ONCE, recheck=imported)
+        result = server.call(server.client.projects.import_tasks, id=project, request=payload,
+                             return_task_ids=True, request_options=ONCE, recheck=imported)
         log.info("imported %d new task(s), %d already there", len(new), len(filenames) - len(new))
-        existing = {t.data.get("filename"): int(t.id) for t in _tasks(server, project)}
+        ids = getattr(result, "task_ids", None)
+        if ids and len(ids) == len(new):  # ids come back in payload order
+            existing.update(zip(new, map(int, ids)))
+        else:  # the import was confirmed by `imported` after a retry: look the ids up
+            existing = {t.data.get("filename"): int(t.id) for t in _tasks(server, project)}
     return {n: existing[n] for n in filenames}
 
 
