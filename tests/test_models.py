@@ -6,8 +6,9 @@ import pytest
 
 from bps_labeler.classifier import TrainSpec, load, metrics, predict_proba, train
 from bps_labeler.convert import Stretch, convert_shard
-from bps_labeler.embed import EmbedSpec, read_embeddings, train_embeddings
+from bps_labeler.embed import EmbedSpec, load_backbone, read_embeddings, train_embeddings
 from bps_labeler.errors import InputError
+from bps_labeler.images import foci_map, load_images
 from bps_labeler.annotations import read_truth
 
 CATS = ("track", "no track")
@@ -66,6 +67,48 @@ def test_classifier_trains_saves_loads_and_predicts(jpgs, embedded, tmp_path):
     again = predict_proba(load(tmp_path / "model.ckpt"), image_dir, names[20:30])
     np.testing.assert_allclose(again, probs, rtol=1e-5)  # the checkpoint holds the whole model
     assert load(tmp_path / "model.ckpt").hparams.categories == CATS
+
+
+def test_backbone_records_its_input_and_the_classifier_follows_it(jpgs, embedded, tmp_path):
+    image_dir, names, truth = jpgs
+    out, _ = embedded
+    _, made = load_backbone(out / "backbone.pt")
+    assert made == {"input_size": 32, "foci_channel": True}
+    plain = EmbedSpec(input_size=32, epochs=1, batch_size=16, dim=8, foci_channel=False)
+    train_embeddings(image_dir, names, plain, tmp_path / "e.csv", tmp_path / "plain.pt")
+    assert load_backbone(tmp_path / "plain.pt")[1]["foci_channel"] is False
+    labels = {n: truth[n] for n in names[:12]}
+    for backbone, foci in ((out / "backbone.pt", True), (tmp_path / "plain.pt", False)):
+        model = train(image_dir, labels, backbone, CATS, 32, TrainSpec(epochs=1, batch_size=8), tmp_path / "m.ckpt")
+        assert load(tmp_path / "m.ckpt").hparams.foci_channel is foci
+
+
+def test_classifier_refuses_a_backbone_trained_at_another_size(jpgs, embedded, tmp_path):
+    image_dir, names, truth = jpgs
+    out, _ = embedded
+    with pytest.raises(InputError, match=r"backbone.pt: the backbone was trained on 32 px images but .* 64 px"):
+        train(image_dir, {n: truth[n] for n in names[:4]}, out / "backbone.pt", CATS, 64, TrainSpec(),
+              tmp_path / "m.ckpt")
+
+
+def test_foci_map_keeps_small_spots_and_drops_smooth_signal():
+    yy, xx = np.mgrid[0:64, 0:64]
+    img = (60 + 2 * xx + 40 * np.exp(-((yy - 32) ** 2 + (xx - 32) ** 2) / 400)).astype(np.float32)
+    img[20:22, 40:42] += 50  # one focus, 2 px wide
+    hat = foci_map(np.clip(img, 0, 255).astype(np.uint8))
+    assert hat[20:22, 40:42].min() >= 90  # the focus, doubled
+    hat[18:24, 38:44] = 0
+    assert hat.max() <= 10  # the ramp and the broad nucleus are (nearly) gone
+
+
+def test_foci_channel_images_carry_the_image_and_its_foci(jpgs):
+    image_dir, names, _ = jpgs
+    plain = np.asarray(load_images(image_dir, names[:1], 32)[0])
+    both = np.asarray(load_images(image_dir, names[:1], 32, foci_channel=True)[0])
+    assert plain.shape == both.shape == (32, 32, 3)
+    np.testing.assert_array_equal(both[..., 0], plain[..., 0])
+    np.testing.assert_array_equal(both[..., 1], foci_map(plain[..., 0]))
+    np.testing.assert_array_equal(both[..., 1], both[..., 2])
 
 
 def test_training_without_labels_says_so(jpgs, embedded, tmp_path):

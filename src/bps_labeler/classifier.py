@@ -61,6 +61,7 @@ class TrackClassifier(L.LightningModule):
         lr: float = 1e-3,
         backbone_lr: float = 1e-5,
         class_weights: list[float] | None = None,
+        foci_channel: bool = False,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -141,9 +142,16 @@ def train(
     # Inverse-frequency weights; a class with no label yet keeps weight 1 so the loss stays finite.
     weights = [float(len(y) / (len(categories) * c)) if c else 1.0 for c in counts]
     saved = torch.load(backbone_path, map_location="cpu", weights_only=True)
-    model = TrackClassifier(saved["backbone"], categories, input_size, spec.lr, spec.backbone_lr, weights)
+    if saved.get("input_size", input_size) != input_size:
+        raise InputError(
+            f"{backbone_path}: the backbone was trained on {saved['input_size']} px images but the "
+            f"classifier is asked for {input_size} px; embed.input_size changed without retraining "
+            "the embeddings. Rerun the embed rule (snakemake reruns it when the config changes)."
+        )
+    foci = bool(saved.get("foci_channel", False))
+    model = TrackClassifier(saved["backbone"], categories, input_size, spec.lr, spec.backbone_lr, weights, foci)
     model.backbone.load_state_dict(saved["state_dict"])
-    images = load_images(image_dir, names, input_size)
+    images = load_images(image_dir, names, input_size, foci)
     fit_linear_probe(model, images, y, spec.probe_c)
     model.train()
     warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode", module="lightning")
@@ -208,7 +216,7 @@ def predict_proba(model: TrackClassifier, image_dir: Path, filenames: list[str],
     """Class probabilities (softmax of the logits) for every image, in order."""
     torch.set_num_threads(max(1, threads))
     model.eval()
-    images = load_images(image_dir, filenames, model.hparams.input_size)
+    images = load_images(image_dir, filenames, model.hparams.input_size, model.hparams.get("foci_channel", False))
     loader = DataLoader(ImageList(images, eval_transform()), batch_size=256, shuffle=False)
     return np.concatenate([F.softmax(model(x), dim=1).numpy() for x, _ in loader]).astype(np.float64)
 

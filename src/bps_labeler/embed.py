@@ -37,12 +37,14 @@ BACKBONES = ("resnet18", "resnet34", "resnet50")
 @dataclass(frozen=True)
 class EmbedSpec:
     backbone: str = "resnet18"
-    input_size: int = 96
+    input_size: int = 128
     epochs: int = 10
-    batch_size: int = 128
+    batch_size: int = 32
     lr: float = 1e-3
     temperature: float = 0.2
     dim: int = 64
+    #: Feed the network the image's foci map (white top-hat) beside the image; see images.foci_map.
+    foci_channel: bool = True
     seed: int = 0
     accelerator: str = "cpu"
 
@@ -55,6 +57,18 @@ def make_backbone(name: str) -> tuple[nn.Module, int]:
     n_features = net.fc.in_features
     net.fc = nn.Identity()
     return net, n_features
+
+
+def load_backbone(path: Path) -> tuple[nn.Module, dict]:
+    """The trained backbone and how its input was made (`input_size`, `foci_channel`).
+
+    The input recipe travels with the weights, so a classifier or benchmark fed differently made
+    images cannot be built by mistake; backbones saved before the foci channel had none.
+    """
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    net, _ = make_backbone(saved["backbone"])
+    net.load_state_dict(saved["state_dict"])
+    return net, {"input_size": saved.get("input_size"), "foci_channel": bool(saved.get("foci_channel", False))}
 
 
 def eval_transform() -> T.Compose:
@@ -133,7 +147,7 @@ def train_embeddings(
     torch.set_num_threads(max(1, threads))
     L.seed_everything(spec.seed, workers=True, verbose=False)
     filenames = sorted(filenames)
-    images = load_images(image_dir, filenames, spec.input_size)
+    images = load_images(image_dir, filenames, spec.input_size, spec.foci_channel)
     loader = DataLoader(
         ImageList(images, simclr_views(spec.input_size)),
         batch_size=min(spec.batch_size, len(images)),
@@ -158,7 +172,15 @@ def train_embeddings(
     reduced = PCA(n_components=dim, svd_solver="full", random_state=spec.seed).fit_transform(feats)
     reduced /= np.linalg.norm(reduced, axis=1, keepdims=True) + 1e-12
     out_backbone.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"backbone": spec.backbone, "state_dict": model.backbone.state_dict()}, out_backbone)
+    torch.save(
+        {
+            "backbone": spec.backbone,
+            "state_dict": model.backbone.state_dict(),
+            "input_size": spec.input_size,
+            "foci_channel": spec.foci_channel,
+        },
+        out_backbone,
+    )
     df = embeddings_frame(filenames, reduced)
     write_embeddings(df, out_csv)
     log.info("SimCLR on %d images, %d epochs: final loss %s", len(filenames), spec.epochs,
