@@ -17,6 +17,9 @@ difference of each strategy's AUBC from random's; writes the table and a plot to
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import hashlib
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -24,12 +27,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+import yaml
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 
 from bps_labeler.annotations import read_truth
 from bps_labeler.classifier import FEATURE_SCALE, TrainSpec, predict_proba, train
-from bps_labeler.embed import EmbedSpec, features, make_backbone, read_embeddings, train_embeddings
+from bps_labeler.embed import EmbedSpec, features, load_backbone, read_embeddings, train_embeddings
 from bps_labeler.images import load_images
 from bps_labeler.lightly_metadata import metadata_table
 from bps_labeler.selection import Pool, select
@@ -53,6 +57,8 @@ STRATEGIES: dict[str, tuple[list, list]] = {
     "typical-diverse, then entropy": ([TYPICALITY, DIVERSITY], [ENTROPY]),
     "typical-diverse, then diverse-uncertainty": ([TYPICALITY, DIVERSITY], [ENTROPY, DIVERSITY]),
     "typical-diverse, then typical-uncertainty": ([TYPICALITY, DIVERSITY], [ENTROPY, TYPICALITY]),
+    "typical-diverse, then typical-diverse-uncertainty": ([TYPICALITY, DIVERSITY], [ENTROPY, TYPICALITY, DIVERSITY]),
+    "typical-diverse throughout (no model)": ([TYPICALITY, DIVERSITY], [TYPICALITY, DIVERSITY]),
     "typical-diverse-balanced, then entropy": ([TYPICALITY, DIVERSITY, BALANCE], [ENTROPY]),
 }
 
@@ -114,19 +120,27 @@ class FullModel:
         return predict_proba(model, self.image_dir, pool), predict_proba(model, self.image_dir, val)
 
 
+def embed_spec(seed: int) -> EmbedSpec:
+    """The default config's embedding settings, so extra backbones are trained like the pipeline's."""
+    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    return EmbedSpec(**cfg["embed"], seed=seed)
+
+
 def backbones(args: argparse.Namespace, train_names: list[str]) -> list[Path]:
     """Folders with embeddings.csv and backbone.pt: the pipeline's, then extra SimCLR seeds.
 
     One backbone is one draw of the self-supervised training; strategies that win on one draw can
-    lose on another, so seeds cycle through several (trained once, cached in benchmarks/out/).
+    lose on another, so seeds cycle through several. They are trained once and cached in
+    benchmarks/out/ under a key of the settings and the pool, so a changed config retrains them.
     """
     dirs = [REPO / "results" / "embeddings"]
     for k in range(1, args.ssl_seeds):
-        d = REPO / "benchmarks" / "out" / f"ssl_seed{k}"
+        spec = embed_spec(k)
+        key = hashlib.sha256(json.dumps([dataclasses.asdict(spec), sorted(train_names)]).encode()).hexdigest()[:10]
+        d = REPO / "benchmarks" / "out" / f"ssl_seed{k}-{key}"
         if not (d / "backbone.pt").exists():
-            print(f"training SimCLR backbone {k} (seed {k}) ...", flush=True)
-            train_embeddings(REPO / "results" / "data" / "images", train_names,
-                             EmbedSpec(input_size=args.input_size, seed=k), d / "embeddings.csv",
+            print(f"training SimCLR backbone {k} (seed {k}) into {d.name} ...", flush=True)
+            train_embeddings(REPO / "results" / "data" / "images", train_names, spec, d / "embeddings.csv",
                              d / "backbone.pt", threads=torch.get_num_threads())
         dirs.append(d)
     return dirs
@@ -144,15 +158,14 @@ def run(args: argparse.Namespace) -> pd.DataFrame:
     for d in backbones(args, train_names):
         pool_names, embeddings = read_embeddings(d / "embeddings.csv")
         if args.mode == "fast":
-            saved = torch.load(d / "backbone.pt", weights_only=True)
-            net, _ = make_backbone(saved["backbone"])
-            net.load_state_dict(saved["state_dict"])
+            net, made = load_backbone(d / "backbone.pt")
             names = pool_names + val
-            raw = features(net, load_images(results / "data" / "images", names, args.input_size))
+            raw = features(net, load_images(results / "data" / "images", names, made["input_size"],
+                                            made["foci_channel"]))
             raw = raw / np.linalg.norm(raw, axis=1, keepdims=True) * FEATURE_SCALE
             model = FastModel(dict(zip(names, raw)))
         else:
-            model = FullModel(results / "data" / "images", d / "backbone.pt", args.input_size)
+            model = FullModel(results / "data" / "images", d / "backbone.pt", embed_spec(0).input_size)
         setups.append((pool_names, embeddings, model))
     rows = []
     for seed in range(args.seeds):
@@ -235,7 +248,6 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     # 20 a round keeps the budget in the steep part of the curve, where selection matters
     parser.add_argument("--batch", type=int, default=20)
-    parser.add_argument("--input-size", type=int, default=96)
     parser.add_argument("--mode", choices=["fast", "full"], default="fast")
     parser.add_argument("--ssl-seeds", type=int, default=5,
                         help="self-supervised backbones to cycle through (1 = the pipeline's only)")
