@@ -60,6 +60,8 @@ STRATEGIES: dict[str, tuple[list, list]] = {
     "typical-diverse, then typical-diverse-uncertainty": ([TYPICALITY, DIVERSITY], [ENTROPY, TYPICALITY, DIVERSITY]),
     "typical-diverse throughout (no model)": ([TYPICALITY, DIVERSITY], [TYPICALITY, DIVERSITY]),
     "typical-diverse-balanced, then entropy": ([TYPICALITY, DIVERSITY, BALANCE], [ENTROPY]),
+    "typical-diverse-balanced, then typical-diverse-uncertainty": ([TYPICALITY, DIVERSITY, BALANCE],
+                                                                   [ENTROPY, TYPICALITY, DIVERSITY]),
 }
 
 
