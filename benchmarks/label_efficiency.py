@@ -33,7 +33,7 @@ from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 
 from bps_labeler.annotations import read_truth
 from bps_labeler.classifier import FEATURE_SCALE, TrainSpec, predict_proba, train
-from bps_labeler.embed import EmbedSpec, features, load_backbone, read_embeddings, train_embeddings
+from bps_labeler.embed import EmbedSpec, features, load_backbone, read_backbone, read_embeddings, train_embeddings
 from bps_labeler.images import load_images
 from bps_labeler.lightly_metadata import metadata_table
 from bps_labeler.selection import Pool, select
@@ -122,10 +122,10 @@ class FullModel:
         return predict_proba(model, self.image_dir, pool), predict_proba(model, self.image_dir, val)
 
 
-def embed_spec(seed: int) -> EmbedSpec:
+def config_embed_spec() -> EmbedSpec:
     """The default config's embedding settings, so extra backbones are trained like the pipeline's."""
     cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-    return EmbedSpec(**cfg["embed"], seed=seed)
+    return EmbedSpec(**cfg["embed"])
 
 
 def backbones(args: argparse.Namespace, train_names: list[str]) -> list[Path]:
@@ -136,8 +136,9 @@ def backbones(args: argparse.Namespace, train_names: list[str]) -> list[Path]:
     benchmarks/out/ under a key of the settings and the pool, so a changed config retrains them.
     """
     dirs = [REPO / "results" / "embeddings"]
+    base = config_embed_spec()
     for k in range(1, args.ssl_seeds):
-        spec = embed_spec(k)
+        spec = dataclasses.replace(base, seed=k)
         key = hashlib.sha256(json.dumps([dataclasses.asdict(spec), sorted(train_names)]).encode()).hexdigest()[:10]
         d = REPO / "benchmarks" / "out" / f"ssl_seed{k}-{key}"
         if not (d / "backbone.pt").exists():
@@ -167,7 +168,8 @@ def run(args: argparse.Namespace) -> pd.DataFrame:
             raw = raw / np.linalg.norm(raw, axis=1, keepdims=True) * FEATURE_SCALE
             model = FastModel(dict(zip(names, raw)))
         else:
-            model = FullModel(results / "data" / "images", d / "backbone.pt", embed_spec(0).input_size)
+            model = FullModel(results / "data" / "images", d / "backbone.pt",
+                              read_backbone(d / "backbone.pt")["input_size"])
         setups.append((pool_names, embeddings, model))
     rows = []
     for seed in range(args.seeds):

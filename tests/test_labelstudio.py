@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from bps_labeler.annotations import resolve
+from bps_labeler.annotations import filename_of, resolve
 from bps_labeler.errors import InputError
 from bps_labeler.labelstudio import (
     LabelStudioSpec,
@@ -88,7 +88,7 @@ def test_simulated_labeler_and_export(labelstudio, images, request):
     records, url = collect_labels(spec, unique_title(request), names, image_dir, CATS, "resume",
                                   extra={n: {"round": 1} for n in names}, truth=truth)
     labels, report = resolve(records, url, names, CATS)
-    assert {Path(r["image"]).name.split("=")[-1].split("/")[-1]: r["choice"] for r in labels} == truth
+    assert {filename_of(r["image"]): r["choice"] for r in labels} == truth
     assert report["unlabeled"] == [] and report["disagreements"] == []
     assert all(r["round"] == 1 for r in records)  # task data travels into JSON-MIN
 
@@ -114,6 +114,8 @@ def test_skipped_and_disagreeing_tasks_follow_the_rule(labelstudio, images, requ
     labels, report = resolve(export_json_min(server, project, list(ids.values())), "export", names[:3], CATS)
     assert {r["filename"]: r["choice"] for r in labels} == {names[0]: "no track", names[1]: "track"}
     assert report["unlabeled"] == [names[2]]
+    only = export_json_min(server, project, [ids[names[1]]])  # other tasks of the project stay out
+    assert [filename_of(r["image"]) for r in only] == [names[1]] * 3
     assert {d["filename"]: d["votes"] for d in report["disagreements"]} == {
         names[0]: {"track": 1, "no track": 1}, names[1]: {"track": 2, "no track": 1}}
 

@@ -73,7 +73,7 @@ def test_backbone_records_its_input_and_the_classifier_follows_it(jpgs, embedded
     image_dir, names, truth = jpgs
     out, _ = embedded
     _, made = load_backbone(out / "backbone.pt")
-    assert made == {"input_size": 32, "foci_channel": True}
+    assert (made["backbone"], made["input_size"], made["foci_channel"]) == ("resnet18", 32, True)
     plain = EmbedSpec(input_size=32, epochs=1, batch_size=16, dim=8, foci_channel=False)
     train_embeddings(image_dir, names, plain, tmp_path / "e.csv", tmp_path / "plain.pt")
     assert load_backbone(tmp_path / "plain.pt")[1]["foci_channel"] is False

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from bps_labeler.labelstudio import connect, ensure_project, simulate_oracle
-from bps_labeler.annotations import read_truth
+from bps_labeler.annotations import filename_of, read_truth
 from bps_labeler.selection import read_selected
 
 from test_workflow import make_workdir, snakemake, tiny_config
@@ -100,4 +100,4 @@ def test_file_backend_reads_a_dropped_export(tmp_path):
     export.write_text(json.dumps(tasks[:-1]))
     snakemake(workdir, "results/round_1/annotations.json")
     ann = json.loads((workdir / "results/round_1/annotations.json").read_text())
-    assert {a["image"].rsplit("/", 1)[-1]: a["choice"] for a in ann} == {n: truth[n] for n in selected}
+    assert {filename_of(a["image"]): a["choice"] for a in ann} == {n: truth[n] for n in selected}

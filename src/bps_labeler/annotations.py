@@ -21,6 +21,9 @@ CATEGORIES: tuple[str, ...] = ("track", "no track")
 #: Label Studio serves files of a local-files storage under this URL prefix.
 LOCAL_FILES_PREFIX = "/data/local-files/?d="
 
+#: Name of the labeling interface's Choices control, and the JSON-MIN key of its answer.
+CONTROL = "choice"
+
 
 def image_url(filename: str, image_root: str) -> str:
     """The task's `image` value: a Label Studio local-files URL relative to the document root."""
@@ -97,7 +100,7 @@ def read_labels(path: Path, categories: tuple[str, ...] = CATEGORIES) -> dict[st
     return labels
 
 
-def from_full_export(tasks: list[dict[str, Any]], path: Path, control: str = "choice") -> list[dict[str, Any]]:
+def from_full_export(tasks: list[dict[str, Any]], path: Path) -> list[dict[str, Any]]:
     """JSON-MIN records from Label Studio's full JSON export (one per submitted annotation).
 
     Cancelled (skipped) annotations carry no label and are left out, as JSON-MIN leaves them out.
@@ -113,7 +116,7 @@ def from_full_export(tasks: list[dict[str, Any]], path: Path, control: str = "ch
             choices = [
                 c
                 for r in ann.get("result") or []
-                if r.get("from_name") == control
+                if r.get("from_name") == CONTROL
                 for c in (r.get("value") or {}).get("choices", [])
             ]
             rec: dict[str, Any] = {"image": image, "id": task.get("id"), "annotation_id": ann.get("id"),

@@ -24,7 +24,7 @@ from torch.nn import functional as F
 from torch.utils.data import DataLoader
 from torchvision.transforms import v2 as T
 
-from bps_labeler.embed import NORMALIZE, eval_transform, make_backbone
+from bps_labeler.embed import NORMALIZE, eval_transform, make_backbone, read_backbone
 from bps_labeler.errors import InputError
 from bps_labeler.images import ImageList, load_images
 
@@ -141,17 +141,17 @@ def train(
     counts = np.bincount(y, minlength=len(categories)).astype(np.float64)
     # Inverse-frequency weights; a class with no label yet keeps weight 1 so the loss stays finite.
     weights = [float(len(y) / (len(categories) * c)) if c else 1.0 for c in counts]
-    saved = torch.load(backbone_path, map_location="cpu", weights_only=True)
-    if saved.get("input_size", input_size) != input_size:
+    saved = read_backbone(backbone_path)
+    if saved["input_size"] not in (None, input_size):
         raise InputError(
             f"{backbone_path}: the backbone was trained on {saved['input_size']} px images but the "
             f"classifier is asked for {input_size} px; embed.input_size changed without retraining "
             "the embeddings. Rerun the embed rule (snakemake reruns it when the config changes)."
         )
-    foci = bool(saved.get("foci_channel", False))
-    model = TrackClassifier(saved["backbone"], categories, input_size, spec.lr, spec.backbone_lr, weights, foci)
+    model = TrackClassifier(saved["backbone"], categories, input_size, spec.lr, spec.backbone_lr, weights,
+                            saved["foci_channel"])
     model.backbone.load_state_dict(saved["state_dict"])
-    images = load_images(image_dir, names, input_size, foci)
+    images = load_images(image_dir, names, input_size, saved["foci_channel"])
     fit_linear_probe(model, images, y, spec.probe_c)
     model.train()
     warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode", module="lightning")

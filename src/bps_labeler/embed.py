@@ -59,16 +59,23 @@ def make_backbone(name: str) -> tuple[nn.Module, int]:
     return net, n_features
 
 
-def load_backbone(path: Path) -> tuple[nn.Module, dict]:
-    """The trained backbone and how its input was made (`input_size`, `foci_channel`).
+def read_backbone(path: Path) -> dict:
+    """The saved backbone: `backbone` (name), `state_dict`, and how its input was made.
 
-    The input recipe travels with the weights, so a classifier or benchmark fed differently made
-    images cannot be built by mistake; backbones saved before the foci channel had none.
+    The input recipe (`input_size`, `foci_channel`) travels with the weights, so a classifier or
+    benchmark fed differently made images cannot be built by mistake; backbones saved before the
+    foci channel have no size recorded (None) and no foci channel.
     """
     saved = torch.load(path, map_location="cpu", weights_only=True)
+    return {"input_size": None, **saved, "foci_channel": bool(saved.get("foci_channel", False))}
+
+
+def load_backbone(path: Path) -> tuple[nn.Module, dict]:
+    """The trained network and its `read_backbone` record."""
+    saved = read_backbone(path)
     net, _ = make_backbone(saved["backbone"])
     net.load_state_dict(saved["state_dict"])
-    return net, {"input_size": saved.get("input_size"), "foci_channel": bool(saved.get("foci_channel", False))}
+    return net, saved
 
 
 def eval_transform() -> T.Compose:

@@ -21,8 +21,9 @@ import httpx
 from label_studio_sdk import LabelStudio
 from label_studio_sdk.core.api_error import ApiError
 
-from bps_labeler.annotations import image_url
+from bps_labeler.annotations import CONTROL, image_url
 from bps_labeler.errors import InputError
+from bps_labeler.labelstudio_server import TOKEN_ENV
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -40,6 +41,11 @@ fluorescent foci, indicate 53BP1 repair mechanisms. Please classify each image a
 Thank you for your contributions!"""
 
 
+def choice_result(label: str) -> dict[str, Any]:
+    """One answer of the labeling interface, as predictions and annotations carry it."""
+    return {"from_name": CONTROL, "to_name": "image", "type": "choices", "value": {"choices": [label]}}
+
+
 def label_config(categories: Iterable[str]) -> str:
     """The tutorial's labeling interface: one image, one `choice`, hotkeys 1, 2, ..."""
     choices = "\n".join(
@@ -48,7 +54,7 @@ def label_config(categories: Iterable[str]) -> str:
     return (
         "<View>\n"
         '  <Image name="image" value="$image"/>\n'
-        '  <Choices name="choice" toName="image" choice="single-radio" showInLine="true">\n'
+        f'  <Choices name="{CONTROL}" toName="image" choice="single-radio" showInLine="true">\n'
         f"{choices}\n"
         "  </Choices>\n"
         "</View>\n"
@@ -213,8 +219,7 @@ def import_tasks(
                 task["predictions"] = [{
                     "model_version": model_version,
                     "score": round(float(score), 4),
-                    "result": [{"from_name": "choice", "to_name": "image", "type": "choices",
-                                "value": {"choices": [label]}}],
+                    "result": [choice_result(label)],
                 }]
             payload.append(task)
 
@@ -233,16 +238,20 @@ def import_tasks(
     return {n: existing[n] for n in filenames}
 
 
+def _done(task: Any) -> bool:
+    """A task is done once it has any annotation, submitted or skipped."""
+    return (task.total_annotations or 0) + (task.cancelled_annotations or 0) > 0
+
+
 def progress(server: Server, project: int, filenames: list[str]) -> tuple[int, list[str]]:
-    """(tasks done, filenames still waiting): a task is done once it has any annotation,
-    submitted or skipped."""
+    """(tasks done, filenames still waiting)."""
     wanted = set(filenames)
     done, waiting = 0, []
     for t in _tasks(server, project):
         name = t.data.get("filename")
         if name not in wanted:
             continue
-        if (t.total_annotations or 0) + (t.cancelled_annotations or 0) > 0:
+        if _done(t):
             done += 1
         else:
             waiting.append(name)
@@ -283,7 +292,7 @@ def simulate_oracle(server: Server, project: int, truth: dict[str, str], filenam
     n = 0
     for t in _tasks(server, project):
         name = t.data.get("filename")
-        if name not in wanted or (t.total_annotations or 0) + (t.cancelled_annotations or 0) > 0:
+        if name not in wanted or _done(t):
             continue
         task_id = int(t.id)
 
@@ -294,8 +303,7 @@ def simulate_oracle(server: Server, project: int, truth: dict[str, str], filenam
         server.call(
             server.client.annotations.create,
             id=task_id,
-            result=[{"from_name": "choice", "to_name": "image", "type": "choices",
-                     "value": {"choices": [truth[name]]}}],
+            result=[choice_result(truth[name])],
             lead_time=1.0,
             request_options=ONCE,
             recheck=annotated,
@@ -310,6 +318,8 @@ def export_json_min(server: Server, project: int, task_ids: list[int]) -> list[d
         lambda: list(server.client.projects.exports.download_sync(
             project, export_type="JSON_MIN", request_options=ONCE))
     )
+    # one project holds every round's tasks; the export endpoint's `ids` filter is not honoured
+    # by Label Studio 1.23 (checked in test_labelstudio), so the round's tasks are picked here
     records = json.loads(b"".join(chunks) or b"[]")
     ids = set(task_ids)
     return [r for r in records if r.get("id") in ids]
@@ -320,7 +330,7 @@ class LabelStudioSpec:
     """`annotation.labelstudio` of the config."""
 
     url: str = "http://127.0.0.1:8080"
-    token_env: str = "LABEL_STUDIO_API_KEY"
+    token_env: str = TOKEN_ENV
     project: str = "nasa-bps-microscopy"
     validation_project: str = "nasa-bps-microscopy-validation"
     #: The server's LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT, as seen from the working directory.
