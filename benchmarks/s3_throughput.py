@@ -22,7 +22,7 @@ import pandas as pd
 from moto.server import ThreadedMotoServer
 
 from bps_labeler.convert import Stretch, convert_shard
-from bps_labeler.s3 import S3Location, download_shard
+from bps_labeler.s3 import S3Location, client, download_shard
 from bps_labeler.synthetic import SyntheticSpec, generate
 
 
@@ -47,8 +47,7 @@ def main() -> None:
         for n in names:
             s3.upload_file(str(tmp / "src" / n), "bps", f"train/{n}", ExtraArgs={"ACL": "public-read"})
         loc = S3Location("bps", "train", endpoint_url=endpoint)
-        anon = boto3.client("s3", endpoint_url=endpoint, region_name="us-west-2",
-                            config=boto3.session.Config(signature_version=__import__("botocore").UNSIGNED))
+        anon = client(loc)  # the pipeline's own client: anonymous, same retries and timeouts
 
         t = time.perf_counter()
         with ThreadPoolExecutor(4 * cores) as pool:

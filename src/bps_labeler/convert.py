@@ -51,11 +51,12 @@ def shard_of(filename: str, n_shards: int) -> int:
     return int.from_bytes(digest[:8], "big") % n_shards
 
 
-def read_tiff(path: Path) -> np.ndarray:
-    """Read one BPS TIFF as a 2-D integer array, or raise InputError naming the file.
+def _first_page(path: Path, decode: bool, shown: str | None = None) -> np.ndarray | None:
+    """Open a TIFF, check its strips lie inside the file, and decode the first page if asked.
 
     A truncated file can decode to an empty or partly black image without any error from the
-    decoder, so the strips are checked against the file size first.
+    decoder, so the strips are checked against the file size first. Errors name `shown` (for
+    example the S3 object the file came from) or the path.
     """
     path = Path(path)
     try:
@@ -65,14 +66,24 @@ def read_tiff(path: Path) -> np.ndarray:
             ends = [o + n for o, n in zip(page.dataoffsets, page.databytecounts)]
             if not ends or max(ends) > size:
                 raise ValueError(f"image data ends at byte {max(ends, default=0)}, file has {size}")
-            arr = page.asarray()
+            return page.asarray() if decode else None
     except FileNotFoundError as exc:
-        raise InputError(f"{path}: image listed in meta.csv is missing.") from exc
+        raise InputError(f"{shown or path}: image listed in meta.csv is missing.") from exc
     except Exception as exc:  # tifffile raises many types for corrupt files
         raise InputError(
-            f"{path}: not a readable TIFF ({type(exc).__name__}: {exc}). The file is corrupt or "
-            "truncated: download it again or drop its row from meta.csv."
+            f"{shown or path}: not a readable TIFF ({type(exc).__name__}: {exc}). The file is corrupt "
+            "or truncated: download it again or drop its row from meta.csv."
         ) from exc
+
+
+def check_tiff(path: Path, shown: str | None = None) -> None:
+    """Raise InputError unless `path` is a whole TIFF; reads the header only, decodes nothing."""
+    _first_page(path, decode=False, shown=shown)
+
+
+def read_tiff(path: Path) -> np.ndarray:
+    """Read one BPS TIFF as a 2-D integer array, or raise InputError naming the file."""
+    arr = _first_page(path, decode=True)
     arr = np.squeeze(arr)
     if arr.ndim != 2:
         raise InputError(

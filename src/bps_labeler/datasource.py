@@ -24,7 +24,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from bps_labeler.s3 import S3Location, client, explain, sha256_file
+from bps_labeler.s3 import S3Location, client, explain, is_missing, sha256_file
 
 log = logging.getLogger(__name__)
 MARKER_DIR = ".bps-labeler"
@@ -67,7 +67,7 @@ class Datasource:
         try:
             obj = self._s3.get_object(Bucket=self.s3loc.bucket, Key=self.s3loc.key(key))
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+            if is_missing(exc):
                 return None
             raise explain(exc, self.s3loc.uri(key)) from exc
         return obj["Body"].read().decode()

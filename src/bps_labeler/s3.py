@@ -70,15 +70,24 @@ def client(loc: S3Location):  # type: ignore[no-untyped-def]
     return boto3.session.Session().client("s3", endpoint_url=endpoint, config=cfg)
 
 
+class MissingObject(InputError):
+    """The key is not in the bucket: callers may skip it, unlike every other S3 error."""
+
+
+def is_missing(exc: ClientError) -> bool:
+    code = exc.response.get("Error", {}).get("Code", "")
+    return code in ("NoSuchKey", "404") or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404
+
+
 def explain(exc: Exception, uri: str) -> InputError:
     """Turn a boto error into a message that names the object and what to do."""
     if isinstance(exc, ClientError):
         code = exc.response.get("Error", {}).get("Code", "")
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        if code == "NoSuchBucket" or (code == "404" and exc.operation_name == "HeadBucket"):
+        if code == "NoSuchBucket":
             return InputError(f"{uri}: the bucket does not exist. Check the bucket name in the config.")
-        if code in ("NoSuchKey", "404") or status == 404:
-            return InputError(f"{uri}: no such object.")
+        if is_missing(exc):
+            return MissingObject(f"{uri}: no such object.")
         if code in ("AccessDenied", "403") or status == 403:
             return InputError(
                 f"{uri}: access denied (403). For the public BPS bucket use anonymous access; for "
@@ -149,7 +158,7 @@ def download_shard(
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    from bps_labeler.convert import read_tiff
+    from bps_labeler.convert import check_tiff
 
     dst_dir.mkdir(parents=True, exist_ok=True)
     s3 = client(loc)
@@ -161,15 +170,13 @@ def download_shard(
             try:
                 download(s3, loc, name, dst)
                 fetched = True
-            except InputError as exc:
-                if str(exc).endswith("no such object."):
-                    return {"filename": name, "size": 0, "status": "missing"}
-                raise
-        try:
-            read_tiff(dst)
-        except InputError as exc:
+            except MissingObject:
+                return {"filename": name, "size": 0, "status": "missing"}
+        try:  # the header and strip extents only: convert decodes the pixels once, later
+            check_tiff(dst, shown=loc.uri(name))
+        except InputError:
             dst.unlink(missing_ok=True)
-            raise InputError(f"{loc.uri(name)}: {str(exc).split(': ', 1)[1]}") from exc
+            raise
         return {"filename": name, "size": dst.stat().st_size, "status": "downloaded" if fetched else "present"}
 
     with ThreadPoolExecutor(max(1, threads)) as pool:
