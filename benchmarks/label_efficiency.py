@@ -158,13 +158,16 @@ def run(args: argparse.Namespace) -> pd.DataFrame:
     y_val = np.array([CATS.index(truth[n]) for n in val])
     train_names = split_filenames(results / "data" / "split.csv", "train")
     setups = []
+    decoded: dict[tuple, list] = {}  # backbones made alike share one decoding of the images
     for d in backbones(args, train_names):
         pool_names, embeddings = read_embeddings(d / "embeddings.csv")
         if args.mode == "fast":
             net, made = load_backbone(d / "backbone.pt")
             names = pool_names + val
-            raw = features(net, load_images(results / "data" / "images", names, made["input_size"],
-                                            made["foci_channel"]))
+            recipe = (tuple(names), made["input_size"], made["foci_channel"])
+            if recipe not in decoded:
+                decoded[recipe] = load_images(results / "data" / "images", *recipe)
+            raw = features(net, decoded[recipe])
             raw = raw / np.linalg.norm(raw, axis=1, keepdims=True) * FEATURE_SCALE
             model = FastModel(dict(zip(names, raw)))
         else:

@@ -154,7 +154,6 @@ def train(
     images = load_images(image_dir, names, input_size, saved["foci_channel"])
     fit_linear_probe(model, images, y, spec.probe_c)
     model.train()
-    warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode", module="lightning")
     loader = DataLoader(
         ImageList(images, train_transform(), y),
         batch_size=min(spec.batch_size, len(names)),
@@ -171,7 +170,9 @@ def train(
         enable_progress_bar=False,
         enable_model_summary=False,
     )
-    trainer.fit(model, loader)
+    with warnings.catch_warnings():  # the backbone is in eval mode on purpose (see TrackClassifier)
+        warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode", module="lightning")
+        trainer.fit(model, loader)
     out_ckpt.parent.mkdir(parents=True, exist_ok=True)
     trainer.save_checkpoint(out_ckpt)
     log.info("trained on %d labels (%s), final loss %s", len(names),
