@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from bps_labeler.convert import QUALITY_COLUMNS
 from bps_labeler.meta import jpg_name, stem
 
 SCHEMA: list[dict[str, Any]] = [
@@ -31,16 +32,21 @@ SCHEMA: list[dict[str, Any]] = [
 ]
 
 
+#: Display names of the image-quality measures of convert.QUALITY_COLUMNS.
+QUALITY_NAMES = {
+    "sharpness": "Sharpness",
+    "snr": "Signal to noise",
+    "saturated_fraction": "Saturated fraction",
+    "foreground_fraction": "Foreground fraction",
+    "border_fraction": "Border fraction",
+}
 QUALITY_SCHEMA: list[dict[str, Any]] = [
-    {"name": "Sharpness", "path": "sharpness", "defaultValue": 0.0, "valueDataType": "NUMERIC_FLOAT"},
-    {"name": "Signal to noise", "path": "snr", "defaultValue": 0.0, "valueDataType": "NUMERIC_FLOAT"},
-    {"name": "Saturated fraction", "path": "saturated_fraction", "defaultValue": 0.0, "valueDataType": "NUMERIC_FLOAT"},
-    {"name": "Foreground fraction", "path": "foreground_fraction", "defaultValue": 0.0, "valueDataType": "NUMERIC_FLOAT"},
-    {"name": "Border fraction", "path": "border_fraction", "defaultValue": 0.0, "valueDataType": "NUMERIC_FLOAT"},
+    {"name": QUALITY_NAMES[c], "path": c, "defaultValue": 0.0, "valueDataType": "NUMERIC_FLOAT"}
+    for c in QUALITY_COLUMNS
 ]
 
 
-def record(row: pd.Series, quality: dict[str, float] | None = None) -> dict[str, Any]:
+def record(row: pd.Series, quality: dict[str, float]) -> dict[str, Any]:
     """The Lightly metadata record of one meta.csv row, with its image-quality measures."""
     return {
         "file_name": jpg_name(row["filename"]),
@@ -49,29 +55,24 @@ def record(row: pd.Series, quality: dict[str, float] | None = None) -> dict[str,
             "dose_Gy": float(row["dose_Gy"]),
             "particle_type": str(row["particle_type"]),
             "hr_post_exposure": int(row["hr_post_exposure"]),
-            **(quality or {}),
+            **quality,
         },
     }
 
 
-def write_metadata(meta: pd.DataFrame, out_dir: Path, quality: pd.DataFrame | None = None) -> None:
-    """Write `<stem>.json` for every row and `schema.json` into `out_dir`.
+def write_metadata(meta: pd.DataFrame, out_dir: Path, quality: pd.DataFrame) -> None:
+    """Write `<stem>.json` for every converted row and `schema.json` into `out_dir`.
 
     `quality` (the conversion manifest) adds the image-quality measures of each JPG; images it
     does not list (not converted) get no metadata file.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
-    schema = SCHEMA + (QUALITY_SCHEMA if quality is not None else [])
-    (out_dir / "schema.json").write_text(json.dumps(schema, indent=2) + "\n")
-    fields = [s["path"] for s in QUALITY_SCHEMA]
-    by_name = quality.set_index("filename")[fields].to_dict("index") if quality is not None else None
+    (out_dir / "schema.json").write_text(json.dumps(SCHEMA + QUALITY_SCHEMA, indent=2) + "\n")
+    by_name = quality.set_index("filename")[list(QUALITY_COLUMNS)].to_dict("index")
     for _, row in meta.iterrows():
-        q = None
-        if by_name is not None:
-            q = by_name.get(jpg_name(row["filename"]))
-            if q is None:
-                continue
-        (out_dir / f"{stem(row['filename'])}.json").write_text(json.dumps(record(row, q)) + "\n")
+        q = by_name.get(jpg_name(row["filename"]))
+        if q is not None:
+            (out_dir / f"{stem(row['filename'])}.json").write_text(json.dumps(record(row, q)) + "\n")
 
 
 def metadata_table(metadata_dir: Path) -> pd.DataFrame:
