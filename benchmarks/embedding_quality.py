@@ -20,11 +20,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 
 from bps_labeler.annotations import read_truth
-from bps_labeler.classifier import FEATURE_SCALE
+from bps_labeler.classifier import head_features, linear_probe
 from bps_labeler.embed import EmbedSpec, features, load_backbone, make_backbone, train_embeddings
 from bps_labeler.images import load_images
 from bps_labeler.split import split_filenames
@@ -68,7 +67,7 @@ def probe(x_tr: np.ndarray, y_tr: np.ndarray, x_val: np.ndarray, y_val: np.ndarr
         idx = np.random.default_rng(d).permutation(len(y_tr))[:n]
         if len(set(y_tr[idx])) < 2:
             continue
-        clf = LogisticRegression(C=1.0, class_weight="balanced", max_iter=5000).fit(x_tr[idx], y_tr[idx])
+        clf = linear_probe(x_tr[idx], y_tr[idx])
         baccs.append(balanced_accuracy_score(y_val, clf.predict(x_val)))
         aucs.append(roc_auc_score(y_val, clf.predict_proba(x_val)[:, 1]))
     return float(np.mean(baccs)), float(np.mean(aucs))
@@ -96,7 +95,7 @@ def main() -> None:
         net, seconds = backbone_for(spec, train, REPO / "benchmarks" / "out" / "embedding_quality")
         x_tr, x_val = (features(net, load_images(results / "data" / "images", names, spec.input_size,
                                                  spec.foci_channel)) for names in (train, val))
-        x_tr, x_val = (x / np.linalg.norm(x, axis=1, keepdims=True) * FEATURE_SCALE for x in (x_tr, x_val))
+        x_tr, x_val = head_features(x_tr), head_features(x_val)
         cells = [probe(x_tr, y_tr, x_val, y_val, n, args.draws) for n in sizes]
         lines.append(f"| {name} | {seconds:.0f} | " + " | ".join(f"{b:.3f} / {a:.3f}" for b, a in cells) + " |")
         print(lines[-1], flush=True)

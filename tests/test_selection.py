@@ -88,6 +88,20 @@ def test_threshold_never_lets_a_filtered_image_through():
     assert all(pool.metadata.loc[c, "dose_Gy"] < 0.9 for c in chosen)
 
 
+def test_a_threshold_that_drops_most_of_the_pool_is_reported(caplog):
+    pool = make_pool()  # 25 % at 0.82 Gy, 75 % at 1.0 Gy
+    keep_low = {"input": {"type": "METADATA", "key": "dose_Gy"},
+                "strategy": {"type": "THRESHOLD", "threshold": 0.9, "operation": "SMALLER"}}
+    keep_high = {**keep_low, "strategy": {**keep_low["strategy"], "operation": "BIGGER"}}
+    with caplog.at_level("INFO", logger="bps_labeler.selection"):
+        select({"n_samples": 5, "strategies": [DIVERSITY, keep_high]}, pool, [], where="round 1")
+        select({"n_samples": 5, "strategies": [DIVERSITY, keep_low]}, pool, [], where="round 2")
+    high, low = caplog.records
+    assert high.levelname == "INFO" and "dose_Gy BIGGER 0.9 leaves out 50 of 200" in high.getMessage()
+    assert low.levelname == "WARNING" and "round 2.strategies[1]" in low.getMessage()
+    assert "leaves out 150 of 200 images (75 %)" in low.getMessage()
+
+
 def test_same_input_same_output():
     pool = make_pool()
     cfg = {"n_samples": 15, "strategies": [DIVERSITY]}

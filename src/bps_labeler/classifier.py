@@ -180,6 +180,21 @@ def train(
     return model
 
 
+def head_features(features: np.ndarray) -> np.ndarray:
+    """Backbone features as the head sees them (`TrackClassifier.embed`), for probes outside it."""
+    return features / np.linalg.norm(features, axis=1, keepdims=True) * FEATURE_SCALE
+
+
+def linear_probe(features: np.ndarray, y: list[int] | np.ndarray, c: float = 1.0) -> LogisticRegression:
+    """Class-balanced logistic regression on frozen features.
+
+    Balanced because a round's labels are rarely balanced (tracks are a minority) and the pipeline
+    is judged by balanced accuracy; the benchmarks use this same probe so that their figures say
+    something about the pipeline's model.
+    """
+    return LogisticRegression(C=c, class_weight="balanced", max_iter=5000).fit(features, y)
+
+
 @torch.no_grad()
 def fit_linear_probe(model: TrackClassifier, images: list, y: list[int], c: float) -> None:
     """Initialise the head with a class-balanced logistic regression on frozen features.
@@ -198,7 +213,7 @@ def fit_linear_probe(model: TrackClassifier, images: list, y: list[int], c: floa
         model.head.bias.fill_(-10.0)
         model.head.bias[y[0]] = 10.0
         return
-    probe = LogisticRegression(C=c, class_weight="balanced", max_iter=5000).fit(feats, y)
+    probe = linear_probe(feats, y, c)
     if n_classes == 2:  # scikit-learn keeps one vector for two classes: logit of class 1
         weight = np.stack([np.zeros_like(probe.coef_[0]), probe.coef_[0]])
         bias = np.array([0.0, probe.intercept_[0]])

@@ -1,4 +1,4 @@
-"""Send a job's Python logging to its Snakemake log file, and its errors to both log and console."""
+"""Send a job's Python logging to its Snakemake log file; its errors and our warnings to the console too."""
 
 from __future__ import annotations
 
@@ -21,6 +21,13 @@ def to_file(path: str | Path) -> None:
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
     logging.captureWarnings(True)
+    # our own warnings (a threshold dropping most of the pool, ...) also reach the console, where
+    # a user sees them without opening the log; the libraries' deprecation noise stays in the file
+    console = logging.StreamHandler(sys.stderr)
+    console.addFilter(lambda record: record.levelno == logging.WARNING)  # errors: the hook below
+    console.setFormatter(logging.Formatter("WARNING: %(message)s"))
+    ours = logging.getLogger("bps_labeler")
+    ours.handlers = [console]
 
     def hook(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
         logging.getLogger("bps_labeler").error("failed", exc_info=(kind, exc, tb))

@@ -8,6 +8,7 @@ runs them offline, and never picks an image that an earlier round already picked
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,11 @@ import pandas as pd
 from bps_labeler.errors import InputError
 from bps_labeler.predictions import TASK, active_learning_scores
 from bps_labeler.selection_config import validate_config
+
+log = logging.getLogger(__name__)
+
+#: A THRESHOLD that leaves out more than this share of the pool is probably set for other data.
+THRESHOLD_WARN_SHARE = 1 / 3
 
 OPERATIONS = {
     "BIGGER": np.greater,
@@ -95,6 +101,20 @@ def _balance_distribution(
     return dist, [t / total for t in tgt]
 
 
+def _report_threshold(where: str, item: dict[str, Any], n_out: int, n: int) -> None:
+    """Say how many images a THRESHOLD leaves out: quality thresholds are set on one dataset's
+    measures, and on other images (real ones, another microscope) they can silently drop most of
+    the pool."""
+    inp, strat = item["input"], item["strategy"]
+    what = f"{inp.get('key') or inp.get('score') or inp['type']} {strat['operation']} {strat['threshold']:g}"
+    if n_out > THRESHOLD_WARN_SHARE * n:
+        log.warning("%s: THRESHOLD %s leaves out %d of %d images (%.0f %%); if these are not bad "
+                    "images, loosen it (their values are in results/data/metadata).",
+                    where, what, n_out, n, 100 * n_out / n)
+    else:
+        log.info("%s: THRESHOLD %s leaves out %d of %d images", where, what, n_out, n)
+
+
 def select(
     config: dict[str, Any],
     pool: Pool,
@@ -122,8 +142,10 @@ def select(
     for i, item in enumerate(items):
         if item["strategy"]["type"] == "THRESHOLD":
             values = _input_values(item, pool, f"{where}.strategies[{i}]").astype(np.float64)
-            op = OPERATIONS[item["strategy"]["operation"]]
-            candidates &= op(values, float(item["strategy"]["threshold"]))
+            strat = item["strategy"]
+            keep = OPERATIONS[strat["operation"]](values, float(strat["threshold"]))
+            _report_threshold(f"{where}.strategies[{i}]", item, int((~keep).sum()), len(keep))
+            candidates &= keep
     n = config.get("n_samples") or int(round(config["proportion_samples"] * len(pool.filenames)))
     n_left = int(candidates.sum())
     if n > n_left:
