@@ -329,6 +329,7 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     df = run(args)
     stem = f"label_efficiency_{args.mode}" + ("" if args.pool == "subset" else f"_{args.pool}")
+    stem += f"_batch{args.batch}" if args.batch != 20 else ""
     stem += "_only" if args.only else ""  # a partial run does not replace the full table
     df.to_csv(out / f"{stem}.csv", index=False)
     text = report(df, out / f"{stem}.png")
