@@ -128,10 +128,11 @@ def pool_root(args: argparse.Namespace) -> Path:
               "results/data/metadata", "results/data/split.csv"]
     snakemake = [str(Path(sys.executable).with_name("snakemake")), "--cores", "all",
                  "--snakefile", str(REPO / "workflow" / "Snakefile")]
-    if not (REPO / "resources" / "raw" / "meta.csv").exists() or args.pool == "subset":
-        subprocess.run([*snakemake, *needed], cwd=REPO, check=True)
     if args.pool == "subset":
+        subprocess.run([*snakemake, *needed], cwd=REPO, check=True)
         return REPO
+    # the synthetic TIFFs and truth of the default config, generated once in the repository
+    subprocess.run([*snakemake, "resources/raw/meta.csv"], cwd=REPO, check=True)
     root = REPO / "benchmarks" / "out" / "pool-all"
     cfg = default_config()
     cfg["filter"] = {}
@@ -281,9 +282,13 @@ def report(df: pd.DataFrame, plot: Path) -> str:
         if s == "random":
             continue
         d = 100 * (aubc[s] - aubc["random"])
+        better = f"seeds better than random: {(d > 0).sum()}/{len(d)}"
+        if len(d) < 2:
+            lines.append(f"- {s}: {d.mean():+.1f} (one seed: no spread; {better})")
+            continue
         half = stats.t.ppf(0.975, len(d) - 1) * d.std() / np.sqrt(len(d))
         lines.append(f"- {s}: {d.mean():+.1f} ± {d.std():.1f}, 95 % CI {d.mean() - half:+.1f} to "
-                     f"{d.mean() + half:+.1f} (seeds better than random: {(d > 0).sum()}/{len(d)})")
+                     f"{d.mean() + half:+.1f} ({better})")
     text = "\n".join(lines)
     import matplotlib
 
