@@ -22,6 +22,7 @@ accuracy over rounds), and the paired difference of each strategy's AUBC from ra
 from __future__ import annotations
 
 import argparse
+import copy
 import dataclasses
 import hashlib
 import json
@@ -39,7 +40,7 @@ from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 
 from bps_labeler.annotations import read_truth
 from bps_labeler.classifier import TrainSpec, head_features, linear_probe, predict_proba, train
-from bps_labeler.embed import EmbedSpec, features, load_backbone, read_backbone, read_embeddings, train_embeddings
+from bps_labeler.embed import EmbedSpec, features, load_backbone, read_embeddings, train_embeddings
 from bps_labeler.images import load_images
 from bps_labeler.lightly_metadata import metadata_table
 from bps_labeler.selection import Pool, select
@@ -94,9 +95,9 @@ STRATEGIES: dict[str, tuple[list, list]] = {
 }
 
 
-def strategies(args: argparse.Namespace) -> dict[str, tuple[list, list]]:
-    """The strategies to run: all, or those whose name matches `--only` (random always)."""
-    selection = default_config()["selection"]
+def strategies(args: argparse.Namespace, selection: list[dict]) -> dict[str, tuple[list, list]]:
+    """The strategies to run: all, or those whose name matches `--only` (random always), and the
+    default config's `selection`."""
     default = (selection[0]["strategies"], selection[min(1, len(selection) - 1)]["strategies"])
     # a named strategy that is the default config's runs once, under the default's name
     every = {**{k: v for k, v in STRATEGIES.items() if v != default}, DEFAULT: default}
@@ -117,7 +118,7 @@ def default_config() -> dict:
     return yaml.safe_load((REPO / "config" / "config.yaml").read_text())
 
 
-def pool_root(args: argparse.Namespace) -> Path:
+def pool_root(args: argparse.Namespace, cfg: dict) -> Path:
     """Workflow folder whose results/ hold the pool's images, split, metadata and backbone.
 
     The `all` pool is the default config without its filter, reading the synthetic TIFFs that the
@@ -134,7 +135,7 @@ def pool_root(args: argparse.Namespace) -> Path:
     # the synthetic TIFFs and truth of the default config, generated once in the repository
     subprocess.run([*snakemake, "resources/raw/meta.csv"], cwd=REPO, check=True)
     root = REPO / "benchmarks" / "out" / "pool-all"
-    cfg = default_config()
+    cfg = copy.deepcopy(cfg)
     cfg["filter"] = {}
     cfg["source"] = {"kind": "local", "local": {"path": str(REPO / "resources" / "raw")}}
     cfg["annotation"]["oracle"]["truth"] = str(REPO / cfg["annotation"]["oracle"]["truth"])
@@ -174,13 +175,13 @@ class FastModel:
 class FullModel:
     """The pipeline's CNN classifier (linear probe, then fine-tuning)."""
 
-    def __init__(self, image_dir: Path, backbone: Path, input_size: int) -> None:
-        self.image_dir, self.backbone, self.input_size = image_dir, backbone, input_size
+    def __init__(self, image_dir: Path, backbone: Path) -> None:
+        self.image_dir, self.backbone = image_dir, backbone
 
     def fit_predict(self, labels: dict[str, int], pool: list[str], val: list[str]) -> tuple[np.ndarray, np.ndarray]:
         tmp = REPO / "benchmarks" / "out" / "tmp.ckpt"
         model = train(self.image_dir, {n: CATS[v] for n, v in labels.items()}, self.backbone, CATS,
-                      self.input_size, TrainSpec(), tmp, threads=torch.get_num_threads())
+                      TrainSpec(), tmp, threads=torch.get_num_threads())
         return predict_proba(model, self.image_dir, pool), predict_proba(model, self.image_dir, val)
 
 
@@ -207,9 +208,11 @@ def backbones(args: argparse.Namespace, root: Path, train_names: list[str]) -> l
 
 
 def run(args: argparse.Namespace) -> pd.DataFrame:
-    root = pool_root(args)
+    cfg = default_config()
+    root = pool_root(args, cfg)
     results = root / "results"
-    truth = read_truth(REPO / default_config()["annotation"]["oracle"]["truth"])
+    truth = read_truth(REPO / cfg["annotation"]["oracle"]["truth"])
+    to_run = strategies(args, cfg["selection"])
     val = split_filenames(results / "data" / "split.csv", "val")
     metadata = metadata_table(results / "data" / "metadata")
     y_val = np.array([CATS.index(truth[n]) for n in val])
@@ -226,8 +229,7 @@ def run(args: argparse.Namespace) -> pd.DataFrame:
                 decoded[recipe] = load_images(results / "data" / "images", *recipe)
             model = FastModel(dict(zip(names, head_features(features(net, decoded[recipe])))))
         else:
-            model = FullModel(results / "data" / "images", d / "backbone.pt",
-                              read_backbone(d / "backbone.pt")["input_size"])
+            model = FullModel(results / "data" / "images", d / "backbone.pt")
         setups.append((pool_names, embeddings, model))
     rows = []
     for seed in range(args.seeds):
@@ -237,7 +239,7 @@ def run(args: argparse.Namespace) -> pd.DataFrame:
         keep = np.sort(rng.choice(len(pool_names), int(0.9 * len(pool_names)), replace=False))
         names = [pool_names[i] for i in keep]
         emb = embeddings[keep]
-        for strategy, (first, later) in strategies(args).items():
+        for strategy, (first, later) in to_run.items():
             labeled: list[str] = []
             probs = None
             for r in range(1, args.rounds + 1):

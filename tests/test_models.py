@@ -3,6 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from bps_labeler.classifier import TrainSpec, load, metrics, predict_proba, train
 from bps_labeler.convert import Stretch, convert_shard
@@ -59,7 +60,7 @@ def test_classifier_trains_saves_loads_and_predicts(jpgs, embedded, tmp_path):
     image_dir, names, truth = jpgs
     out, _ = embedded
     labels = {n: truth[n] for n in names[:20]}
-    model = train(image_dir, labels, out / "backbone.pt", CATS, 32, TrainSpec(epochs=1, batch_size=8),
+    model = train(image_dir, labels, out / "backbone.pt", CATS, TrainSpec(epochs=1, batch_size=8),
                   tmp_path / "model.ckpt")
     probs = predict_proba(model, image_dir, names[20:30])
     assert probs.shape == (10, 2)
@@ -79,15 +80,19 @@ def test_backbone_records_its_input_and_the_classifier_follows_it(jpgs, embedded
     assert load_backbone(tmp_path / "plain.pt")[1]["foci_channel"] is False
     labels = {n: truth[n] for n in names[:12]}
     for backbone, foci in ((out / "backbone.pt", True), (tmp_path / "plain.pt", False)):
-        model = train(image_dir, labels, backbone, CATS, 32, TrainSpec(epochs=1, batch_size=8), tmp_path / "m.ckpt")
+        model = train(image_dir, labels, backbone, CATS, TrainSpec(epochs=1, batch_size=8), tmp_path / "m.ckpt")
         assert load(tmp_path / "m.ckpt").hparams.foci_channel is foci
+        assert load(tmp_path / "m.ckpt").hparams.input_size == 32  # the backbone's, not an argument
 
 
-def test_classifier_refuses_a_backbone_trained_at_another_size(jpgs, embedded, tmp_path):
+def test_classifier_refuses_a_backbone_that_does_not_record_its_input(jpgs, embedded, tmp_path):
     image_dir, names, truth = jpgs
     out, _ = embedded
-    with pytest.raises(InputError, match=r"backbone.pt: the backbone was trained on 32 px images but .* 64 px"):
-        train(image_dir, {n: truth[n] for n in names[:4]}, out / "backbone.pt", CATS, 64, TrainSpec(),
+    saved = torch.load(out / "backbone.pt", weights_only=True)
+    old = {"backbone": saved["backbone"], "state_dict": saved["state_dict"]}  # as saved before the foci channel
+    torch.save(old, tmp_path / "old.pt")
+    with pytest.raises(InputError, match=r"old.pt: this backbone was saved before .* rerun the embed rule"):
+        train(image_dir, {n: truth[n] for n in names[:4]}, tmp_path / "old.pt", CATS, TrainSpec(),
               tmp_path / "m.ckpt")
 
 
@@ -115,7 +120,7 @@ def test_training_without_labels_says_so(jpgs, embedded, tmp_path):
     image_dir, _, _ = jpgs
     out, _ = embedded
     with pytest.raises(InputError, match="no labeled images"):
-        train(image_dir, {}, out / "backbone.pt", CATS, 32, TrainSpec(), tmp_path / "m.ckpt")
+        train(image_dir, {}, out / "backbone.pt", CATS, TrainSpec(), tmp_path / "m.ckpt")
 
 
 def test_metrics():

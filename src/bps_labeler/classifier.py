@@ -126,13 +126,15 @@ def train(
     labels: dict[str, str],
     backbone_path: Path,
     categories: tuple[str, ...],
-    input_size: int,
     spec: TrainSpec,
     out_ckpt: Path,
     threads: int = 1,
     log_dir: Path | None = None,
 ) -> TrackClassifier:
-    """Fine-tune on `labels` (JPG name -> category) and save a Lightning checkpoint."""
+    """Fine-tune on `labels` (JPG name -> category) and save a Lightning checkpoint.
+
+    The images are made as the backbone's were (its recorded size and channels).
+    """
     if not labels:
         raise InputError("no labeled images to train on; check the round's annotations.")
     torch.set_num_threads(max(1, threads))
@@ -142,16 +144,10 @@ def train(
     # Inverse-frequency weights; a class with no label yet keeps weight 1 so the loss stays finite.
     weights = [float(len(y) / (len(categories) * c)) if c else 1.0 for c in counts]
     saved = read_backbone(backbone_path)
-    if saved["input_size"] not in (None, input_size):
-        raise InputError(
-            f"{backbone_path}: the backbone was trained on {saved['input_size']} px images but the "
-            f"classifier is asked for {input_size} px; embed.input_size changed without retraining "
-            "the embeddings. Rerun the embed rule (snakemake reruns it when the config changes)."
-        )
-    model = TrackClassifier(saved["backbone"], categories, input_size, spec.lr, spec.backbone_lr, weights,
-                            saved["foci_channel"])
+    model = TrackClassifier(saved["backbone"], categories, saved["input_size"], spec.lr, spec.backbone_lr,
+                            weights, saved["foci_channel"])
     model.backbone.load_state_dict(saved["state_dict"])
-    images = load_images(image_dir, names, input_size, saved["foci_channel"])
+    images = load_images(image_dir, names, saved["input_size"], saved["foci_channel"])
     fit_linear_probe(model, images, y, spec.probe_c)
     model.train()
     loader = DataLoader(

@@ -26,6 +26,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 from torchvision.transforms import v2 as T
 
+from bps_labeler.errors import InputError
 from bps_labeler.images import ImageList, load_images
 
 log = logging.getLogger(__name__)
@@ -62,12 +63,17 @@ def make_backbone(name: str) -> tuple[nn.Module, int]:
 def read_backbone(path: Path) -> dict:
     """The saved backbone: `backbone` (name), `state_dict`, and how its input was made.
 
-    The input recipe (`input_size`, `foci_channel`) travels with the weights, so a classifier or
-    benchmark fed differently made images cannot be built by mistake; backbones saved before the
-    foci channel have no size recorded (None) and no foci channel.
+    The input recipe (`input_size`, `foci_channel`) travels with the weights and is the only
+    place the classifier and the benchmarks take it from, so nothing can feed a backbone images
+    made differently from those it was trained on.
     """
     saved = torch.load(path, map_location="cpu", weights_only=True)
-    return {"input_size": None, **saved, "foci_channel": bool(saved.get("foci_channel", False))}
+    if "input_size" not in saved or "foci_channel" not in saved:
+        raise InputError(
+            f"{path}: this backbone was saved before backbones recorded their input size and "
+            "channels. Delete it and rerun the embed rule (snakemake rebuilds it)."
+        )
+    return saved
 
 
 def load_backbone(path: Path) -> tuple[nn.Module, dict]:

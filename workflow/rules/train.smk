@@ -17,7 +17,6 @@ rule train:
         ),
     params:
         image_dir=image_dir,
-        input_size=config["embed"]["input_size"],
         categories=config["annotation"]["categories"],
         train=config["train"],
         seed=config["seed"],

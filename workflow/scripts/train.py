@@ -16,7 +16,6 @@ model = train(
     labels,
     Path(snakemake.input.backbone),
     categories,
-    snakemake.params.input_size,
     TrainSpec(**snakemake.params.train, seed=snakemake.params.seed, accelerator=snakemake.params.accelerator),
     Path(snakemake.output.model),
     threads=snakemake.threads,
