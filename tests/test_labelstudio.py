@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from bps_labeler.annotations import filename_of, resolve
+from bps_labeler.annotations import filename_of, from_full_export, resolve
 from bps_labeler.errors import InputError
 from bps_labeler.labelstudio import (
     LabelStudioSpec,
@@ -16,7 +16,7 @@ from bps_labeler.labelstudio import (
     connect,
     ensure_local_storage,
     ensure_project,
-    export_json_min,
+    export_tasks,
     import_tasks,
     progress,
     simulate_oracle,
@@ -51,6 +51,8 @@ def test_project_is_created_once_with_the_tutorials_interface(labelstudio, reque
     assert '<Choices name="choice" toName="image"' in project.label_config
     assert 'value="track" hotkey="1"' in project.label_config and 'value="no track" hotkey="2"' in project.label_config
     assert "53BP1" in project.expert_instruction
+    # Label Studio renders the instructions as HTML: the choices are list items, not one line
+    assert "<li><b>track</b> (hotkey 1)</li>" in project.expert_instruction
 
 
 def test_import_twice_makes_no_duplicates_and_keeps_annotations(labelstudio, images, request):
@@ -87,10 +89,10 @@ def test_simulated_labeler_and_export(labelstudio, images, request):
                            simulate="oracle", poll_s=0.2, timeout_s=30)
     records, url = collect_labels(spec, unique_title(request), names, image_dir, CATS, "resume",
                                   extra={n: {"round": 1} for n in names}, truth=truth)
-    labels, report = resolve(records, url, names, CATS)
+    labels, report = resolve(from_full_export(records, url), url, names, CATS)
     assert {filename_of(r["image"]): r["choice"] for r in labels} == truth
     assert report["unlabeled"] == [] and report["disagreements"] == []
-    assert all(r["round"] == 1 for r in records)  # task data travels into JSON-MIN
+    assert all(r["data"]["round"] == 1 for r in records)  # task data travels into the export
 
 
 def test_skipped_and_disagreeing_tasks_follow_the_rule(labelstudio, images, request):
@@ -111,11 +113,16 @@ def test_skipped_and_disagreeing_tasks_follow_the_rule(labelstudio, images, requ
     annotate(names[1], "no track")  # majority: track
     annotate(names[2], cancelled=True)  # skipped
     wait_for_labels(server, project, names[:3], timeout_s=5, poll_s=0.2, resume_command="x")
-    labels, report = resolve(export_json_min(server, project, list(ids.values())), "export", names[:3], CATS)
-    assert {r["filename"]: r["choice"] for r in labels} == {names[0]: "no track", names[1]: "track"}
-    assert report["unlabeled"] == [names[2]]
-    only = export_json_min(server, project, [ids[names[1]]])  # other tasks of the project stay out
-    assert [filename_of(r["image"]) for r in only] == [names[1]] * 3
+    tasks = export_tasks(server, project, list(ids.values()))  # full JSON: what the store keeps
+    labels, report = resolve(from_full_export(tasks, "export"), "export", names[:3], CATS)
+    assert {filename_of(r["image"]): r["choice"] for r in labels} == {names[0]: "no track", names[1]: "track"}
+    assert report["skipped"] == [names[2]] and report["unlabeled"] == []  # the skip leaves a trace
+    minimal = export_tasks(server, project, list(ids.values()), export_type="JSON_MIN")
+    labels_min, _ = resolve(minimal, "export", names[:3], CATS)
+    assert {r["filename"]: r["choice"] for r in labels_min} == {names[0]: "no track", names[1]: "track"}
+    only = export_tasks(server, project, [ids[names[1]]])  # other tasks of the project stay out
+    assert [filename_of(t["data"]["image"]) for t in only] == [names[1]]
+    assert len(only[0]["annotations"]) == 3
     assert {d["filename"]: d["votes"] for d in report["disagreements"]} == {
         names[0]: {"track": 1, "no track": 1}, names[1]: {"track": 2, "no track": 1}}
 
@@ -128,10 +135,10 @@ def test_timeout_says_where_and_how_to_resume(labelstudio, images, request):
     simulate_oracle(server, project, {n: "track" for n in names}, names[:2])
     with pytest.raises(InputError) as err:
         wait_for_labels(server, project, names, timeout_s=0.5, poll_s=0.2,
-                        resume_command="snakemake --cores all results/round_1/annotations.json")
+                        resume_command="snakemake --cores all results/round_1/model.ckpt")
     msg = str(err.value)
     assert f"4 of 6 task(s) still unlabeled in {labelstudio['url']}/projects/{project}/data" in msg
-    assert msg.endswith("resume with: snakemake --cores all results/round_1/annotations.json")
+    assert msg.endswith("Nothing is lost: label them, then resume with: snakemake --cores all results/round_1/model.ckpt")
 
 
 def test_wrong_token_names_the_variable_not_the_token(labelstudio, monkeypatch):

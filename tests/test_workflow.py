@@ -93,6 +93,7 @@ def test_round_contracts(run):
     assert {"sharpness", "snr", "particle_type"} <= set(r1["selected"][0]["metadata"])
     r2 = json.loads((run / "results/round_2/selection.json").read_text())
     assert r2["n_preselected"] == 20
+    assert not (run / "annotations").exists()  # the oracle's answers never enter the label store
     assert all(0 <= s["scores"]["uncertainty_entropy"] <= 1 for s in r2["selected"])
 
 

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import shlex
+import socket
 import time
+from pathlib import Path
 
 import pytest
+import yaml
 
 from bps_labeler.labelstudio import connect, ensure_project, simulate_oracle
 from bps_labeler.annotations import filename_of, read_truth
 from bps_labeler.selection import read_selected
 
-from test_workflow import make_workdir, snakemake, tiny_config
+from conftest import REPO
+from test_workflow import SNAKEMAKE, make_workdir, snakemake, tiny_config
 
 pytestmark = pytest.mark.workflow
 
@@ -38,11 +44,15 @@ def test_whole_loop_through_label_studio(labelstudio, tmp_path):
         assert all(a["choice"] == truth[a["filename"]] for a in ann)
         assert (workdir / f"annotations/round_{r}.json").exists()  # the raw export, for git/DVC
         report = json.loads((workdir / f"results/round_{r}/annotation_report.json").read_text())
-        assert report["n_labeled"] == 20 and report["project_url"].startswith(labelstudio["url"])
+        assert report["n_labeled"] == 20 and report["labeled_in"].startswith(f"{labelstudio['url']}/projects/")
+        kept = json.loads((workdir / f"annotations/round_{r}.selection.json").read_text())
+        assert kept["labeler"]["kind"] == "simulated" and kept["selection"]["round"] == r
     m = json.loads((workdir / "results/round_2/metrics.json").read_text())
     assert m["n_labels"] == 40 and m["n_val"] == 48
-    # labels are protected: nothing can overwrite them by accident
-    assert not (workdir / "results/round_1/annotations.json").stat().st_mode & 0o222
+    log = (workdir / "logs/round_2/labelstudio.log").read_text()
+    assert "exported to annotations/round_2.json" in log and "404" not in log  # no pager noise per poll
+    # labeling is done once: the next run neither asks Label Studio nor retrains anything
+    assert "Nothing to be done" in snakemake(workdir, "-n", "results/round_2/model.ckpt").stdout
     # the token is in no log, result or export
     for path in [*workdir.glob("logs/**/*"), *workdir.glob("results/**/*.json"), *workdir.glob("annotations/*")]:
         if path.is_file():
@@ -58,6 +68,8 @@ def test_half_labeled_round_times_out_then_resumes(labelstudio, tmp_path):
     cfg = ls_config(labelstudio, "wf-resume", simulate="none", timeout_s=2)
     workdir = make_workdir(tmp_path, cfg)
     target = "results/round_1/annotations.json"
+    command = [SNAKEMAKE, "--snakefile", str(REPO / "workflow" / "Snakefile"), "--directory", str(workdir),
+               "--cores", "2", target]  # the hint repeats it, config and all
     snakemake(workdir, "results/round_1/selection.json", "resources/synthetic/truth.csv")
     selected = read_selected(workdir / "results/round_1/selection.json")
     truth = read_truth(workdir / "resources/synthetic/truth.csv")
@@ -70,7 +82,7 @@ def test_half_labeled_round_times_out_then_resumes(labelstudio, tmp_path):
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0
     assert f"10 of 20 task(s) still unlabeled in {labelstudio['url']}/projects/{project}/data" in out
-    assert f"resume with: snakemake --cores all {target}" in out
+    assert f"Nothing is lost: label them, then resume with: {shlex.join(command)}" in out  # as it was run
     assert "labeled 10 / 20" in out
     simulate_oracle(server, project, truth, selected)  # ... and finishes
     snakemake(workdir, target)
@@ -101,3 +113,58 @@ def test_file_backend_reads_a_dropped_export(tmp_path):
     snakemake(workdir, "results/round_1/annotations.json")
     ann = json.loads((workdir / "results/round_1/annotations.json").read_text())
     assert {filename_of(a["image"]): a["choice"] for a in ann} == {n: truth[n] for n in selected}
+
+
+def test_people_labels_survive_settings_a_dead_server_forceall_and_another_backend(labelstudio, tmp_path):
+    """Issue cases 1 and 2: changed operational settings, a server that is down, --forceall and
+    the default config's oracle never relabel, re-select or lose a round people labeled."""
+    cfg = ls_config(labelstudio, "wf-people", simulate="none", timeout_s=1)
+    workdir = make_workdir(tmp_path, cfg)
+    target = "results/round_1/model.ckpt"
+    server = connect(labelstudio["url"], labelstudio["token_env"])
+    for attempt in range(4):  # each run waits for people, times out, and people label what it imported
+        if snakemake(workdir, target, check=False).returncode == 0:
+            break
+        truth = read_truth(workdir / "resources/synthetic/truth.csv")
+        for title in ("wf-people", "wf-people-val"):
+            simulate_oracle(server, ensure_project(server, title, ("track", "no track")), truth, list(truth))
+    else:
+        raise AssertionError("round 1 was never labeled")
+    project = ensure_project(server, "wf-people", ("track", "no track"))
+    kept = json.loads((workdir / "annotations/round_1.selection.json").read_text())
+    assert kept["labeler"] == {"backend": "labelstudio", "simulate": "none", "kind": "people",
+                               "where": f"{labelstudio['url']}/projects/{project}"}
+    tasks = json.loads((workdir / "annotations/round_1.json").read_text())  # Label Studio's full export
+    assert len(tasks) == 20 and all(t["annotations"] for t in tasks)
+
+    def snapshot():
+        files = [*sorted(workdir.glob("annotations/*")), workdir / "results/round_1/selection.json",
+                 workdir / "results/round_1/annotations.json", workdir / "results/validation/annotations.json"]
+        return {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in files}
+
+    before = snapshot()
+    # another port (nothing listens there), other timeouts: nothing of round 1 is redone
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}"
+    # given as a user would on the command line: nested --config values arrive as strings
+    moved = f"annotation={{labelstudio: {{url: '{dead}', timeout_s: 5, poll_s: 3}}}}"
+    assert "Nothing to be done" in snakemake(workdir, "-n", target, "--config", moved).stdout
+    # with the server down, even --forceall rebuilds round 1 from the store
+    snakemake(workdir, target, "--forceall", "--config", moved)
+    assert "Label Studio is not asked again" in (workdir / "logs/round_1/labelstudio.log").read_text()
+    assert snapshot() == before
+    # the resume command run without its config: the oracle is refused before any job runs
+    oracle = tiny_config()
+    make_workdir_config(workdir, oracle)
+    proc = snakemake(workdir, target, check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "round 1 was labeled by backend labelstudio (people) (annotations/round_1.selection.json)" in out
+    assert "the configured backend oracle" in out and "Finished jobid" not in out
+    assert snapshot() == before
+    assert len(list(server.client.tasks.list(project=ensure_project(server, "wf-people", ("track", "no track"))))) == 20
+
+
+def make_workdir_config(workdir: Path, cfg: dict) -> None:
+    (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))

@@ -101,9 +101,10 @@ def read_labels(path: Path, categories: tuple[str, ...] = CATEGORIES) -> dict[st
 
 
 def from_full_export(tasks: list[dict[str, Any]], path: Path) -> list[dict[str, Any]]:
-    """JSON-MIN records from Label Studio's full JSON export (one per submitted annotation).
+    """JSON-MIN-like records from Label Studio's full JSON export, one per annotation.
 
-    Cancelled (skipped) annotations carry no label and are left out, as JSON-MIN leaves them out.
+    A cancelled (skipped) annotation becomes a record with `"skipped": true` and no `choice`, so
+    that the image is reported as skipped rather than missing.
     """
     records = []
     for i, task in enumerate(tasks):
@@ -111,7 +112,13 @@ def from_full_export(tasks: list[dict[str, Any]], path: Path) -> list[dict[str, 
         if image is None:
             raise InputError(f"{path}, task {i}: no data.image field.")
         for ann in task.get("annotations") or []:
+            # as JSON-MIN writes it: the task's data fields, then who answered and when
+            rec: dict[str, Any] = {**task["data"], "id": task.get("id"), "annotation_id": ann.get("id"),
+                                   "updated_at": ann.get("updated_at")}
+            if ann.get("completed_by") is not None:
+                rec["annotator"] = ann["completed_by"]
             if ann.get("was_cancelled"):
+                records.append({**rec, "skipped": True})
                 continue
             choices = [
                 c
@@ -119,8 +126,6 @@ def from_full_export(tasks: list[dict[str, Any]], path: Path) -> list[dict[str, 
                 if r.get("from_name") == CONTROL
                 for c in (r.get("value") or {}).get("choices", [])
             ]
-            rec: dict[str, Any] = {"image": image, "id": task.get("id"), "annotation_id": ann.get("id"),
-                                   "updated_at": ann.get("updated_at")}
             if choices:
                 rec["choice"] = choices[0]
             records.append(rec)
@@ -154,12 +159,13 @@ def resolve(
     """One JSON-MIN record per image from an export that may hold several per image.
 
     The rule: each image's label is the majority of its submitted annotations; a tie goes to the
-    most recently updated annotation. Images of the round without any label (skipped or cancelled
-    by every annotator) are left out of training and listed in the report, as are disagreements.
+    most recently updated annotation. Images every annotator skipped are left out of training and
+    listed as `skipped`; images without any record as `unlabeled`; disagreements are listed too.
     Records for images outside `expected`, labels outside `categories` and records without a
     `choice` stop with an error naming the record, so nothing is silently dropped.
     """
     wanted = set(expected)
+    skipped: set[str] = set()
     by_image: dict[str, list[dict[str, Any]]] = {}
     for i, rec in enumerate(records):
         if not isinstance(rec, dict) or "image" not in rec:
@@ -170,6 +176,9 @@ def resolve(
                 f"{source}, record {i}: image {name!r} is not in this round's selection. Export "
                 "only this round's tasks, or put the record in the file of its own round."
             )
+        if rec.get("skipped"):
+            skipped.add(name)
+            continue
         if "choice" not in rec:
             raise InputError(f"{source}, record {i} ({name}): no 'choice' field (unlabeled).")
         if rec["choice"] not in categories:
@@ -192,30 +201,12 @@ def resolve(
         resolved.append(latest)
         if len(votes) > 1:
             disagreements.append({"filename": name, "votes": votes, "chosen": latest["choice"]})
-    unlabeled = [n for n in expected if n not in by_image]
     report = {
         "n_expected": len(expected),
         "n_labeled": len(resolved),
-        "unlabeled": unlabeled,
+        "skipped": [n for n in expected if n in skipped and n not in by_image],
+        "unlabeled": [n for n in expected if n not in by_image and n not in skipped],
         "disagreements": disagreements,
         "rule": "majority of submitted annotations; ties go to the latest; skipped images are left out",
     }
     return resolved, report
-
-
-def keep_export(records: list[dict[str, Any]], path: Path) -> Path:
-    """Save a raw export for git/DVC without ever overwriting an earlier one.
-
-    Returns the file written (or the identical file already there); a different earlier export
-    stays where it is and the new one gets the next free `<name>.<n>.json`.
-    """
-    text = json.dumps(records, indent=1, sort_keys=True) + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    candidate, n = path, 1
-    while candidate.exists():
-        if candidate.read_text() == text:
-            return candidate
-        candidate = path.with_name(f"{path.stem}.{n}{path.suffix}")
-        n += 1
-    candidate.write_text(text)
-    return candidate

@@ -30,15 +30,17 @@ T = TypeVar("T")
 #: The SDK's own retries would repeat non-idempotent POSTs blindly; `Server.call` retries instead.
 ONCE: dict[str, Any] = {"max_retries": 0}
 
-INSTRUCTIONS = """Please review the following NASA BPS fluorescence microscopy images of individual
+#: Label Studio shows the instructions as HTML: a Markdown list would run into one line.
+INSTRUCTIONS = """<p>Please review the following NASA BPS fluorescence microscopy images of individual
 nuclei from mouse fibroblast cells. Cells that have been irradiated with high energy radiation may
 incur double stranded DNA damage. Tracks, or linear arrangements of bright, visible, circular
-fluorescent foci, indicate 53BP1 repair mechanisms. Please classify each image as having a:
-
-- track (hotkey 1)
-- no track (hotkey 2)
-
-Thank you for your contributions!"""
+fluorescent foci, indicate 53BP1 repair mechanisms. Please classify each image as having a:</p>
+<ul>
+<li><b>track</b> (hotkey 1)</li>
+<li><b>no track</b> (hotkey 2)</li>
+</ul>
+<p>If you cannot tell, skip the image: skipped images are left out of training.</p>
+<p>Thank you for your contributions!</p>"""
 
 
 def choice_result(label: str) -> dict[str, Any]:
@@ -266,7 +268,11 @@ def wait_for_labels(
     poll_s: float,
     resume_command: str,
 ) -> None:
-    """Poll until every task is done, logging `done / total`; on timeout say how to resume."""
+    """Poll until every task is done, logging `done / total`; on timeout say how to resume.
+
+    Nothing is lost on a timeout: the tasks and their annotations stay in the project, the
+    selection is kept in the label store, and the rerun picks up where people stopped.
+    """
     start = time.monotonic()
     last = -1
     while True:
@@ -281,7 +287,7 @@ def wait_for_labels(
             raise InputError(
                 f"timed out after {timeout_s:g} s waiting for labels: {len(waiting)} of "
                 f"{len(filenames)} task(s) still unlabeled in {server.url}/projects/{project}/data . "
-                f"Label them, then resume with: {resume_command}"
+                f"Nothing is lost: label them, then resume with: {resume_command}"
             )
         time.sleep(poll_s)
 
@@ -312,11 +318,17 @@ def simulate_oracle(server: Server, project: int, truth: dict[str, str], filenam
     return n
 
 
-def export_json_min(server: Server, project: int, task_ids: list[int]) -> list[dict[str, Any]]:
-    """The project's JSON-MIN export restricted to the given tasks (one record per annotation)."""
+def export_tasks(
+    server: Server, project: int, task_ids: list[int], export_type: str = "JSON"
+) -> list[dict[str, Any]]:
+    """The project's export restricted to the given tasks.
+
+    The full JSON export (the default) is what the label store keeps: every annotation with its
+    annotator and time, skipped ones included; JSON-MIN leaves skipped tasks out without a trace.
+    """
     chunks = server.call(
         lambda: list(server.client.projects.exports.download_sync(
-            project, export_type="JSON_MIN", request_options=ONCE))
+            project, export_type=export_type, request_options=ONCE))
     )
     # one project holds every round's tasks; the export endpoint's `ids` filter is not honoured
     # by Label Studio 1.23 (checked in test_labelstudio), so the round's tasks are picked here
@@ -352,10 +364,18 @@ def collect_labels(
     predictions: dict[str, tuple[str, float]] | None = None,
     model_version: str = "",
     truth: dict[str, str] | None = None,
+    before_import: Callable[[str], None] | None = None,
 ) -> tuple[list[dict[str, Any]], str]:
-    """Import, wait for people (or the simulated labeler), export: (JSON-MIN records, project URL)."""
+    """Import, wait for people (or the simulated labeler), export: (full JSON tasks, project URL).
+
+    `before_import` gets the project URL before any task is made: the moment to record which
+    images people are given.
+    """
     server = connect(spec.url, spec.token_env)
     project = ensure_project(server, project_title, categories)
+    url = f"{spec.url}/projects/{project}"
+    if before_import is not None:
+        before_import(url)
     ensure_local_storage(server, project, image_dir)
     ids = import_tasks(server, project, filenames, Path(spec.document_root), image_dir, extra,
                        predictions, model_version)
@@ -365,4 +385,4 @@ def collect_labels(
         n = simulate_oracle(server, project, truth, filenames)
         log.info("simulated labeler answered %d task(s)", n)
     wait_for_labels(server, project, filenames, spec.timeout_s, spec.poll_s, resume_command)
-    return export_json_min(server, project, list(ids.values())), f"{spec.url}/projects/{project}"
+    return export_tasks(server, project, list(ids.values())), url

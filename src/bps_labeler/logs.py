@@ -21,6 +21,9 @@ def to_file(path: str | Path) -> None:
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
     logging.captureWarnings(True)
+    # httpx logs every request at INFO, and the Label Studio SDK's pager ends each listing on a
+    # 404 for the page past the end: a line that reads like an error at every poll
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     # our own warnings (a threshold dropping most of the pool, ...) also reach the console, where
     # a user sees them without opening the log; the libraries' deprecation noise stays in the file
     console = logging.StreamHandler(sys.stderr)

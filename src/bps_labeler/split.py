@@ -21,8 +21,14 @@ def _rank_key(seed: int, name: str) -> str:
     return hashlib.sha256(f"{seed}:{name}".encode()).hexdigest()
 
 
-def stratified_split(meta: pd.DataFrame, val_fraction: float, seed: int) -> pd.DataFrame:
-    """Return `filename,split` (JPG names, sorted) with `val_fraction` of each condition in val."""
+def stratified_split(
+    meta: pd.DataFrame, val_fraction: float, seed: int, fixed: dict[str, str] | None = None
+) -> pd.DataFrame:
+    """Return `filename,split` (JPG names, sorted) with `val_fraction` of each condition in val.
+
+    `fixed` (JPG name -> side) keeps images that people already labeled on the side they were
+    labeled for, whatever the fraction or seed now say; the others fall where the hash puts them.
+    """
     if not 0 <= val_fraction < 1:
         raise InputError(f"split.val_fraction = {val_fraction}; need 0 <= val_fraction < 1.")
     parts = []
@@ -32,6 +38,8 @@ def stratified_split(meta: pd.DataFrame, val_fraction: float, seed: int) -> pd.D
         parts.append(pd.DataFrame({"filename": names, "split": ["val"] * n_val + ["train"] * (len(names) - n_val)}))
     out = pd.concat(parts, ignore_index=True)
     out["filename"] = out["filename"].map(jpg_name)
+    if fixed:
+        out["split"] = [fixed.get(n, s) for n, s in zip(out["filename"], out["split"])]
     return out.sort_values("filename").reset_index(drop=True)
 
 

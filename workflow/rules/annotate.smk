@@ -1,8 +1,10 @@
 # Labels for each round's selection and for the validation images, from one of three backends:
 #   oracle       the synthetic dataset's hidden truth (tests, demos)
-#   labelstudio  people label in a Label Studio server; the rule waits and exports JSON-MIN
-#   file         a Label Studio export dropped at annotations/round_{r}.json
-# Human labels are protected outputs: no rerun can delete or overwrite them.
+#   labelstudio  people label in a Label Studio server; the export is kept in the label store
+#   file         people's Label Studio export, dropped in the label store (annotations/)
+# People's exports and the selections they were given live in the label store, annotations/,
+# which no rule writes as an output: Snakemake cannot delete them (src/bps_labeler/store.py).
+# results/*/annotations.json are derived from the store and can always be rebuilt.
 
 BACKEND = config["annotation"]["backend"]
 
@@ -43,86 +45,87 @@ if BACKEND == "oracle":
         script:
             "../scripts/annotate_oracle.py"
 
-
-elif BACKEND == "labelstudio":
-
-    rule annotate:
-        input:
-            unpack(labelstudio_inputs),
-            selection="results/round_{round}/selection.json",
-        output:
-            annotations=protected("results/round_{round}/annotations.json"),
-            report="results/round_{round}/annotation_report.json",
-        params:
-            spec=config["annotation"]["labelstudio"],
-            project=config["annotation"]["labelstudio"]["project"],
-            categories=config["annotation"]["categories"],
-            image_dir=image_dir,
-            backup=lambda wildcards: f"annotations/round_{wildcards.round}.json",
-            resume=lambda wildcards, output: f"snakemake --cores all {output.annotations}",
-        resources:
-            labelstudio=1,
-        log:
-            "logs/round_{round}/annotate.log",
-        conda:
-            CONDA_ENV
-        script:
-            "../scripts/annotate_labelstudio.py"
-
-    rule annotate_validation:
-        input:
-            unpack(labelstudio_inputs),
-            split="results/data/split.csv",
-        output:
-            annotations=protected(validation_annotations()),
-            report="results/validation/annotation_report.json",
-        params:
-            spec=config["annotation"]["labelstudio"],
-            project=config["annotation"]["labelstudio"]["validation_project"],
-            categories=config["annotation"]["categories"],
-            image_dir=image_dir,
-            backup="annotations/validation.json",
-            resume=lambda wildcards, output: f"snakemake --cores all {output.annotations}",
-        resources:
-            labelstudio=1,
-        log:
-            "logs/annotate_validation.log",
-        conda:
-            CONDA_ENV
-        script:
-            "../scripts/annotate_labelstudio.py"
-
-
 else:
 
+    if BACKEND == "labelstudio":
+
+        # Checkpoints: the export they leave in the store is the input of `annotate`, known only
+        # once people are done. The server URL, timeouts and polling are read from the config by
+        # the script, not passed as params, so changing them never redoes a labeled round.
+        checkpoint labelstudio:
+            input:
+                unpack(labelstudio_inputs),
+                selection="results/round_{round}/selection.json",
+            output:
+                receipt="results/round_{round}/labelstudio.json",
+            params:
+                store=str(STORE),
+                set=lambda wildcards: set_name(int(wildcards.round)),
+                project=config["annotation"]["labelstudio"]["project"],
+                categories=config["annotation"]["categories"],
+                image_dir=image_dir,
+            resources:
+                labelstudio=1,
+            localrule: True
+            log:
+                "logs/round_{round}/labelstudio.log",
+            conda:
+                CONDA_ENV
+            script:
+                "../scripts/annotate_labelstudio.py"
+
+        checkpoint labelstudio_validation:
+            input:
+                unpack(labelstudio_inputs),
+                split="results/data/split.csv",
+            output:
+                receipt="results/validation/labelstudio.json",
+            params:
+                store=str(STORE),
+                set=set_name(None),
+                project=config["annotation"]["labelstudio"]["validation_project"],
+                categories=config["annotation"]["categories"],
+                image_dir=image_dir,
+            resources:
+                labelstudio=1,
+            localrule: True
+            log:
+                "logs/labelstudio_validation.log",
+            conda:
+                CONDA_ENV
+            script:
+                "../scripts/annotate_labelstudio.py"
+
     rule annotate:
         input:
             selection="results/round_{round}/selection.json",
-            export="annotations/round_{round}.json",
+            export=people_export,
         output:
-            annotations=protected("results/round_{round}/annotations.json"),
+            annotations="results/round_{round}/annotations.json",
             report="results/round_{round}/annotation_report.json",
         params:
-            categories=config["annotation"]["categories"],
+            store=str(STORE),
+            set=lambda wildcards: set_name(int(wildcards.round)),
         log:
             "logs/round_{round}/annotate.log",
         conda:
             CONDA_ENV
         script:
-            "../scripts/annotate_file.py"
+            "../scripts/annotate_store.py"
 
     rule annotate_validation:
         input:
             split="results/data/split.csv",
-            export="annotations/validation.json",
+            export=people_export,
         output:
-            annotations=protected(validation_annotations()),
+            annotations=validation_annotations(),
             report="results/validation/annotation_report.json",
         params:
-            categories=config["annotation"]["categories"],
+            store=str(STORE),
+            set=set_name(None),
         log:
             "logs/annotate_validation.log",
         conda:
             CONDA_ENV
         script:
-            "../scripts/annotate_file.py"
+            "../scripts/annotate_store.py"

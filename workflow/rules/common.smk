@@ -1,6 +1,8 @@
 # Helpers and config validation shared by all rules.
 
+import json
 import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -14,15 +16,41 @@ _SRC = str(Path(workflow.basedir).parent / "src")
 if _SRC not in sys.path:
     sys.path.insert(0, _SRC)
 
-from bps_labeler.errors import InputError
-from bps_labeler.selection_config import validate_config as _validate_selection
+import yaml
 
+from bps_labeler.config_values import coerce
+from bps_labeler.errors import InputError
+from bps_labeler.selection_config import _schema as _selection_schema
+from bps_labeler.selection_config import validate_config as _validate_selection
+from bps_labeler.store import (
+    COMMAND_ENV,
+    STORE,
+    check_labeler,
+    export_path,
+    kept_selection,
+    lock_path,
+    set_name,
+)
+
+# nested --config values arrive as strings ('60'); give them the types the schemas ask for
+_SCHEMA = yaml.safe_load((Path(workflow.basedir) / "schemas" / "config.schema.yaml").read_text())
+coerce(config, _SCHEMA)
+for _cfg in config.get("selection") or []:
+    if isinstance(_cfg, dict):
+        coerce(_cfg, _selection_schema())
 validate(config, schema="../schemas/config.schema.yaml")
 for _i, _cfg in enumerate(config["selection"], start=1):
     try:
         _validate_selection(_cfg, where=f"config selection[{_i - 1}] (round {_i})")
     except InputError as _err:
         raise WorkflowError(str(_err)) from None
+# a set people labeled is never relabeled by another labeler: refuse before any job runs
+try:
+    check_labeler(
+        config["annotation"]["backend"], config["annotation"]["labelstudio"]["simulate"], STORE
+    )
+except InputError as _err:
+    raise WorkflowError(str(_err)) from None
 for _kind in ("local", "s3"):
     if config["source"]["kind"] == _kind and _kind not in config["source"]:
         raise WorkflowError(f"source.kind is '{_kind}' but source.{_kind} is not set.")
@@ -58,9 +86,38 @@ def download_manifest(wildcards):
 
 
 def selection_config(round_):
-    """Round r uses the r-th selection config; rounds past the end reuse the last."""
+    """Round r uses the r-th selection config; rounds past the end reuse the last.
+
+    A round already given to a labeler keeps the config it was selected with, so that editing
+    config.yaml does not make Snakemake redo it (the select rule would keep its images anyway).
+    """
+    kept = kept_selection(int(round_), STORE)
+    if kept is not None:
+        return kept["config"]
     configs = config["selection"]
-    return configs[min(int(round_), len(configs)) - 1]
+    # keys sorted as selection.json stores them, so a kept config compares equal to its source
+    return json.loads(json.dumps(configs[min(int(round_), len(configs)) - 1], sort_keys=True))
+
+
+def report_kept_rounds():
+    """Say once, in the main process, which rounds ignore an edited selection config."""
+    if "--target-jobs" in sys.argv:
+        return
+    configs = config["selection"]
+    for r in range(1, 100):
+        kept = kept_selection(r, STORE)
+        if kept is None:
+            break
+        if kept["config"] != configs[min(r, len(configs)) - 1]:
+            print(
+                f"Note: round {r} was given to a labeler ({lock_path(set_name(r), STORE)}); it keeps "
+                f"its images and the selection config it was chosen with, not selection[{min(r, len(configs)) - 1}] "
+                "of the config.",
+                file=sys.stderr,
+            )
+
+
+report_kept_rounds()
 
 
 def earlier_selections(wildcards):
@@ -84,6 +141,38 @@ def validation_annotations():
 def image_dir(wildcards, input):
     """The JPG folder, taken from the manifest input so it follows the files on any storage."""
     return os.path.dirname(input.images)
+
+
+def invocation():
+    """The command this run was started with: what to rerun after labels time out.
+
+    Set once by the main Snakemake process and inherited by its jobs (which parse this file
+    again with another command line), so the hint repeats the user's config files and overrides.
+    """
+    if "--target-jobs" in sys.argv:
+        return
+    exe = Path(sys.argv[0])
+    if exe.is_absolute() and exe.is_relative_to(Path.cwd()):
+        exe = exe.relative_to(Path.cwd())
+    os.environ[COMMAND_ENV] = shlex.join([str(exe), *sys.argv[1:]])
+
+
+invocation()
+
+
+def people_export(wildcards):
+    """People's export of a round (or the validation images) in the label store.
+
+    With Label Studio the file appears when the labeling checkpoint is done; with the `file`
+    backend a person puts it there.
+    """
+    round_ = int(wildcards.round) if "round" in wildcards.keys() else None
+    if config["annotation"]["backend"] == "labelstudio":
+        if round_ is None:
+            checkpoints.labelstudio_validation.get()
+        else:
+            checkpoints.labelstudio.get(round=wildcards.round)
+    return str(export_path(set_name(round_), STORE))
 
 
 def labelstudio_inputs(wildcards):

@@ -73,6 +73,7 @@ rule split:
     params:
         val_fraction=config["split"]["val_fraction"],
         seed=config["seed"],
+        store=str(STORE),
     log:
         "logs/split.log",
     conda:

@@ -17,6 +17,7 @@ rule select:
     params:
         config=lambda wildcards: selection_config(wildcards.round),
         categories=config["annotation"]["categories"],
+        store=str(STORE),
     log:
         "logs/round_{round}/select.log",
     conda:

@@ -1,50 +1,62 @@
-"""Have a round's (or the validation) images labeled in Label Studio and export JSON-MIN."""
+"""Have a round's (or the validation) images labeled in Label Studio; keep the export in the store.
+
+The images are recorded in the label store before any task is made, so the selection people
+work on can never change under them; the export goes to the store when every task is done. A set
+whose export is already there is history: Label Studio is not asked again.
+"""
 
 import json
 import logging
 from pathlib import Path
 
 from bps_labeler import logs
-from bps_labeler.annotations import keep_export, read_truth, resolve, write_records
+from bps_labeler.annotations import read_truth
 from bps_labeler.labelstudio import LabelStudioSpec, collect_labels
 from bps_labeler.lightly_metadata import metadata_table
 from bps_labeler.predictions import read_predictions
-from bps_labeler.selection import read_selected
-from bps_labeler.split import split_filenames
+from bps_labeler.store import export_path, lock, lock_path, resume_hint, validation_filenames, write_once
 
 logs.to_file(snakemake.log[0])
 inputs = snakemake.input
 categories = tuple(snakemake.params.categories)
-if "selection" in inputs.keys():
-    round_ = int(snakemake.wildcards.round)
-    filenames = read_selected(Path(inputs.selection))
+store = Path(snakemake.params.store)
+name = snakemake.params.set
+round_ = int(snakemake.wildcards.round) if "round" in snakemake.wildcards.keys() else None
+# operational settings (server URL, timeouts) come from the config, not from params, so that
+# changing them never makes Snakemake redo a labeled round
+spec = LabelStudioSpec(**snakemake.config["annotation"]["labelstudio"])
+selection = json.loads(Path(inputs.selection).read_text()) if round_ is not None else None
+filenames = [s["filename"] for s in selection["selected"]] if selection else validation_filenames(Path(inputs.split), store)
+export = export_path(name, store)
+if export.exists() and lock_path(name, store).exists():
+    logging.info("%s is labeled (%s): Label Studio is not asked again", name, export)
+    url = "(not contacted)"
 else:
-    round_ = None
-    filenames = split_filenames(Path(inputs.split), "val")
-meta = metadata_table(Path(inputs.metadata)).loc[filenames]
-extra = {n: {**{k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()},
-             "round": round_ if round_ is not None else "validation"} for n, row in meta.iterrows()}
-predictions = None
-preds = inputs.get("predictions", [])
-if preds:
-    probs = read_predictions(Path(preds[0]), filenames)
-    predictions = {n: (categories[int(p.argmax())], float(p.max())) for n, p in zip(filenames, probs)}
-records, url = collect_labels(
-    LabelStudioSpec(**snakemake.params.spec),
-    snakemake.params.project,
-    filenames,
-    Path(snakemake.params.image_dir),
-    categories,
-    resume_command=snakemake.params.resume,
-    extra=extra,
-    predictions=predictions,
-    model_version=f"round_{round_ - 1}" if round_ and round_ > 1 else "",
-    truth=read_truth(Path(inputs.truth)) if "truth" in inputs.keys() else None,
-)
-kept = keep_export(records, Path(snakemake.params.backup))
-labels, report = resolve(records, url, filenames, categories)
-report.update(project_url=url, export=str(kept))
-logging.info("labels: %d of %d; unlabeled %s; disagreements %s", report["n_labeled"], len(filenames),
-             report["unlabeled"], report["disagreements"])
-write_records(labels, Path(snakemake.output.annotations))
-Path(snakemake.output.report).write_text(json.dumps(report, indent=1, sort_keys=True) + "\n")
+    meta = metadata_table(Path(inputs.metadata)).loc[filenames]
+    extra = {n: {**{k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()},
+                 "round": round_ if round_ is not None else "validation"} for n, row in meta.iterrows()}
+    predictions = None
+    preds = inputs.get("predictions", [])
+    if preds:
+        probs = read_predictions(Path(preds[0]), filenames)
+        predictions = {n: (categories[int(p.argmax())], float(p.max())) for n, p in zip(filenames, probs)}
+    tasks, url = collect_labels(
+        spec,
+        snakemake.params.project,
+        filenames,
+        Path(snakemake.params.image_dir),
+        categories,
+        resume_command=resume_hint(),
+        extra=extra,
+        predictions=predictions,
+        model_version=f"round_{round_ - 1}" if round_ and round_ > 1 else "",
+        truth=read_truth(Path(inputs.truth)) if "truth" in inputs.keys() else None,
+        before_import=lambda url: lock(name, filenames, "labelstudio", spec.simulate, selection=selection,
+                                       where=url, store=store),
+    )
+    if not write_once(export, json.dumps(tasks, indent=1, sort_keys=True) + "\n"):
+        logging.warning("%s was written meanwhile by another run; it is kept as it is", export)
+    logging.info("%d task(s) of %s exported to %s", len(tasks), url, export)
+receipt = {"set": name, "export": str(export), "project_url": url}
+Path(snakemake.output.receipt).parent.mkdir(parents=True, exist_ok=True)
+Path(snakemake.output.receipt).write_text(json.dumps(receipt, indent=1, sort_keys=True) + "\n")

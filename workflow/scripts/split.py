@@ -1,12 +1,18 @@
 """Stratified, seeded train/validation split."""
 
+import logging
+from pathlib import Path
+
 import pandas as pd
 
 from bps_labeler import logs
 from bps_labeler.split import stratified_split
+from bps_labeler.store import fixed_split
 
 logs.to_file(snakemake.log[0])
+fixed = fixed_split(Path(snakemake.params.store))
 split = stratified_split(
-    pd.read_csv(snakemake.input.meta), snakemake.params.val_fraction, snakemake.params.seed
+    pd.read_csv(snakemake.input.meta), snakemake.params.val_fraction, snakemake.params.seed, fixed=fixed
 )
+logging.info("%d image(s) kept on the side they were labeled for (%s)", len(fixed), snakemake.params.store)
 split.to_csv(snakemake.output.split, index=False)

@@ -1,0 +1,262 @@
+"""The label store: people's labels and the selections they were given, outside Snakemake's reach.
+
+A label costs a biologist's attention, so the files that hold people's work live in `annotations/`
+(kept in git or DVC) and are never the output of a rule: Snakemake cannot delete them on a failed
+job, a changed parameter, `--forceall` or `--delete-all-output`. For each labeled set (a round or
+the validation images) the store holds two files, each written once and never over:
+
+- `<name>.json`: the export of people's labels (Label Studio's full JSON export, which keeps
+  skipped tasks and who labeled what, or whatever JSON-MIN/JSON file a person dropped in);
+- `<name>.selection.json`: the images people were given and who labels them. Once it exists the
+  set is history: the select rule keeps this selection instead of choosing again, so a change of
+  config, code or earlier labels retrains models but never re-selects or relabels the set.
+
+Rules read these files; `results/` only holds what is derived from them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bps_labeler.errors import InputError
+
+#: Where the store lives, relative to the working directory.
+STORE = Path("annotations")
+VALIDATION = "validation"
+
+#: Who answers under each configured backend: people, the oracle through Label Studio, the oracle.
+PEOPLE = "people"
+SIMULATED = "simulated"
+ORACLE = "oracle"
+
+START_OVER = (
+    "To start a fresh run on purpose, move the store aside first (e.g. `mv annotations "
+    "annotations.old && rm -rf results`); nothing in it is ever deleted by the pipeline."
+)
+
+
+#: Set by the workflow to the command line the run was started with.
+COMMAND_ENV = "BPS_LABELER_COMMAND"
+
+
+def resume_hint() -> str:
+    """What to run once people have labeled: the same command that started the run.
+
+    Repeating it keeps its config files and overrides; a shorter command could fall back to the
+    default config, whose simulated labeler the label store would refuse.
+    """
+    command = os.environ.get(COMMAND_ENV)
+    if command:
+        return command
+    return "the same snakemake command you started this run with (same --configfile and --config)"
+
+
+def set_name(round_: int | None) -> str:
+    """`round_<r>` for a round, `validation` for the validation images."""
+    return VALIDATION if round_ is None else f"round_{round_}"
+
+
+def export_path(name: str, store: Path = STORE) -> Path:
+    return store / f"{name}.json"
+
+
+def lock_path(name: str, store: Path = STORE) -> Path:
+    return store / f"{name}.selection.json"
+
+
+def labeler_of(backend: str, simulate: str = "none") -> str:
+    """The kind of answers a configured backend gives."""
+    if backend == "oracle":
+        return ORACLE
+    if backend == "labelstudio" and simulate != "none":
+        return SIMULATED
+    return PEOPLE
+
+
+def title(name: str) -> str:
+    """`round 1` for `round_1`, as people say it."""
+    return name.replace("_", " ")
+
+
+def describe(backend: str, simulate: str = "none") -> str:
+    kind = labeler_of(backend, simulate)
+    if kind == SIMULATED:
+        return f"backend {backend} with simulate: {simulate} (simulated answers)"
+    if kind == ORACLE:
+        return "backend oracle (simulated answers from the hidden truth)"
+    return f"backend {backend} (people)"
+
+
+def write_once(path: Path, text: str) -> bool:
+    """Write `text` to `path` unless the file exists; True if it was written.
+
+    The file appears whole or not at all (a temporary file linked into place), and an existing
+    file, even one written a moment ago by another job, is never replaced.
+    """
+    if path.exists():  # also spares a read-only store the temporary file
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.", delete=False) as tmp:
+        tmp.write(text)
+        tmp.flush()
+        os.fsync(tmp.fileno())
+    try:
+        os.link(tmp.name, path)
+        return True
+    except FileExistsError:
+        return False
+    finally:
+        os.unlink(tmp.name)
+
+
+@dataclass(frozen=True)
+class Lock:
+    """`<name>.selection.json`: the images people were given, and who labels them."""
+
+    name: str
+    filenames: list[str]
+    backend: str
+    simulate: str
+    written_at: str
+    selection: dict[str, Any] | None  # a round's whole selection.json; None for validation
+    where: str = ""  # e.g. the Label Studio project URL
+
+    @property
+    def labeler(self) -> str:
+        return labeler_of(self.backend, self.simulate)
+
+    def to_json(self) -> str:
+        record = {
+            "set": self.name,
+            "labeler": {"backend": self.backend, "simulate": self.simulate, "kind": self.labeler,
+                        "where": self.where},
+            "written_at": self.written_at,
+            "filenames": self.filenames,
+        }
+        if self.selection is not None:
+            record["selection"] = self.selection
+        return json.dumps(record, indent=1, sort_keys=True) + "\n"
+
+
+def read_lock(path: Path) -> Lock | None:
+    """The lock at `path`, or None if the set was never given to anyone."""
+    if not path.exists():
+        return None
+    try:
+        record = json.loads(path.read_text())
+        labeler = record["labeler"]
+        return Lock(
+            name=record["set"],
+            filenames=list(record["filenames"]),
+            backend=labeler["backend"],
+            simulate=labeler.get("simulate", "none"),
+            written_at=record.get("written_at", ""),
+            selection=record.get("selection"),
+            where=labeler.get("where", ""),
+        )
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise InputError(
+            f"{path}: not a label-store record ({type(exc).__name__}: {exc}). It lists the images "
+            "people were given; restore it from git/DVC rather than editing it."
+        ) from None
+
+
+def lock(
+    name: str,
+    filenames: list[str],
+    backend: str,
+    simulate: str = "none",
+    selection: dict[str, Any] | None = None,
+    where: str = "",
+    store: Path = STORE,
+) -> Lock:
+    """Record that `filenames` were given to the configured labeler; an existing record wins.
+
+    Returns the record in force. If one exists for other images, the set was given to people
+    with another selection: stop rather than label a second set under the same name.
+    """
+    path = lock_path(name, store)
+    new = Lock(name, list(filenames), backend, simulate,
+               datetime.now(UTC).isoformat(timespec="seconds"), selection, where)
+    write_once(path, new.to_json())
+    kept = read_lock(path)
+    assert kept is not None
+    if sorted(kept.filenames) != sorted(filenames):
+        raise InputError(
+            f"{path}: {title(name)} was given to {describe(kept.backend, kept.simulate)} on "
+            f"{kept.written_at} with {len(kept.filenames)} other images than the {len(filenames)} "
+            f"now selected. Its selection is kept from this file; rerun so that the select rule "
+            f"restores it. {START_OVER}"
+        )
+    return kept
+
+
+def check_labeler(backend: str, simulate: str = "none", store: Path = STORE) -> None:
+    """Refuse a configured backend that would relabel a set someone else labeled.
+
+    Called before any job runs. A set labeled by people is never answered by a simulator, nor a
+    simulated set mixed into a people's run; Label Studio and the `file` backend are both people,
+    and either reads the store.
+    """
+    configured = labeler_of(backend, simulate)
+    conflicts = []
+    for path in sorted(store.glob("*.selection.json")):
+        kept = read_lock(path)
+        if kept is not None and kept.labeler != configured:
+            conflicts.append(f"{title(kept.name)} was labeled by {describe(kept.backend, kept.simulate)} ({path})")
+    if conflicts:
+        raise InputError(
+            f"the label store holds sets labeled by another labeler than the configured "
+            f"{describe(backend, simulate)}: {'; '.join(conflicts)}. Nothing was changed. Rerun "
+            f"with the config the run was labeled with (for Label Studio: "
+            f"`--configfile config/labelstudio.yaml`, or the command you started the run with). "
+            f"{START_OVER}"
+        )
+
+
+def kept_selection(round_: int, store: Path = STORE) -> dict[str, Any] | None:
+    """The selection record people were given for a round, or None if it was never given."""
+    kept = read_lock(lock_path(set_name(round_), store))
+    if kept is None:
+        return None
+    if kept.selection is None:
+        raise InputError(f"{lock_path(set_name(round_), store)}: no selection record in it.")
+    return kept.selection
+
+
+def fixed_split(store: Path = STORE) -> dict[str, str]:
+    """JPG name -> "val" or "train" for every image already given to a labeler.
+
+    A changed split (another `val_fraction`, seed or filter) must not move a labeled validation
+    image into the pool, where it could be selected and labeled twice, nor a labeled training
+    image into validation, where the model would be scored on what it was trained on.
+    """
+    fixed: dict[str, str] = {}
+    for path in sorted(store.glob("*.selection.json")):
+        kept = read_lock(path)
+        if kept is None:
+            continue
+        side = "val" if kept.name == VALIDATION else "train"
+        for name in kept.filenames:
+            if fixed.setdefault(name, side) != side:
+                raise InputError(
+                    f"{path}: {name} is both a validation image and a training image in the label "
+                    "store. Restore the store from git/DVC."
+                )
+    return fixed
+
+
+def validation_filenames(split: Path, store: Path = STORE) -> list[str]:
+    """The validation images to label: those people were given if any, else the split's."""
+    kept = read_lock(lock_path(VALIDATION, store))
+    if kept is not None:
+        return kept.filenames
+    from bps_labeler.split import split_filenames
+
+    return split_filenames(split, "val")

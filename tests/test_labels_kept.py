@@ -1,0 +1,176 @@
+"""People's labels in the label store survive every rerun: the `file` backend, as root and not.
+
+Label Studio's side of the same promise is in test_workflow_labeling.py.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import REPO
+from test_workflow import SNAKEMAKE, make_workdir, snakemake, tiny_config
+
+from bps_labeler.annotations import image_url, read_truth
+from bps_labeler.selection import read_selected
+from bps_labeler.split import split_filenames
+
+pytestmark = pytest.mark.workflow
+
+TARGET = "results/round_2/model.ckpt"
+
+
+def file_config() -> dict:
+    cfg = tiny_config()
+    cfg["annotation"]["backend"] = "file"
+    return cfg
+
+
+def label(workdir: Path, name: str, names: list[str]) -> None:
+    """A person's JSON-MIN export of `names`, dropped in the store."""
+    truth = read_truth(workdir / "resources/synthetic/truth.csv")
+    records = [{"image": image_url(n, "results/data/images"), "id": i, "choice": truth[n], "annotator": 7}
+               for i, n in enumerate(names, start=1)]
+    (workdir / "annotations").mkdir(exist_ok=True)
+    (workdir / f"annotations/{name}.json").write_text(json.dumps(records, indent=1))
+
+
+def digests(workdir: Path, *patterns: str) -> dict[str, str]:
+    return {p.relative_to(workdir).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for pattern in patterns for p in sorted(workdir.glob(pattern))}
+
+
+def labels_of(workdir: Path, r: int) -> dict[str, str]:
+    return {Path(a["image"]).name: a["choice"]
+            for a in json.loads((workdir / f"results/round_{r}/annotations.json").read_text())}
+
+
+def write_config(workdir: Path, cfg: dict) -> None:
+    (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+
+
+@pytest.fixture(scope="module")
+def labeled(tmp_path_factory) -> Path:
+    """Two rounds and the validation images labeled by people, with the `file` backend."""
+    workdir = make_workdir(tmp_path_factory.mktemp("kept"), file_config())
+    snakemake(workdir, "results/round_1/selection.json", "results/data/split.csv", "resources/synthetic/truth.csv")
+    label(workdir, "validation", split_filenames(workdir / "results/data/split.csv", "val"))
+    label(workdir, "round_1", read_selected(workdir / "results/round_1/selection.json"))
+    snakemake(workdir, "results/round_2/selection.json")
+    label(workdir, "round_2", read_selected(workdir / "results/round_2/selection.json"))
+    snakemake(workdir, TARGET)
+    return workdir
+
+
+def test_the_store_records_what_people_were_given(labeled):
+    for r in (1, 2):
+        kept = json.loads((labeled / f"annotations/round_{r}.selection.json").read_text())
+        assert kept["labeler"]["backend"] == "file" and kept["labeler"]["kind"] == "people"
+        assert kept["selection"] == json.loads((labeled / f"results/round_{r}/selection.json").read_text())
+        report = json.loads((labeled / f"results/round_{r}/annotation_report.json").read_text())
+        assert report["n_labeled"] == 20 and report["labeler"] == "people"
+    val = json.loads((labeled / "annotations/validation.selection.json").read_text())
+    assert sorted(val["filenames"]) == sorted(split_filenames(labeled / "results/data/split.csv", "val"))
+
+
+def test_a_changed_selection_config_keeps_labeled_rounds(labeled):
+    """Issue case 3: as root, a changed n_samples used to delete round 1's labels."""
+    store, sel = digests(labeled, "annotations/*"), digests(labeled, "results/round_*/selection.json")
+    cfg = file_config()
+    cfg["selection"][0]["n_samples"] = 22
+    write_config(labeled, cfg)
+    try:
+        plan = snakemake(labeled, "-n", TARGET)
+        assert "Nothing to be done" in plan.stdout
+        assert "round 1 was given to a labeler (annotations/round_1.selection.json)" in plan.stderr
+        snakemake(labeled, TARGET, "--forcerun", "select")  # even when the select rule does run
+        assert "its 20 images are kept, not selected again" in (labeled / "logs/round_1/select.log").read_text()
+        assert digests(labeled, "annotations/*") == store
+        assert digests(labeled, "results/round_*/selection.json") == sel
+    finally:
+        write_config(labeled, file_config())
+
+
+def test_a_label_correction_retrains_but_never_reselects(labeled):
+    """Issue case 4: flipping a choice in round 1's export used to re-select round 2 and drop its labels."""
+    sel = digests(labeled, "results/round_*/selection.json")
+    before = (labeled / "annotations/round_2.json").read_bytes()
+    round_2 = labels_of(labeled, 2)
+    export = labeled / "annotations/round_1.json"
+    records = json.loads(export.read_text())
+    flipped = "no track" if records[0]["choice"] == "track" else "track"
+    records[0]["choice"] = flipped
+    export.write_text(json.dumps(records, indent=1))
+    model = (labeled / "results/round_2/model.ckpt").stat().st_mtime
+    snakemake(labeled, TARGET)
+    assert labels_of(labeled, 1)[Path(records[0]["image"]).name] == flipped
+    assert labels_of(labeled, 2) == round_2 and (labeled / "annotations/round_2.json").read_bytes() == before
+    assert digests(labeled, "results/round_*/selection.json") == sel
+    assert (labeled / "results/round_2/model.ckpt").stat().st_mtime > model  # retrained on the correction
+
+
+def test_forceall_and_deleted_results_lose_nothing(labeled):
+    store, sel = digests(labeled, "annotations/*"), digests(labeled, "results/round_*/selection.json")
+    labels = {r: labels_of(labeled, r) for r in (1, 2)}
+    snakemake(labeled, TARGET, "--forceall")
+    shutil.rmtree(labeled / "results" / "round_1")
+    shutil.rmtree(labeled / "results" / "round_2")
+    snakemake(labeled, TARGET)
+    assert digests(labeled, "annotations/*") == store
+    assert digests(labeled, "results/round_*/selection.json") == sel
+    assert {r: labels_of(labeled, r) for r in (1, 2)} == labels
+
+
+def test_a_simulated_labeler_is_refused_before_any_job(labeled):
+    """Issue case 1: the default config's oracle used to relabel people's rounds."""
+    store = digests(labeled, "annotations/*", "results/**/annotations.json")
+    for override in ("annotation={backend: oracle}", "annotation={backend: labelstudio, labelstudio: {simulate: oracle}}"):
+        proc = snakemake(labeled, TARGET, "--config", override, check=False)
+        out = proc.stdout + proc.stderr
+        assert proc.returncode != 0
+        assert "round 1 was labeled by backend file (people) (annotations/round_1.selection.json)" in out
+        assert "validation was labeled by backend file (people)" in out
+        assert "Nothing was changed" in out and "mv annotations annotations.old" in out
+        assert "Finished jobid" not in out
+    assert digests(labeled, "annotations/*", "results/**/annotations.json") == store
+
+
+def test_without_roots_override_a_rerun_works_and_a_read_only_store_is_only_read(labeled, tmp_path):
+    """Run as a normal user runs: protected() outputs used to stop such reruns with
+    ProtectedOutputException, while as root they protected nothing.
+
+    Root without CAP_DAC_OVERRIDE (and its kin) meets file modes as a normal user does; the venv's
+    interpreter lives under /root here, out of reach of another uid. The store is made read-only,
+    as a careful person might: the pipeline only reads it.
+    """
+    if os.geteuid() != 0 or not shutil.which("setpriv"):
+        pytest.skip("needs root and setpriv to drop root's override of file modes")
+    work = tmp_path / "work"
+    shutil.copytree(labeled, work, symlinks=True)
+    store = digests(work, "annotations/*")
+    cfg = file_config()
+    cfg["selection"][0]["n_samples"] = 22
+    cfg["train"]["epochs"] = 1  # retrains every round
+    write_config(work, cfg)
+    for path in (work / "annotations").iterdir():
+        path.chmod(0o444)
+    (work / "annotations").chmod(0o555)
+    caps = "-dac_override,-dac_read_search,-fowner"
+    try:
+        proc = subprocess.run(
+            ["setpriv", "--bounding-set", caps, "--inh-caps", caps, SNAKEMAKE, "--snakefile",
+             str(REPO / "workflow" / "Snakefile"), "--directory", str(work), "--cores", "2", TARGET],
+            capture_output=True, text=True, timeout=1500,
+        )
+        assert proc.returncode == 0, proc.stderr[-4000:]
+        assert "ProtectedOutputException" not in proc.stderr
+        assert digests(work, "annotations/*") == store
+        assert json.loads((work / "results/round_2/metrics.json").read_text())["n_labels"] == 40
+    finally:
+        (work / "annotations").chmod(0o755)

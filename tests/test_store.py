@@ -1,0 +1,115 @@
+"""The label store: written once, never replaced, and guarded against another labeler."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bps_labeler.config_values import coerce
+from bps_labeler.errors import InputError
+from bps_labeler.split import stratified_split
+from bps_labeler.store import (
+    check_labeler,
+    export_path,
+    fixed_split,
+    kept_selection,
+    lock,
+    lock_path,
+    read_lock,
+    write_once,
+)
+
+
+def test_write_once_never_replaces_a_file(tmp_path):
+    path = tmp_path / "store" / "round_1.json"
+    assert write_once(path, "people's labels\n")
+    assert not write_once(path, "something else\n")
+    assert path.read_text() == "people's labels\n"
+    assert [p.name for p in path.parent.iterdir()] == ["round_1.json"]  # no temporary file left
+
+
+def test_a_lock_keeps_the_first_selection_and_refuses_another(tmp_path):
+    selection = {"round": 1, "config": {"n_samples": 2}, "selected": [{"filename": "a.jpg"}, {"filename": "b.jpg"}]}
+    first = lock("round_1", ["a.jpg", "b.jpg"], "file", selection=selection, store=tmp_path)
+    again = lock("round_1", ["b.jpg", "a.jpg"], "file", selection=selection, store=tmp_path)
+    assert again == first and first.labeler == "people"
+    assert kept_selection(1, tmp_path) == selection
+    assert kept_selection(2, tmp_path) is None
+    with pytest.raises(InputError, match=r"round 1 was given to backend file \(people\) .* 2 other images than the 3"):
+        lock("round_1", ["a.jpg", "b.jpg", "c.jpg"], "file", store=tmp_path)
+    assert read_lock(lock_path("round_1", tmp_path)).filenames == ["a.jpg", "b.jpg"]
+
+
+@pytest.mark.parametrize(
+    ("labeled_by", "configured", "refused"),
+    [
+        (("labelstudio", "none"), ("oracle", "none"), True),  # the resume command without its config
+        (("labelstudio", "none"), ("labelstudio", "oracle"), True),  # simulated answers into a people's run
+        (("labelstudio", "oracle"), ("labelstudio", "none"), True),  # a demo's answers into a people's run
+        (("file", "none"), ("oracle", "none"), True),
+        (("labelstudio", "none"), ("file", "none"), False),  # both are people; both read the store
+        (("file", "none"), ("labelstudio", "none"), False),
+    ],
+)
+def test_another_labeler_is_refused_naming_the_set_and_both_backends(tmp_path, labeled_by, configured, refused):
+    lock("round_1", ["a.jpg"], labeled_by[0], labeled_by[1], store=tmp_path)
+    if not refused:
+        check_labeler(*configured, store=tmp_path)
+        return
+    with pytest.raises(InputError) as err:
+        check_labeler(*configured, store=tmp_path)
+    msg = str(err.value)
+    assert f"round 1 was labeled by backend {labeled_by[0]}" in msg
+    assert f"configured backend {configured[0]}" in msg
+    assert "Nothing was changed" in msg and "mv annotations annotations.old" in msg
+
+
+def test_an_empty_store_accepts_any_backend(tmp_path):
+    for backend in ("oracle", "labelstudio", "file"):
+        check_labeler(backend, store=tmp_path / "annotations")
+
+
+def test_a_damaged_lock_is_named(tmp_path):
+    lock_path("round_1", tmp_path).write_text("{not json")
+    with pytest.raises(InputError, match=r"round_1.selection.json: not a label-store record"):
+        check_labeler("file", store=tmp_path)
+
+
+def test_labeled_images_keep_their_side_of_the_split(tmp_path):
+    import pandas as pd
+
+    meta = pd.DataFrame({
+        "filename": [f"img{i}.tif" for i in range(40)],
+        "particle_type": ["Fe"] * 40, "dose_Gy": [0.82] * 40, "hr_post_exposure": [4] * 40,
+    })
+    before = stratified_split(meta, 0.2, seed=0)
+    val = before.loc[before["split"] == "val", "filename"].tolist()
+    train = before.loc[before["split"] == "train", "filename"].tolist()
+    lock("validation", val[:3], "file", store=tmp_path)
+    lock("round_1", train[:5], "file", store=tmp_path)
+    fixed = fixed_split(tmp_path)
+    after = stratified_split(meta, 0.5, seed=7, fixed=fixed).set_index("filename")["split"]  # a new fraction and seed
+    assert all(after[n] == "val" for n in val[:3]) and all(after[n] == "train" for n in train[:5])
+    lock("round_2", [val[0]], "file", store=tmp_path)
+    with pytest.raises(InputError, match="both a validation image and a training image"):
+        fixed_split(tmp_path)
+
+
+def test_nested_config_strings_take_the_schemas_types():
+    schema = {"type": "object", "properties": {
+        "a": {"type": "object", "properties": {"t": {"type": "number", "exclusiveMinimum": 0},
+                                               "b": {"type": "boolean"}, "s": {"type": "string"},
+                                               "e": {"enum": ["none", "oracle"]}}}}}
+    config = {"a": {"t": "60", "b": "false", "s": "007", "e": "none"}}
+    assert sorted(coerce(config, schema)) == ["a.b", "a.t"]
+    assert config == {"a": {"t": 60, "b": False, "s": "007", "e": "none"}}
+    bad = {"a": {"t": "sixty"}}
+    coerce(bad, schema)
+    assert bad == {"a": {"t": "sixty"}}  # left for the schema to report
+
+
+def test_export_and_lock_names(tmp_path):
+    assert export_path("round_2", tmp_path).name == "round_2.json"
+    assert lock_path("validation", tmp_path).name == "validation.selection.json"
+    json.loads(lock("validation", ["x.jpg"], "labelstudio", where="http://h project 'p'", store=tmp_path).to_json())
