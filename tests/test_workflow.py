@@ -87,6 +87,12 @@ def test_round_contracts(run):
         assert m["n_labels"] == 20 * r and m["n_val"] == 48
         for key in ("accuracy", "balanced_accuracy", "auroc"):
             assert 0 <= m[key] <= 1
+        # beside its baselines, on the same images; the undecided subset is the irradiated Fe
+        b = m["baselines"]
+        assert b["overall"]["model"]["balanced_accuracy"] == m["balanced_accuracy"]
+        assert b["undecided"]["n_val"] == 24 and b["n_known"] == 24  # the Fe and X-ray halves
+        assert b["undecided"]["metadata_rule"]["balanced_accuracy"] == 0.5  # it says "track" to all
+        assert b["overall"]["metadata_rule"]["balanced_accuracy"] > 0.5
         assert (run / f"results/round_{r}/model.ckpt").stat().st_size > 1_000_000
     r1 = json.loads((run / "results/round_1/selection.json").read_text())
     assert r1["config"] == tiny_config()["selection"][0]  # the config used travels with the picks

@@ -44,6 +44,12 @@ for _i, _cfg in enumerate(config["selection"], start=1):
         _validate_selection(_cfg, where=f"config selection[{_i - 1}] (round {_i})")
     except InputError as _err:
         raise WorkflowError(str(_err)) from None
+for _i, _known in enumerate(config["known_answers"]):
+    if _known["label"] not in config["annotation"]["categories"]:
+        raise WorkflowError(
+            f"config known_answers[{_i}]: label {_known['label']!r} is not one of "
+            f"annotation.categories {config['annotation']['categories']}."
+        )
 # a set people labeled is never relabeled by another labeler: refuse before any job runs
 try:
     check_labeler(

@@ -1,4 +1,4 @@
-# Fine-tune the classifier on all labels so far, score it, predict the whole pool.
+# Fine-tune the classifier on all labels so far, score it beside its baselines, predict the pool.
 
 
 rule train:
@@ -7,6 +7,7 @@ rule train:
         validation=validation_annotations(),
         backbone="results/embeddings/backbone.pt",
         images=IMAGE_MANIFEST,
+        meta="results/data/filtered_meta.csv",
     output:
         model="results/round_{round}/model.ckpt",
         metrics=report(
@@ -21,6 +22,7 @@ rule train:
         train=config["train"],
         seed=config["seed"],
         accelerator=config["accelerator"],
+        known_answers=config["known_answers"],
     threads: 8
     resources:
         mem_mb=8000,

@@ -1,0 +1,77 @@
+"""What the condition alone says: the zero-label rule every figure has to beat.
+
+X-rays and sham exposures (0 Gy) leave no tracks; only heavy ions do. A biologist knows that
+without labeling anything, so an image whose condition decides its label is "known", and the
+model earns its place on the others, the "undecided" ones. Which conditions are known is
+configuration (`known_answers:`), so other data sets and other questions can say otherwise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bps_labeler.meta import jpg_name
+
+
+@dataclass(frozen=True)
+class KnownAnswer:
+    """Images of a matching condition have `label`; an unset field matches everything."""
+
+    label: str
+    particle_types: tuple[str, ...] | None = None
+    dose_min: float | None = None
+    dose_max: float | None = None
+    hours: tuple[int, ...] | None = None
+
+    def matches(self, meta: pd.DataFrame) -> pd.Series:
+        hit = pd.Series(True, index=meta.index)
+        if self.particle_types is not None:
+            hit &= meta["particle_type"].isin(self.particle_types)
+        if self.dose_min is not None:
+            hit &= meta["dose_Gy"].astype(float) >= self.dose_min
+        if self.dose_max is not None:
+            hit &= meta["dose_Gy"].astype(float) <= self.dose_max
+        if self.hours is not None:
+            hit &= meta["hr_post_exposure"].astype(int).isin(self.hours)
+        return hit
+
+
+def parse(entries: list[dict[str, Any]]) -> list[KnownAnswer]:
+    """The config's `known_answers` list (already checked against the schema)."""
+    return [
+        KnownAnswer(
+            label=e["label"],
+            particle_types=tuple(e["particle_types"]) if "particle_types" in e else None,
+            dose_min=e.get("dose_min"),
+            dose_max=e.get("dose_max"),
+            hours=tuple(e["hours"]) if "hours" in e else None,
+        )
+        for e in entries
+    ]
+
+
+def known_labels(meta: pd.DataFrame, rules: list[KnownAnswer]) -> pd.Series:
+    """JPG name -> the label the condition decides, or None where it does not (undecided).
+
+    The first matching rule wins, as in a list a person reads from the top.
+    """
+    out = pd.Series([None] * len(meta), index=meta["filename"].map(jpg_name).to_numpy(), dtype=object)
+    decided = np.zeros(len(meta), dtype=bool)
+    for rule in rules:
+        hit = rule.matches(meta).to_numpy() & ~decided
+        out[hit] = rule.label
+        decided |= hit
+    return out
+
+
+def rule_probabilities(known: pd.Series, categories: tuple[str, ...], positive: str) -> np.ndarray:
+    """The metadata rule as a classifier: the known label, else `positive` (the condition can
+    leave tracks, so the rule bets on one)."""
+    probs = np.zeros((len(known), len(categories)))
+    for i, label in enumerate(known.to_numpy()):
+        probs[i, categories.index(positive if pd.isna(label) else label)] = 1.0
+    return probs
