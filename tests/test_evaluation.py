@@ -53,6 +53,8 @@ def test_scores_beside_baselines_overall_and_on_the_undecided():
     assert overall["metadata_rule"]["accuracy"] == pytest.approx(5 / 6)  # wrong only on u3
     assert overall["model"]["accuracy"] == pytest.approx(5 / 6)  # wrong only on k1
     assert overall["metadata_rule"]["confusion_matrix"] == [[2, 0], [1, 3]]
+    assert overall["model_and_rule"]["accuracy"] == 1.0  # the rule fixes the model's known miss
+    assert und["model_and_rule"] == und["model"]
 
 
 def test_majority_counts_the_labels_so_far():

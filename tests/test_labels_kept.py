@@ -134,8 +134,8 @@ def test_a_simulated_labeler_is_refused_before_any_job(labeled):
         proc = snakemake(labeled, TARGET, "--config", override, check=False)
         out = proc.stdout + proc.stderr
         assert proc.returncode != 0
-        assert "round 1 was labeled by backend file (people) (annotations/round_1.selection.json)" in out
-        assert "validation was labeled by backend file (people)" in out
+        assert "round 1 was given to backend file (people) (annotations/round_1.selection.json)" in out
+        assert "validation was given to backend file (people)" in out
         assert "Nothing was changed" in out and "mv annotations annotations.old" in out
         assert "Finished jobid" not in out
     assert digests(labeled, "annotations/*", "results/**/annotations.json") == store

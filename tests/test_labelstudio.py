@@ -20,6 +20,7 @@ from bps_labeler.labelstudio import (
     import_tasks,
     progress,
     simulate_oracle,
+    task_data,
     wait_for_labels,
 )
 
@@ -196,3 +197,10 @@ def test_server_errors_are_retried_with_backoff_then_named(monkeypatch):
     finally:
         httpd.shutdown()
     assert len(hits) == 3  # our retries only: the SDK's own blind retries are off
+
+
+def test_tasks_are_blind_to_the_condition_unless_asked():
+    meta = {"particle_type": "Fe", "dose_Gy": 0.82, "hr_post_exposure": 4, "snr": 7.5}
+    assert task_data(meta, 2, show_condition=False) == {"snr": 7.5, "round": 2}
+    assert task_data(meta, None, show_condition=True) == {**meta, "round": "validation"}
+    assert LabelStudioSpec().attach_predictions is False and LabelStudioSpec().show_condition is False

@@ -62,3 +62,16 @@ def test_lightly_metadata_files(tmp_path, tiny_dataset):
     }
     table = metadata_table(tmp_path)
     assert len(table) == len(meta) and table.loc[rec["file_name"], "particle_type"] == row["particle_type"]
+
+
+def test_a_fixed_number_of_validation_images_stratified_by_condition():
+    from bps_labeler.split import stratified_split
+
+    rows = [(f"{p}_{d}_{i}.tif", d, p, 4) for p, d, n in (("Fe", 0.82, 300), ("X-ray", 1.0, 100)) for i in range(n)]
+    meta = pd.DataFrame(rows, columns=["filename", "dose_Gy", "particle_type", "hr_post_exposure"])
+    split = stratified_split(meta, None, seed=0, val_size=200)
+    val = split.loc[split["split"] == "val", "filename"]
+    assert len(val) == 200 and val.str.startswith("Fe").sum() == 150  # in proportion: 3 to 1
+    bigger = pd.concat([meta, meta.assign(filename="more_" + meta["filename"])])
+    assert (stratified_split(bigger, None, seed=0, val_size=200)["split"] == "val").sum() == 200  # not growing
+    assert (stratified_split(meta, None, seed=0, val_size=1000)["split"] == "val").all()  # capped at the data

@@ -10,13 +10,15 @@ from bps_labeler.config_values import coerce
 from bps_labeler.errors import InputError
 from bps_labeler.split import stratified_split
 from bps_labeler.store import (
+    adopt_exports,
+    check_in_pool,
     check_labeler,
     export_path,
     fixed_split,
     kept_selection,
-    lock,
-    lock_path,
-    read_lock,
+    give,
+    given_path,
+    read_given,
     write_once,
 )
 
@@ -31,14 +33,14 @@ def test_write_once_never_replaces_a_file(tmp_path):
 
 def test_a_lock_keeps_the_first_selection_and_refuses_another(tmp_path):
     selection = {"round": 1, "config": {"n_samples": 2}, "selected": [{"filename": "a.jpg"}, {"filename": "b.jpg"}]}
-    first = lock("round_1", ["a.jpg", "b.jpg"], "file", selection=selection, store=tmp_path)
-    again = lock("round_1", ["b.jpg", "a.jpg"], "file", selection=selection, store=tmp_path)
+    first = give("round_1", ["a.jpg", "b.jpg"], "file", selection=selection, store=tmp_path)
+    again = give("round_1", ["b.jpg", "a.jpg"], "file", selection=selection, store=tmp_path)
     assert again == first and first.labeler == "people"
     assert kept_selection(1, tmp_path) == selection
     assert kept_selection(2, tmp_path) is None
     with pytest.raises(InputError, match=r"round 1 was given to backend file \(people\) .* 2 other images than the 3"):
-        lock("round_1", ["a.jpg", "b.jpg", "c.jpg"], "file", store=tmp_path)
-    assert read_lock(lock_path("round_1", tmp_path)).filenames == ["a.jpg", "b.jpg"]
+        give("round_1", ["a.jpg", "b.jpg", "c.jpg"], "file", store=tmp_path)
+    assert read_given(given_path("round_1", tmp_path)).filenames == ["a.jpg", "b.jpg"]
 
 
 @pytest.mark.parametrize(
@@ -53,14 +55,14 @@ def test_a_lock_keeps_the_first_selection_and_refuses_another(tmp_path):
     ],
 )
 def test_another_labeler_is_refused_naming_the_set_and_both_backends(tmp_path, labeled_by, configured, refused):
-    lock("round_1", ["a.jpg"], labeled_by[0], labeled_by[1], store=tmp_path)
+    give("round_1", ["a.jpg"], labeled_by[0], labeled_by[1], store=tmp_path)
     if not refused:
         check_labeler(*configured, store=tmp_path)
         return
     with pytest.raises(InputError) as err:
         check_labeler(*configured, store=tmp_path)
     msg = str(err.value)
-    assert f"round 1 was labeled by backend {labeled_by[0]}" in msg
+    assert f"round 1 was given to backend {labeled_by[0]}" in msg
     assert f"configured backend {configured[0]}" in msg
     assert "Nothing was changed" in msg and "mv annotations annotations.old" in msg
 
@@ -71,7 +73,7 @@ def test_an_empty_store_accepts_any_backend(tmp_path):
 
 
 def test_a_damaged_lock_is_named(tmp_path):
-    lock_path("round_1", tmp_path).write_text("{not json")
+    given_path("round_1", tmp_path).write_text("{not json")
     with pytest.raises(InputError, match=r"round_1.selection.json: not a label-store record"):
         check_labeler("file", store=tmp_path)
 
@@ -86,12 +88,12 @@ def test_labeled_images_keep_their_side_of_the_split(tmp_path):
     before = stratified_split(meta, 0.2, seed=0)
     val = before.loc[before["split"] == "val", "filename"].tolist()
     train = before.loc[before["split"] == "train", "filename"].tolist()
-    lock("validation", val[:3], "file", store=tmp_path)
-    lock("round_1", train[:5], "file", store=tmp_path)
+    give("validation", val[:3], "file", store=tmp_path)
+    give("round_1", train[:5], "file", store=tmp_path)
     fixed = fixed_split(tmp_path)
     after = stratified_split(meta, 0.5, seed=7, fixed=fixed).set_index("filename")["split"]  # a new fraction and seed
     assert all(after[n] == "val" for n in val[:3]) and all(after[n] == "train" for n in train[:5])
-    lock("round_2", [val[0]], "file", store=tmp_path)
+    give("round_2", [val[0]], "file", store=tmp_path)
     with pytest.raises(InputError, match="both a validation image and a training image"):
         fixed_split(tmp_path)
 
@@ -111,5 +113,29 @@ def test_nested_config_strings_take_the_schemas_types():
 
 def test_export_and_lock_names(tmp_path):
     assert export_path("round_2", tmp_path).name == "round_2.json"
-    assert lock_path("validation", tmp_path).name == "validation.selection.json"
-    json.loads(lock("validation", ["x.jpg"], "labelstudio", where="http://h project 'p'", store=tmp_path).to_json())
+    assert given_path("validation", tmp_path).name == "validation.selection.json"
+    json.loads(give("validation", ["x.jpg"], "labelstudio", where="http://h project 'p'", store=tmp_path).to_json())
+
+
+def test_exports_from_before_records_are_recorded_or_refused(tmp_path):
+    """A store written before selections were recorded: adopted by people, refused by the oracle."""
+    store, results = tmp_path / "annotations", tmp_path / "results"
+    store.mkdir()
+    (store / "round_1.json").write_text("[]")
+    (store / "notes.json").write_text("{}")  # not a set: ignored
+    with pytest.raises(InputError, match=r"round 1 has people's export .*round_1.json"):
+        check_labeler("oracle", store=store)
+    assert adopt_exports("file", "none", results, store) == []  # no selection to record yet
+    (results / "round_1").mkdir(parents=True)
+    selection = {"round": 1, "config": {}, "selected": [{"filename": "a.jpg"}]}
+    (results / "round_1" / "selection.json").write_text(json.dumps(selection))
+    assert adopt_exports("file", "none", results, store) == ["round_1"]
+    assert kept_selection(1, store) == selection
+    assert adopt_exports("file", "none", results, store) == []
+
+
+def test_images_that_left_the_pool_are_named(tmp_path):
+    give("round_1", ["a.jpg", "b.jpg"], "file", store=tmp_path)
+    check_in_pool(1, ["a.jpg", "b.jpg"], ["a.jpg", "b.jpg", "c.jpg"], tmp_path)
+    with pytest.raises(InputError, match=r"1 of the 2 images round 1 gave to people are no longer in the pool"):
+        check_in_pool(1, ["a.jpg", "b.jpg"], ["a.jpg"], tmp_path)

@@ -25,6 +25,7 @@ def tiny_config() -> dict:
     cfg["source"]["synthetic"]["n_images"] = 680
     cfg["filter"] = {"particle_types": ["Fe", "X-ray"], "dose_min": 0.8}  # 6 conditions, 240 images
     cfg["convert"]["shards"] = 3
+    cfg["split"] = {"val_size": None, "val_fraction": 0.2}
     cfg["embed"].update(input_size=32, epochs=1, batch_size=64, dim=16)
     cfg["train"].update(epochs=2, batch_size=8)
     for sel in cfg["selection"]:
@@ -181,3 +182,14 @@ def test_local_source_with_a_corrupt_tiff_names_the_file(tmp_path, tiny_dataset)
     assert proc.returncode != 0
     assert f"ERROR: {local / victim}: not a readable TIFF" in out
     assert "truncated: download it again or drop its row from meta.csv" in out
+
+
+def test_oracle_noise_never_touches_the_validation_labels(tmp_path):
+    cfg = tiny_config()
+    cfg["annotation"]["oracle"]["noise"] = 0.5  # half of every round's answers flipped ...
+    workdir = make_workdir(tmp_path, cfg)
+    snakemake(workdir, "results/validation/annotations.json")
+    truth = pd.read_csv(workdir / "resources/synthetic/truth.csv")
+    truth = dict(zip(truth["filename"].str.replace(".tif", ".jpg"), truth["label"]))
+    val = json.loads((workdir / "results/validation/annotations.json").read_text())
+    assert len(val) == 48 and all(a["choice"] == truth[Path(a["image"]).name] for a in val)  # ... none of these

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shlex
 import socket
 import time
@@ -49,6 +50,9 @@ def test_whole_loop_through_label_studio(labelstudio, tmp_path):
         assert kept["labeler"]["kind"] == "simulated" and kept["selection"]["round"] == r
     m = json.loads((workdir / "results/round_2/metrics.json").read_text())
     assert m["n_labels"] == 40 and m["n_val"] == 48
+    tasks = json.loads((workdir / "annotations/round_2.json").read_text())
+    assert not any(t.get("predictions") for t in tasks)  # blind: no model guess shown ...
+    assert all("particle_type" not in t["data"] and "dose_Gy" not in t["data"] for t in tasks)  # ... nor the condition
     log = (workdir / "logs/round_2/labelstudio.log").read_text()
     assert "exported to annotations/round_2.json" in log and "404" not in log  # no pager noise per poll
     # labeling is done once: the next run neither asks Label Studio nor retrains anything
@@ -69,7 +73,10 @@ def test_half_labeled_round_times_out_then_resumes(labelstudio, tmp_path):
     workdir = make_workdir(tmp_path, cfg)
     target = "results/round_1/annotations.json"
     command = [SNAKEMAKE, "--snakefile", str(REPO / "workflow" / "Snakefile"), "--directory", str(workdir),
-               "--cores", "2", target]  # the hint repeats it, config and all
+               "--cores", "2", target]  # the hint repeats it, config and all,
+    started = Path(os.environ.get("PWD", Path.cwd()))  # with the program relative to where it was run
+    if Path(SNAKEMAKE).is_relative_to(started):
+        command[0] = str(Path(SNAKEMAKE).relative_to(started))
     snakemake(workdir, "results/round_1/selection.json", "resources/synthetic/truth.csv")
     selected = read_selected(workdir / "results/round_1/selection.json")
     truth = read_truth(workdir / "resources/synthetic/truth.csv")
@@ -160,7 +167,7 @@ def test_people_labels_survive_settings_a_dead_server_forceall_and_another_backe
     proc = snakemake(workdir, target, check=False)
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0
-    assert "round 1 was labeled by backend labelstudio (people) (annotations/round_1.selection.json)" in out
+    assert "round 1 was given to backend labelstudio (people) (annotations/round_1.selection.json)" in out
     assert "the configured backend oracle" in out and "Finished jobid" not in out
     assert snapshot() == before
     assert len(list(server.client.tasks.list(project=ensure_project(server, "wf-people", ("track", "no track"))))) == 20

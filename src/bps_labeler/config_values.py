@@ -32,9 +32,7 @@ def coerce(config: dict[str, Any], schema: dict[str, Any], max_passes: int = 20)
     for _ in range(max_passes):
         changed = False
         for error in validator.iter_errors(config):
-            if error.validator not in ("type", "enum", "minimum", "maximum", "exclusiveMinimum") or not isinstance(
-                error.instance, str
-            ):
+            if error.validator not in ("type", "enum") or not isinstance(error.instance, str):
                 continue
             value = _typed(error.instance)
             if isinstance(value, str) or not jsonschema.Draft202012Validator(error.schema).is_valid(value):

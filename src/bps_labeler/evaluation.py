@@ -44,12 +44,17 @@ def with_baselines(
 ) -> dict[str, Any]:
     """Model, metadata rule and majority class, overall and on the undecided images.
 
+    `model_and_rule` answers known images by their condition and the rest by the model: on the
+    undecided images it is the model, overall it is what the pipeline can deliver.
+
     `known` and `rule_probs` are aligned with `names`; `known` is missing (None or NaN) where the
     condition does not decide the label.
     """
     y = np.array([categories.index(truth[n]) for n in names])
     undecided = pd.isna(known).to_numpy()
     majority_probs = _constant(majority, len(names), categories)
+    # what the pipeline can answer: the condition where it decides, the model elsewhere
+    combined = np.where(undecided[:, None], probs, rule_probs)
 
     def block(mask: np.ndarray) -> dict[str, Any]:
         if not mask.any():
@@ -57,6 +62,7 @@ def with_baselines(
         return {
             "n_val": int(mask.sum()),
             "model": _scores(probs[mask], y[mask].tolist(), categories, positive),
+            "model_and_rule": _scores(combined[mask], y[mask].tolist(), categories, positive),
             "metadata_rule": _scores(rule_probs[mask], y[mask].tolist(), categories, positive),
             "majority": _scores(majority_probs[mask], y[mask].tolist(), categories, positive),
         }

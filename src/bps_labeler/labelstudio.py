@@ -1,7 +1,7 @@
 """Human labeling through a real Label Studio server (label-studio-sdk).
 
 Each round's images become tasks of one project; the pipeline waits until people have labeled
-them, exports JSON-MIN and hands the labels to training. Every step is idempotent: rerunning a
+them, exports the tasks (full JSON) for the label store. Every step is idempotent: rerunning a
 rule never creates a duplicate task and never touches an existing annotation, so a rule that
 timed out is simply run again.
 """
@@ -337,6 +337,18 @@ def export_tasks(
     return [r for r in records if r.get("id") in ids]
 
 
+#: Task data fields that reveal the exposure condition.
+CONDITION_FIELDS = ("particle_type", "dose_Gy", "hr_post_exposure")
+
+
+def task_data(metadata: dict[str, Any], round_: int | None, show_condition: bool) -> dict[str, Any]:
+    """The data fields of a task besides the image: metadata, blind to the condition by default."""
+    data = {k: (v.item() if hasattr(v, "item") else v) for k, v in metadata.items()
+            if show_condition or k not in CONDITION_FIELDS}
+    data["round"] = round_ if round_ is not None else "validation"
+    return data
+
+
 @dataclass(frozen=True)
 class LabelStudioSpec:
     """`annotation.labelstudio` of the config."""
@@ -349,7 +361,12 @@ class LabelStudioSpec:
     document_root: str = "."
     timeout_s: float = 86400.0
     poll_s: float = 10.0
-    attach_predictions: bool = True
+    #: Off by default: a person who sees the model's guess tends to agree with it, and uncertainty
+    #: sampling asks exactly where the model may be wrong.
+    attach_predictions: bool = False
+    #: Off by default: particle and dose answer much of the question and bias the eye; the task
+    #: shows only the image and quality measures.
+    show_condition: bool = False
     simulate: str = "none"
 
 
@@ -374,9 +391,9 @@ def collect_labels(
     server = connect(spec.url, spec.token_env)
     project = ensure_project(server, project_title, categories)
     url = f"{spec.url}/projects/{project}"
+    ensure_local_storage(server, project, image_dir)
     if before_import is not None:
         before_import(url)
-    ensure_local_storage(server, project, image_dir)
     ids = import_tasks(server, project, filenames, Path(spec.document_root), image_dir, extra,
                        predictions, model_version)
     if spec.simulate == "oracle":

@@ -25,7 +25,8 @@ ALLOWED_PAIRS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _schema() -> dict[str, Any]:
+def schema() -> dict[str, Any]:
+    """The JSON schema of one selection config."""
     text = resources.files("bps_labeler").joinpath("schemas/selection.schema.yaml").read_text()
     return yaml.safe_load(text)
 
@@ -41,7 +42,7 @@ def _describe(error: jsonschema.ValidationError, where: str) -> str:
 def validate_config(config: dict[str, Any], where: str = "selection") -> None:
     """Check a selection config; the error names the bad key and lists the allowed ones."""
     errors = sorted(
-        jsonschema.Draft202012Validator(_schema()).iter_errors(config),
+        jsonschema.Draft202012Validator(schema()).iter_errors(config),
         key=lambda e: (len(list(e.absolute_path)), list(map(str, e.absolute_path))),
     )
     if errors:

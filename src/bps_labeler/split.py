@@ -21,21 +21,43 @@ def _rank_key(seed: int, name: str) -> str:
     return hashlib.sha256(f"{seed}:{name}".encode()).hexdigest()
 
 
-def stratified_split(
-    meta: pd.DataFrame, val_fraction: float, seed: int, fixed: dict[str, str] | None = None
-) -> pd.DataFrame:
-    """Return `filename,split` (JPG names, sorted) with `val_fraction` of each condition in val.
+def _allocate(sizes: list[int], total: int) -> list[int]:
+    """Split `total` over groups in proportion to their sizes (largest remainders get the rest)."""
+    n = sum(sizes)
+    total = min(total, n)
+    exact = [total * k / n for k in sizes]
+    counts = [int(e) for e in exact]
+    for i in sorted(range(len(sizes)), key=lambda i: exact[i] - counts[i], reverse=True)[: total - sum(counts)]:
+        counts[i] += 1
+    return counts
 
-    `fixed` (JPG name -> side) keeps images that people already labeled on the side they were
-    labeled for, whatever the fraction or seed now say; the others fall where the hash puts them.
+
+def stratified_split(
+    meta: pd.DataFrame,
+    val_fraction: float | None,
+    seed: int,
+    fixed: dict[str, str] | None = None,
+    val_size: int | None = None,
+) -> pd.DataFrame:
+    """Return `filename,split` (JPG names, sorted), the validation images stratified by condition.
+
+    `val_size` asks for a fixed number of validation images whatever the data set's size (people
+    label them once, so their cost must not grow with the pool); without it, `val_fraction` of
+    each condition. `fixed` (JPG name -> side) keeps images that people already labeled on the
+    side they were labeled for, whatever the size, fraction or seed now say.
     """
-    if not 0 <= val_fraction < 1:
-        raise InputError(f"split.val_fraction = {val_fraction}; need 0 <= val_fraction < 1.")
-    parts = []
-    for _, group in meta.groupby(CONDITION, sort=True):
-        names = sorted(group["filename"], key=lambda n: _rank_key(seed, n))
-        n_val = int(round(len(names) * val_fraction))
-        parts.append(pd.DataFrame({"filename": names, "split": ["val"] * n_val + ["train"] * (len(names) - n_val)}))
+    groups = [sorted(g["filename"], key=lambda n: _rank_key(seed, n))
+              for _, g in meta.groupby(CONDITION, sort=True)]
+    if val_size is not None:
+        if val_size < 0:
+            raise InputError(f"split.val_size = {val_size}; need a number of images >= 0.")
+        n_vals = _allocate([len(g) for g in groups], val_size)
+    else:
+        if val_fraction is None or not 0 <= val_fraction < 1:
+            raise InputError(f"split.val_fraction = {val_fraction}; need 0 <= val_fraction < 1.")
+        n_vals = [int(round(len(g) * val_fraction)) for g in groups]
+    parts = [pd.DataFrame({"filename": names, "split": ["val"] * k + ["train"] * (len(names) - k)})
+             for names, k in zip(groups, n_vals)]
     out = pd.concat(parts, ignore_index=True)
     out["filename"] = out["filename"].map(jpg_name)
     if fixed:

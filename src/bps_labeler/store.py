@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,6 +27,8 @@ from typing import Any
 
 from bps_labeler.errors import InputError
 
+#: The sets a store holds: `round_<r>` and `validation`.
+SET_NAME = re.compile(r"round_[1-9][0-9]*|validation")
 #: Where the store lives, relative to the working directory.
 STORE = Path("annotations")
 VALIDATION = "validation"
@@ -37,7 +40,8 @@ ORACLE = "oracle"
 
 START_OVER = (
     "To start a fresh run on purpose, move the store aside first (e.g. `mv annotations "
-    "annotations.old && rm -rf results`); nothing in it is ever deleted by the pipeline."
+    "annotations.old && rm -rf results`) and, with Label Studio, use new project names; nothing "
+    "in the store is ever deleted by the pipeline."
 )
 
 
@@ -66,7 +70,7 @@ def export_path(name: str, store: Path = STORE) -> Path:
     return store / f"{name}.json"
 
 
-def lock_path(name: str, store: Path = STORE) -> Path:
+def given_path(name: str, store: Path = STORE) -> Path:
     return store / f"{name}.selection.json"
 
 
@@ -116,7 +120,7 @@ def write_once(path: Path, text: str) -> bool:
 
 
 @dataclass(frozen=True)
-class Lock:
+class GivenSet:
     """`<name>.selection.json`: the images people were given, and who labels them."""
 
     name: str
@@ -144,14 +148,14 @@ class Lock:
         return json.dumps(record, indent=1, sort_keys=True) + "\n"
 
 
-def read_lock(path: Path) -> Lock | None:
-    """The lock at `path`, or None if the set was never given to anyone."""
+def read_given(path: Path) -> GivenSet | None:
+    """The record at `path`, or None if the set was never given to anyone."""
     if not path.exists():
         return None
     try:
         record = json.loads(path.read_text())
         labeler = record["labeler"]
-        return Lock(
+        return GivenSet(
             name=record["set"],
             filenames=list(record["filenames"]),
             backend=labeler["backend"],
@@ -167,7 +171,7 @@ def read_lock(path: Path) -> Lock | None:
         ) from None
 
 
-def lock(
+def give(
     name: str,
     filenames: list[str],
     backend: str,
@@ -175,59 +179,107 @@ def lock(
     selection: dict[str, Any] | None = None,
     where: str = "",
     store: Path = STORE,
-) -> Lock:
+) -> GivenSet:
     """Record that `filenames` were given to the configured labeler; an existing record wins.
 
     Returns the record in force. If one exists for other images, the set was given to people
     with another selection: stop rather than label a second set under the same name.
     """
-    path = lock_path(name, store)
-    new = Lock(name, list(filenames), backend, simulate,
+    path = given_path(name, store)
+    new = GivenSet(name, list(filenames), backend, simulate,
                datetime.now(UTC).isoformat(timespec="seconds"), selection, where)
     write_once(path, new.to_json())
-    kept = read_lock(path)
+    kept = read_given(path)
     assert kept is not None
     if sorted(kept.filenames) != sorted(filenames):
         raise InputError(
             f"{path}: {title(name)} was given to {describe(kept.backend, kept.simulate)} on "
             f"{kept.written_at} with {len(kept.filenames)} other images than the {len(filenames)} "
-            f"now selected. Its selection is kept from this file; rerun so that the select rule "
-            f"restores it. {START_OVER}"
+            f"now selected. Its selection is kept from this file: delete the derived "
+            f"results/{name}/selection.json (or run with `--forcerun select`) and the select rule "
+            f"writes the kept one back. {START_OVER}"
         )
     return kept
 
 
 def check_labeler(backend: str, simulate: str = "none", store: Path = STORE) -> None:
-    """Refuse a configured backend that would relabel a set someone else labeled.
+    """Refuse a configured backend that would relabel a set someone else was given.
 
-    Called before any job runs. A set labeled by people is never answered by a simulator, nor a
+    Called before any job runs. A set given to people is never answered by a simulator, nor a
     simulated set mixed into a people's run; Label Studio and the `file` backend are both people,
-    and either reads the store.
+    and either reads the store. An export without its record (from before records were kept)
+    counts as people's.
     """
     configured = labeler_of(backend, simulate)
     conflicts = []
-    for path in sorted(store.glob("*.selection.json")):
-        kept = read_lock(path)
-        if kept is not None and kept.labeler != configured:
-            conflicts.append(f"{title(kept.name)} was labeled by {describe(kept.backend, kept.simulate)} ({path})")
+    for path in sorted(store.glob("*.json")):
+        if path.name.endswith(".selection.json"):
+            kept = read_given(path)
+            if kept is not None and kept.labeler != configured:
+                conflicts.append(
+                    f"{title(kept.name)} was given to {describe(kept.backend, kept.simulate)} ({path})"
+                )
+        elif configured != PEOPLE and SET_NAME.fullmatch(path.stem) and not given_path(path.stem, store).exists():
+            conflicts.append(f"{title(path.stem)} has people's export {path}")
     if conflicts:
         raise InputError(
-            f"the label store holds sets labeled by another labeler than the configured "
+            f"the label store holds sets of another labeler than the configured "
             f"{describe(backend, simulate)}: {'; '.join(conflicts)}. Nothing was changed. Rerun "
-            f"with the config the run was labeled with (for Label Studio: "
-            f"`--configfile config/labelstudio.yaml`, or the command you started the run with). "
-            f"{START_OVER}"
+            f"with the config the run was started with (for people labeling in Label Studio: "
+            f"`--configfile config/labelstudio.yaml`). {START_OVER}"
         )
+
+
+def adopt_exports(backend: str, simulate: str, results: Path, store: Path = STORE) -> list[str]:
+    """Record the selection of exports that have none (stores from before records were kept).
+
+    A round exported then was labeled on the selection in `results/` now; recording it keeps the
+    round from being chosen again. Returns the sets recorded.
+    """
+    adopted = []
+    for path in sorted(store.glob("*.json")):
+        name = path.stem
+        if not SET_NAME.fullmatch(name) or given_path(name, store).exists():
+            continue
+        if name == VALIDATION:
+            split = results / "data" / "split.csv"
+            if not split.exists():
+                continue
+            from bps_labeler.split import split_filenames
+
+            give(name, split_filenames(split, "val"), backend, simulate, store=store)
+        else:
+            selection = results / name / "selection.json"
+            if not selection.exists():
+                continue
+            record = json.loads(selection.read_text())
+            give(name, [s["filename"] for s in record["selected"]], backend, simulate, selection=record,
+                 store=store)
+        adopted.append(name)
+    return adopted
 
 
 def kept_selection(round_: int, store: Path = STORE) -> dict[str, Any] | None:
     """The selection record people were given for a round, or None if it was never given."""
-    kept = read_lock(lock_path(set_name(round_), store))
+    kept = read_given(given_path(set_name(round_), store))
     if kept is None:
         return None
     if kept.selection is None:
-        raise InputError(f"{lock_path(set_name(round_), store)}: no selection record in it.")
+        raise InputError(f"{given_path(set_name(round_), store)}: no selection record in it.")
     return kept.selection
+
+
+def check_in_pool(round_: int, given: list[str], pool: list[str], store: Path = STORE) -> None:
+    """Stop if images people were given for a round have left the pool (a changed filter or
+    source): their labels could not be used, and later rounds could not rule them out."""
+    present = set(pool)
+    gone = [n for n in given if n not in present]
+    if gone:
+        raise InputError(
+            f"{given_path(set_name(round_), store)}: {len(gone)} of the {len(given)} images round "
+            f"{round_} gave to people are no longer in the pool, e.g. {gone[:3]}; the filter or the "
+            f"source changed since. Restore them in the config to keep using these labels. {START_OVER}"
+        )
 
 
 def fixed_split(store: Path = STORE) -> dict[str, str]:
@@ -239,7 +291,7 @@ def fixed_split(store: Path = STORE) -> dict[str, str]:
     """
     fixed: dict[str, str] = {}
     for path in sorted(store.glob("*.selection.json")):
-        kept = read_lock(path)
+        kept = read_given(path)
         if kept is None:
             continue
         side = "val" if kept.name == VALIDATION else "train"
@@ -254,7 +306,7 @@ def fixed_split(store: Path = STORE) -> dict[str, str]:
 
 def validation_filenames(split: Path, store: Path = STORE) -> list[str]:
     """The validation images to label: those people were given if any, else the split's."""
-    kept = read_lock(lock_path(VALIDATION, store))
+    kept = read_given(given_path(VALIDATION, store))
     if kept is not None:
         return kept.filenames
     from bps_labeler.split import split_filenames

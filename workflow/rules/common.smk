@@ -20,15 +20,16 @@ import yaml
 
 from bps_labeler.config_values import coerce
 from bps_labeler.errors import InputError
-from bps_labeler.selection_config import _schema as _selection_schema
+from bps_labeler.selection_config import schema as _selection_schema
 from bps_labeler.selection_config import validate_config as _validate_selection
 from bps_labeler.store import (
     COMMAND_ENV,
     STORE,
+    adopt_exports,
     check_labeler,
     export_path,
     kept_selection,
-    lock_path,
+    given_path,
     set_name,
 )
 
@@ -55,6 +56,18 @@ try:
     check_labeler(
         config["annotation"]["backend"], config["annotation"]["labelstudio"]["simulate"], STORE
     )
+    if config["annotation"]["backend"] != "oracle" and "--target-jobs" not in sys.argv:
+        for _name in adopt_exports(
+            config["annotation"]["backend"],
+            config["annotation"]["labelstudio"]["simulate"],
+            Path("results"),
+            STORE,
+        ):
+            print(
+                f"Note: {_name}'s export in {STORE} had no record of its images; recorded the "
+                f"current selection in {given_path(_name, STORE)}.",
+                file=sys.stderr,
+            )
 except InputError as _err:
     raise WorkflowError(str(_err)) from None
 for _kind in ("local", "s3"):
@@ -116,7 +129,7 @@ def report_kept_rounds():
             break
         if kept["config"] != configs[min(r, len(configs)) - 1]:
             print(
-                f"Note: round {r} was given to a labeler ({lock_path(set_name(r), STORE)}); it keeps "
+                f"Note: round {r} was given to a labeler ({given_path(set_name(r), STORE)}); it keeps "
                 f"its images and the selection config it was chosen with, not selection[{min(r, len(configs)) - 1}] "
                 "of the config.",
                 file=sys.stderr,
@@ -158,9 +171,13 @@ def invocation():
     if "--target-jobs" in sys.argv:
         return
     exe = Path(sys.argv[0])
-    if exe.is_absolute() and exe.is_relative_to(Path.cwd()):
-        exe = exe.relative_to(Path.cwd())
-    os.environ[COMMAND_ENV] = shlex.join([str(exe), *sys.argv[1:]])
+    if exe.name == "__main__.py":  # python -m snakemake
+        command = [sys.executable, "-m", "snakemake"]
+    else:
+        # relative to where the user started it (Snakemake has already entered --directory)
+        started = Path(os.environ.get("PWD", os.getcwd()))
+        command = [str(exe.relative_to(started) if exe.is_relative_to(started) else exe)]
+    os.environ[COMMAND_ENV] = shlex.join([*command, *sys.argv[1:]])
 
 
 invocation()

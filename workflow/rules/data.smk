@@ -71,7 +71,7 @@ rule split:
     output:
         split="results/data/split.csv",
     params:
-        val_fraction=config["split"]["val_fraction"],
+        split=config["split"],
         seed=config["seed"],
         store=str(STORE),
     log:

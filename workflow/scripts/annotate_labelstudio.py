@@ -11,10 +11,11 @@ from pathlib import Path
 
 from bps_labeler import logs
 from bps_labeler.annotations import read_truth
-from bps_labeler.labelstudio import LabelStudioSpec, collect_labels
+from bps_labeler.errors import InputError
+from bps_labeler.labelstudio import LabelStudioSpec, collect_labels, task_data
 from bps_labeler.lightly_metadata import metadata_table
 from bps_labeler.predictions import read_predictions
-from bps_labeler.store import export_path, lock, lock_path, resume_hint, validation_filenames, write_once
+from bps_labeler.store import export_path, give, resume_hint, validation_filenames, write_once
 
 logs.to_file(snakemake.log[0])
 inputs = snakemake.input
@@ -28,13 +29,15 @@ spec = LabelStudioSpec(**snakemake.config["annotation"]["labelstudio"])
 selection = json.loads(Path(inputs.selection).read_text()) if round_ is not None else None
 filenames = [s["filename"] for s in selection["selected"]] if selection else validation_filenames(Path(inputs.split), store)
 export = export_path(name, store)
-if export.exists() and lock_path(name, store).exists():
+if export.exists():
+    # people's export is already in the store (perhaps from before records were kept, or put
+    # there by hand): it is the source, and the server is not asked again
+    kept = give(name, filenames, "labelstudio", spec.simulate, selection=selection, store=store)
     logging.info("%s is labeled (%s): Label Studio is not asked again", name, export)
-    url = "(not contacted)"
+    url = kept.where
 else:
     meta = metadata_table(Path(inputs.metadata)).loc[filenames]
-    extra = {n: {**{k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()},
-                 "round": round_ if round_ is not None else "validation"} for n, row in meta.iterrows()}
+    extra = {n: task_data(row.to_dict(), round_, spec.show_condition) for n, row in meta.iterrows()}
     predictions = None
     preds = inputs.get("predictions", [])
     if preds:
@@ -51,11 +54,14 @@ else:
         predictions=predictions,
         model_version=f"round_{round_ - 1}" if round_ and round_ > 1 else "",
         truth=read_truth(Path(inputs.truth)) if "truth" in inputs.keys() else None,
-        before_import=lambda url: lock(name, filenames, "labelstudio", spec.simulate, selection=selection,
+        before_import=lambda url: give(name, filenames, "labelstudio", spec.simulate, selection=selection,
                                        where=url, store=store),
     )
     if not write_once(export, json.dumps(tasks, indent=1, sort_keys=True) + "\n"):
-        logging.warning("%s was written meanwhile by another run; it is kept as it is", export)
+        raise InputError(
+            f"{export} appeared while this job waited for labels, perhaps from another run; it is "
+            f"kept as it is and this job's export of {url} was not saved. Check that file, then rerun."
+        )
     logging.info("%d task(s) of %s exported to %s", len(tasks), url, export)
 receipt = {"set": name, "export": str(export), "project_url": url}
 Path(snakemake.output.receipt).parent.mkdir(parents=True, exist_ok=True)

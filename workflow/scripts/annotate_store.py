@@ -11,7 +11,7 @@ from pathlib import Path
 from bps_labeler import logs
 from bps_labeler.annotations import load_export, resolve, write_records
 from bps_labeler.errors import InputError
-from bps_labeler.store import lock, validation_filenames
+from bps_labeler.store import give, validation_filenames
 
 logs.to_file(snakemake.log[0])
 inputs = snakemake.input
@@ -22,14 +22,15 @@ selection = json.loads(Path(inputs.selection).read_text()) if "selection" in inp
 filenames = [s["filename"] for s in selection["selected"]] if selection else validation_filenames(Path(inputs.split), store)
 export = Path(inputs.export)
 labels, report = resolve(load_export(export), str(export), filenames, tuple(annotation["categories"]))
+# the export belongs to these images: from now on they are the round's, complete or not
+kept = give(name, filenames, annotation["backend"], annotation["labelstudio"]["simulate"],
+            selection=selection, store=store)
 if report["unlabeled"]:
     raise InputError(
         f"{export}: {len(report['unlabeled'])} of the {len(filenames)} images to label have no "
         f"label, e.g. {report['unlabeled'][:3]}. Label them and export again (skipped images "
         "count as done in a full JSON export)."
     )
-kept = lock(name, filenames, annotation["backend"], annotation["labelstudio"]["simulate"],
-            selection=selection, store=store)
 report.update(export=str(export), labeler=kept.labeler, backend=kept.backend, given_at=kept.written_at,
               labeled_in=kept.where)
 logging.info("%s: %d labels from %s (%d skipped, %d disagreements)", name, report["n_labeled"], export,

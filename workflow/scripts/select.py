@@ -8,17 +8,19 @@ from bps_labeler.embed import read_embeddings
 from bps_labeler.lightly_metadata import metadata_table
 from bps_labeler.predictions import read_predictions
 from bps_labeler.selection import Pool, read_selected, select, selection_record, write_selection
-from bps_labeler.store import kept_selection, lock_path, set_name
+from bps_labeler.store import check_in_pool, given_path, kept_selection, set_name
 
 logs.to_file(snakemake.log[0])
 round_ = int(snakemake.wildcards.round)
 store = Path(snakemake.params.store)
 kept = kept_selection(round_, store)
 if kept is not None:
+    check_in_pool(round_, [s["filename"] for s in kept["selected"]],
+                  read_embeddings(Path(snakemake.input.embeddings))[0], store)
     logging.info(
         "round %d was given to a labeler (%s): its %d images are kept, not selected again, "
         "whatever changed in the config, the code or earlier labels",
-        round_, lock_path(set_name(round_), store), len(kept["selected"]),
+        round_, given_path(set_name(round_), store), len(kept["selected"]),
     )
     write_selection(kept, Path(snakemake.output.selection))
 else:

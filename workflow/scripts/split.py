@@ -12,7 +12,11 @@ from bps_labeler.store import fixed_split
 logs.to_file(snakemake.log[0])
 fixed = fixed_split(Path(snakemake.params.store))
 split = stratified_split(
-    pd.read_csv(snakemake.input.meta), snakemake.params.val_fraction, snakemake.params.seed, fixed=fixed
+    pd.read_csv(snakemake.input.meta),
+    snakemake.params.split["val_fraction"],
+    snakemake.params.seed,
+    fixed=fixed,
+    val_size=snakemake.params.split["val_size"],
 )
 logging.info("%d image(s) kept on the side they were labeled for (%s)", len(fixed), snakemake.params.store)
 split.to_csv(snakemake.output.split, index=False)
