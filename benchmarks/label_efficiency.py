@@ -139,7 +139,7 @@ def pool_root(args: argparse.Namespace, cfg: dict) -> Path:
     cfg["filter"] = {}
     # the simulated oracle labels a benchmark's yardstick for free: keep 20 % of every condition
     # (1,200 images) for precise figures rather than the 200 a person would label
-    cfg["split"] = {"val_size": None, "val_fraction": 0.2}
+    cfg["split"] = {"val_fraction": 0.2}
     cfg["source"] = {"kind": "local", "local": {"path": str(REPO / "resources" / "raw")}}
     cfg["annotation"]["oracle"]["truth"] = str(REPO / cfg["annotation"]["oracle"]["truth"])
     cfg["embed"]["epochs"] = args.all_epochs

@@ -210,3 +210,16 @@ def test_random_is_seeded_and_proportion_works():
     assert len(a) == 20 and a == select(cfg, make_pool(), [])
     cfg["strategies"][0]["input"]["random_seed"] = 4
     assert a != select(cfg, pool, [])
+
+
+def test_images_whose_condition_decides_are_never_picked():
+    rng = np.random.default_rng(0)
+    names = [f"{i}.jpg" for i in range(40)]
+    known = np.array([i % 2 == 0 for i in range(40)])  # say, the X-ray half
+    pool = Pool(names, rng.normal(size=(40, 8)).astype(np.float32), pd.DataFrame(index=names), known=known)
+    cfg = {"n_samples": 10, "strategies": [{"input": {"type": "EMBEDDINGS"}, "strategy": {"type": "DIVERSITY"}}]}
+    chosen = select(cfg, pool, [])
+    assert len(chosen) == 10 and not any(known[names.index(n)] for n in chosen)
+    with pytest.raises(InputError, match=r"only 20 remain in the pool of 40 after removing 0 picked in earlier "
+                                         r"rounds, 20 whose condition decides the label .* \(or narrow known_answers\)"):
+        select({**cfg, "n_samples": 25}, pool, [])

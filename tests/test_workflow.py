@@ -25,7 +25,7 @@ def tiny_config() -> dict:
     cfg["source"]["synthetic"]["n_images"] = 680
     cfg["filter"] = {"particle_types": ["Fe", "X-ray"], "dose_min": 0.8}  # 6 conditions, 240 images
     cfg["convert"]["shards"] = 3
-    cfg["split"] = {"val_size": None, "val_fraction": 0.2}
+    cfg["split"] = {"val_fraction": 0.2}  # replaces the default val_size
     cfg["embed"].update(input_size=32, epochs=1, batch_size=64, dim=16)
     cfg["train"].update(epochs=2, batch_size=8)
     for sel in cfg["selection"]:
@@ -92,12 +92,25 @@ def test_round_contracts(run):
         b = m["baselines"]
         assert b["overall"]["model"]["balanced_accuracy"] == m["balanced_accuracy"]
         assert b["undecided"]["n_val"] == 24 and b["n_known"] == 24  # the Fe and X-ray halves
-        assert b["undecided"]["metadata_rule"]["balanced_accuracy"] == 0.5  # it says "track" to all
-        assert b["overall"]["metadata_rule"]["balanced_accuracy"] > 0.5
+        truth = pd.read_csv(run / "resources/synthetic/truth.csv").set_index("filename")["label"]
+        val = json.loads((run / "results/validation/annotations.json").read_text())
+        meta = pd.read_csv(run / "results/data/filtered_meta.csv").set_index("filename")
+        names = [Path(a["image"]).stem + ".tif" for a in val]
+        und = [n for n in names if meta.loc[n, "particle_type"] == "Fe"]
+        # the rule says "track" to every undecided image: right exactly for those that hold one
+        share = sum(truth[n] == "track" for n in und) / len(und)
+        assert b["undecided"]["metadata_rule"]["accuracy"] == pytest.approx(share, abs=1e-6)
+        # and "no track" to the X-ray images, which hold none: right on all of them
+        rule_cm = b["overall"]["metadata_rule"]["confusion_matrix"]
+        assert rule_cm[1][1] == sum(truth[n] == "no track" for n in names) - sum(truth[n] == "no track" for n in und)
         assert (run / f"results/round_{r}/model.ckpt").stat().st_size > 1_000_000
     r1 = json.loads((run / "results/round_1/selection.json").read_text())
     assert r1["config"] == tiny_config()["selection"][0]  # the config used travels with the picks
     assert {"sharpness", "snr", "particle_type"} <= set(r1["selected"][0]["metadata"])
+    # no label is spent on what the condition answers: every pick is irradiated Fe
+    assert r1["n_known_left_out"] == 96
+    assert all(s["metadata"]["particle_type"] == "Fe" for r in (1, 2) for s in
+               json.loads((run / f"results/round_{r}/selection.json").read_text())["selected"])
     r2 = json.loads((run / "results/round_2/selection.json").read_text())
     assert r2["n_preselected"] == 20
     assert not (run / "annotations").exists()  # the oracle's answers never enter the label store
@@ -161,8 +174,10 @@ def test_too_many_samples_is_explained(tmp_path):
     proc = snakemake(workdir, "results/round_1/selection.json", check=False)
     assert proc.returncode != 0
     # the default's quality thresholds leave out a few of the 192 pool images; the log says how many
-    assert re.search(r"asks for 500 samples but only 1[6-9]\d remain in the pool of 192 after removing 0 "
-                     r"picked in earlier rounds and applying thresholds", proc.stdout + proc.stderr)
+    # nor those whose condition decides the label (the 96 X-ray images)
+    assert re.search(r"asks for 500 samples but only [89]\d remain in the pool of 192 after removing 0 "
+                     r"picked in earlier rounds, 96 whose condition decides the label and applying thresholds",
+                     proc.stdout + proc.stderr)
 
 
 def test_local_source_with_a_corrupt_tiff_names_the_file(tmp_path, tiny_dataset):

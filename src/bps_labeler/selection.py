@@ -46,6 +46,8 @@ class Pool:
     task: str = TASK
     categories: tuple[str, ...] = ()
     scores: dict[str, np.ndarray] = field(default_factory=dict)
+    #: Images whose condition decides the label (`known_answers`): never worth a person's label.
+    known: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.probabilities is not None and not self.scores:
@@ -138,6 +140,14 @@ def select(
     pre_idx = sorted(index[n] for n in preselected)
     candidates = np.ones(len(pool.filenames), dtype=bool)
     candidates[pre_idx] = False
+    n_known = 0
+    if pool.known is not None:
+        if len(pool.known) != len(pool.filenames):
+            raise ValueError(f"Pool.known has {len(pool.known)} entries for {len(pool.filenames)} images")
+        n_known = int((pool.known & candidates).sum())
+        candidates &= ~pool.known
+        log.info("%s: %d of %d pool images left out: their condition decides the label (known_answers)",
+                 where, n_known, len(pool.filenames))
     items = config["strategies"]
     for i, item in enumerate(items):
         if item["strategy"]["type"] == "THRESHOLD":
@@ -151,8 +161,10 @@ def select(
     if n > n_left:
         raise InputError(
             f"{where}: asks for {n} samples but only {n_left} remain in the pool of "
-            f"{len(pool.filenames)} after removing {len(pre_idx)} picked in earlier rounds and "
-            "applying thresholds. Lower n_samples or widen the filter."
+            f"{len(pool.filenames)} after removing {len(pre_idx)} picked in earlier rounds"
+            f"{f', {n_known} whose condition decides the label' if n_known else ''} and applying "
+            f"thresholds. Lower n_samples or widen the filter"
+            f"{' (or narrow known_answers)' if n_known else ''}."
         )
     sub = np.array(pre_idx + np.flatnonzero(candidates).tolist(), dtype=np.int64)
     engine = lightly_mundig.Selection()
@@ -237,6 +249,7 @@ def selection_record(
         "config": config,
         "pool_size": len(pool.filenames),
         "n_preselected": len(preselected),
+        "n_known_left_out": int(pool.known.sum()) if pool.known is not None else 0,
         "n_selected": len(chosen),
         "selected": samples,
     }

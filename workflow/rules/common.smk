@@ -39,6 +39,9 @@ coerce(config, _SCHEMA)
 for _cfg in config.get("selection") or []:
     if isinstance(_cfg, dict):
         coerce(_cfg, _selection_schema())
+# a share asked for (split.val_fraction) wins over the default fixed number of validation images
+if (config.get("split") or {}).get("val_fraction") is not None:
+    config["split"]["val_size"] = None
 validate(config, schema="../schemas/config.schema.yaml")
 for _i, _cfg in enumerate(config["selection"], start=1):
     try:

@@ -5,6 +5,7 @@ rule select:
     input:
         embeddings="results/embeddings/embeddings.csv",
         metadata="results/data/metadata",
+        meta="results/data/filtered_meta.csv",
         earlier=earlier_selections,
         predictions=previous_predictions,
     output:
@@ -18,6 +19,8 @@ rule select:
         config=lambda wildcards: selection_config(wildcards.round),
         categories=config["annotation"]["categories"],
         store=str(STORE),
+        # images whose condition decides the label are never worth a person's label
+        known_answers=config["known_answers"],
     log:
         "logs/round_{round}/select.log",
     conda:

@@ -3,8 +3,11 @@
 import logging
 from pathlib import Path
 
+import pandas as pd
+
 from bps_labeler import logs
 from bps_labeler.embed import read_embeddings
+from bps_labeler.known_answers import known_labels, parse
 from bps_labeler.lightly_metadata import metadata_table
 from bps_labeler.predictions import read_predictions
 from bps_labeler.selection import Pool, read_selected, select, selection_record, write_selection
@@ -26,12 +29,14 @@ if kept is not None:
 else:
     filenames, embeddings = read_embeddings(Path(snakemake.input.embeddings))
     preds = snakemake.input.predictions
+    known = known_labels(pd.read_csv(snakemake.input.meta), parse(snakemake.params.known_answers))
     pool = Pool(
         filenames=filenames,
         embeddings=embeddings,
         metadata=metadata_table(Path(snakemake.input.metadata)),
         probabilities=read_predictions(Path(preds[0]), filenames) if preds else None,
         categories=tuple(snakemake.params.categories),
+        known=known.reindex(filenames).notna().to_numpy(),
     )
     preselected = [n for path in snakemake.input.earlier for n in read_selected(Path(path))]
     where = f"selection config of round {round_}"
