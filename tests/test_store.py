@@ -93,6 +93,9 @@ def test_labeled_images_keep_their_side_of_the_split(tmp_path):
     fixed = fixed_split(tmp_path)
     after = stratified_split(meta, 0.5, seed=7, fixed=fixed).set_index("filename")["split"]  # a new fraction and seed
     assert all(after[n] == "val" for n in val[:3]) and all(after[n] == "train" for n in train[:5])
+    assert (after == "val").sum() == 20  # the labeled ones count towards the quota, not beside it
+    small = stratified_split(meta, None, seed=7, fixed=fixed, val_size=2).set_index("filename")["split"]
+    assert sorted(small[small == "val"].index) == sorted(val[:3])  # labeled validation is never dropped
     give("round_2", [val[0]], "file", store=tmp_path)
     with pytest.raises(InputError, match="both a validation image and a training image"):
         fixed_split(tmp_path)

@@ -9,6 +9,7 @@ configuration (`known_answers:`), so other data sets and other questions can say
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -75,3 +76,8 @@ def rule_probabilities(known: pd.Series, categories: tuple[str, ...], positive: 
     for i, label in enumerate(known.to_numpy()):
         probs[i, categories.index(positive if pd.isna(label) else label)] = 1.0
     return probs
+
+
+def read_known(meta_csv: Path, entries: list[dict[str, Any]]) -> pd.Series:
+    """`known_labels` of a filtered_meta.csv under the config's `known_answers` entries."""
+    return known_labels(pd.read_csv(meta_csv), parse(entries))

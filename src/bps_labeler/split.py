@@ -46,6 +46,7 @@ def stratified_split(
     each condition. `fixed` (JPG name -> side) keeps images that people already labeled on the
     side they were labeled for, whatever the size, fraction or seed now say.
     """
+    fixed = fixed or {}
     groups = [sorted(g["filename"], key=lambda n: _rank_key(seed, n))
               for _, g in meta.groupby(CONDITION, sort=True)]
     if val_size is not None:
@@ -56,12 +57,17 @@ def stratified_split(
         if val_fraction is None or not 0 <= val_fraction < 1:
             raise InputError(f"split.val_fraction = {val_fraction}; need 0 <= val_fraction < 1.")
         n_vals = [int(round(len(g) * val_fraction)) for g in groups]
-    parts = [pd.DataFrame({"filename": names, "split": ["val"] * k + ["train"] * (len(names) - k)})
-             for names, k in zip(groups, n_vals)]
+    parts = []
+    for names, k in zip(groups, n_vals):
+        # labeled images count towards their condition's quota first; the hash fills the rest
+        side = [fixed.get(jpg_name(n)) for n in names]
+        val = [n for n, f in zip(names, side) if f == "val"]
+        free = [n for n, f in zip(names, side) if f is None]
+        val += free[: max(0, k - len(val))]
+        chosen = set(val)
+        parts.append(pd.DataFrame({"filename": names, "split": ["val" if n in chosen else "train" for n in names]}))
     out = pd.concat(parts, ignore_index=True)
     out["filename"] = out["filename"].map(jpg_name)
-    if fixed:
-        out["split"] = [fixed.get(n, s) for n, s in zip(out["filename"], out["split"])]
     return out.sort_values("filename").reset_index(drop=True)
 
 

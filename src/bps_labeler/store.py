@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from bps_labeler.errors import InputError
+from bps_labeler.split import split_filenames
 
 #: The sets a store holds: `round_<r>` and `validation`.
 SET_NAME = re.compile(r"round_[1-9][0-9]*|validation")
@@ -171,6 +172,12 @@ def read_given(path: Path) -> GivenSet | None:
         ) from None
 
 
+def read_store(store: Path = STORE) -> dict[str, GivenSet]:
+    """Every set's record, by set name: what was given to whom."""
+    given = (read_given(path) for path in sorted(store.glob("*.selection.json")))
+    return {g.name: g for g in given if g is not None}
+
+
 def give(
     name: str,
     filenames: list[str],
@@ -211,16 +218,12 @@ def check_labeler(backend: str, simulate: str = "none", store: Path = STORE) -> 
     counts as people's.
     """
     configured = labeler_of(backend, simulate)
-    conflicts = []
-    for path in sorted(store.glob("*.json")):
-        if path.name.endswith(".selection.json"):
-            kept = read_given(path)
-            if kept is not None and kept.labeler != configured:
-                conflicts.append(
-                    f"{title(kept.name)} was given to {describe(kept.backend, kept.simulate)} ({path})"
-                )
-        elif configured != PEOPLE and SET_NAME.fullmatch(path.stem) and not given_path(path.stem, store).exists():
-            conflicts.append(f"{title(path.stem)} has people's export {path}")
+    given = read_store(store)
+    conflicts = [f"{title(g.name)} was given to {describe(g.backend, g.simulate)} ({given_path(g.name, store)})"
+                 for g in given.values() if g.labeler != configured]
+    if configured != PEOPLE:
+        conflicts += [f"{title(path.stem)} has people's export {path}" for path in sorted(store.glob("*.json"))
+                      if SET_NAME.fullmatch(path.stem) and path.stem not in given]
     if conflicts:
         raise InputError(
             f"the label store holds sets of another labeler than the configured "
@@ -245,8 +248,6 @@ def adopt_exports(backend: str, simulate: str, results: Path, store: Path = STOR
             split = results / "data" / "split.csv"
             if not split.exists():
                 continue
-            from bps_labeler.split import split_filenames
-
             give(name, split_filenames(split, "val"), backend, simulate, store=store)
         else:
             selection = results / name / "selection.json"
@@ -290,16 +291,13 @@ def fixed_split(store: Path = STORE) -> dict[str, str]:
     image into validation, where the model would be scored on what it was trained on.
     """
     fixed: dict[str, str] = {}
-    for path in sorted(store.glob("*.selection.json")):
-        kept = read_given(path)
-        if kept is None:
-            continue
+    for kept in read_store(store).values():
         side = "val" if kept.name == VALIDATION else "train"
         for name in kept.filenames:
             if fixed.setdefault(name, side) != side:
                 raise InputError(
-                    f"{path}: {name} is both a validation image and a training image in the label "
-                    "store. Restore the store from git/DVC."
+                    f"{given_path(kept.name, store)}: {name} is both a validation image and a training "
+                    "image in the label store. Restore the store from git/DVC."
                 )
     return fixed
 
@@ -309,6 +307,13 @@ def validation_filenames(split: Path, store: Path = STORE) -> list[str]:
     kept = read_given(given_path(VALIDATION, store))
     if kept is not None:
         return kept.filenames
-    from bps_labeler.split import split_filenames
-
     return split_filenames(split, "val")
+
+
+def set_images(selection: Path | None, split: Path, store: Path = STORE) -> tuple[dict[str, Any] | None, list[str]]:
+    """(selection record, images to label) of a round, given its selection.json, or of the
+    validation set (`selection` None), whose images come from the store or the split."""
+    if selection is None:
+        return None, validation_filenames(split, store)
+    record = json.loads(Path(selection).read_text())
+    return record, [s["filename"] for s in record["selected"]]

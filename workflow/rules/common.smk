@@ -28,10 +28,13 @@ from bps_labeler.store import (
     adopt_exports,
     check_labeler,
     export_path,
-    kept_selection,
     given_path,
+    read_store,
     set_name,
 )
+
+# Jobs parse this file again with Snakemake's own command line: say things and set state once.
+MAIN_PROCESS = "--target-jobs" not in sys.argv
 
 # nested --config values arrive as strings ('60'); give them the types the schemas ask for
 _SCHEMA = yaml.safe_load((Path(workflow.basedir) / "schemas" / "config.schema.yaml").read_text())
@@ -59,7 +62,7 @@ try:
     check_labeler(
         config["annotation"]["backend"], config["annotation"]["labelstudio"]["simulate"], STORE
     )
-    if config["annotation"]["backend"] != "oracle" and "--target-jobs" not in sys.argv:
+    if config["annotation"]["backend"] != "oracle" and MAIN_PROCESS:
         for _name in adopt_exports(
             config["annotation"]["backend"],
             config["annotation"]["labelstudio"]["simulate"],
@@ -71,6 +74,8 @@ try:
                 f"current selection in {given_path(_name, STORE)}.",
                 file=sys.stderr,
             )
+    # what the store says people were given, read once (the select rule reads it again at run time)
+    GIVEN = read_store(STORE)
 except InputError as _err:
     raise WorkflowError(str(_err)) from None
 for _kind in ("local", "s3"):
@@ -107,34 +112,37 @@ def download_manifest(wildcards):
     return []
 
 
+def configured_selection(round_):
+    """Round r's selection config in config.yaml: the r-th; rounds past the end reuse the last."""
+    configs = config["selection"]
+    return configs[min(int(round_), len(configs)) - 1]
+
+
 def selection_config(round_):
-    """Round r uses the r-th selection config; rounds past the end reuse the last.
+    """The config round r is selected with.
 
     A round already given to a labeler keeps the config it was selected with, so that editing
     config.yaml does not make Snakemake redo it (the select rule would keep its images anyway).
     """
-    kept = kept_selection(int(round_), STORE)
-    if kept is not None:
-        return kept["config"]
-    configs = config["selection"]
+    kept = GIVEN.get(set_name(int(round_)))
+    if kept is not None and kept.selection is not None:
+        return kept.selection["config"]
     # keys sorted as selection.json stores them, so a kept config compares equal to its source
-    return json.loads(json.dumps(configs[min(int(round_), len(configs)) - 1], sort_keys=True))
+    return json.loads(json.dumps(configured_selection(round_), sort_keys=True))
 
 
 def report_kept_rounds():
-    """Say once, in the main process, which rounds ignore an edited selection config."""
-    if "--target-jobs" in sys.argv:
+    """Say once which rounds ignore an edited selection config."""
+    if not MAIN_PROCESS:
         return
-    configs = config["selection"]
-    for r in range(1, 100):
-        kept = kept_selection(r, STORE)
-        if kept is None:
-            break
-        if kept["config"] != configs[min(r, len(configs)) - 1]:
+    for name, kept in sorted(GIVEN.items()):
+        if kept.selection is None:
+            continue
+        r = kept.selection["round"]
+        if kept.selection["config"] != configured_selection(r):
             print(
-                f"Note: round {r} was given to a labeler ({given_path(set_name(r), STORE)}); it keeps "
-                f"its images and the selection config it was chosen with, not selection[{min(r, len(configs)) - 1}] "
-                "of the config.",
+                f"Note: round {r} was given to a labeler ({given_path(name, STORE)}); it keeps its "
+                "images and the selection config it was chosen with, not the config's.",
                 file=sys.stderr,
             )
 
@@ -171,7 +179,7 @@ def invocation():
     Set once by the main Snakemake process and inherited by its jobs (which parse this file
     again with another command line), so the hint repeats the user's config files and overrides.
     """
-    if "--target-jobs" in sys.argv:
+    if not MAIN_PROCESS:
         return
     exe = Path(sys.argv[0])
     if exe.name == "__main__.py":  # python -m snakemake

@@ -15,7 +15,7 @@ from bps_labeler.errors import InputError
 from bps_labeler.labelstudio import LabelStudioSpec, collect_labels, task_data
 from bps_labeler.lightly_metadata import metadata_table
 from bps_labeler.predictions import read_predictions
-from bps_labeler.store import export_path, give, resume_hint, validation_filenames, write_once
+from bps_labeler.store import export_path, give, resume_hint, set_images, write_once
 
 logs.to_file(snakemake.log[0])
 inputs = snakemake.input
@@ -26,8 +26,7 @@ round_ = int(snakemake.wildcards.round) if "round" in snakemake.wildcards.keys()
 # operational settings (server URL, timeouts) come from the config, not from params, so that
 # changing them never makes Snakemake redo a labeled round
 spec = LabelStudioSpec(**snakemake.config["annotation"]["labelstudio"])
-selection = json.loads(Path(inputs.selection).read_text()) if round_ is not None else None
-filenames = [s["filename"] for s in selection["selected"]] if selection else validation_filenames(Path(inputs.split), store)
+selection, filenames = set_images(inputs.get("selection"), Path(inputs.get("split", "")), store)
 export = export_path(name, store)
 if export.exists():
     # people's export is already in the store (perhaps from before records were kept, or put

@@ -11,15 +11,14 @@ from pathlib import Path
 from bps_labeler import logs
 from bps_labeler.annotations import load_export, resolve, write_records
 from bps_labeler.errors import InputError
-from bps_labeler.store import give, validation_filenames
+from bps_labeler.store import give, set_images
 
 logs.to_file(snakemake.log[0])
 inputs = snakemake.input
 annotation = snakemake.config["annotation"]
 store = Path(snakemake.params.store)
 name = snakemake.params.set
-selection = json.loads(Path(inputs.selection).read_text()) if "selection" in inputs.keys() else None
-filenames = [s["filename"] for s in selection["selected"]] if selection else validation_filenames(Path(inputs.split), store)
+selection, filenames = set_images(inputs.get("selection"), Path(inputs.get("split", "")), store)
 export = Path(inputs.export)
 labels, report = resolve(load_export(export), str(export), filenames, tuple(annotation["categories"]))
 # the export belongs to these images: from now on they are the round's, complete or not

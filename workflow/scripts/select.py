@@ -3,11 +3,9 @@
 import logging
 from pathlib import Path
 
-import pandas as pd
-
 from bps_labeler import logs
 from bps_labeler.embed import read_embeddings
-from bps_labeler.known_answers import known_labels, parse
+from bps_labeler.known_answers import read_known
 from bps_labeler.lightly_metadata import metadata_table
 from bps_labeler.predictions import read_predictions
 from bps_labeler.selection import Pool, read_selected, select, selection_record, write_selection
@@ -29,7 +27,7 @@ if kept is not None:
 else:
     filenames, embeddings = read_embeddings(Path(snakemake.input.embeddings))
     preds = snakemake.input.predictions
-    known = known_labels(pd.read_csv(snakemake.input.meta), parse(snakemake.params.known_answers))
+    known = read_known(Path(snakemake.input.meta), snakemake.params.known_answers)
     pool = Pool(
         filenames=filenames,
         embeddings=embeddings,

@@ -2,13 +2,11 @@
 
 from pathlib import Path
 
-import pandas as pd
-
 from bps_labeler import logs
 from bps_labeler.annotations import read_labels
 from bps_labeler.classifier import TrainSpec, metrics, predict_proba, train, write_metrics
 from bps_labeler.evaluation import majority_class, with_baselines
-from bps_labeler.known_answers import known_labels, parse, rule_probabilities
+from bps_labeler.known_answers import read_known, rule_probabilities
 
 logs.to_file(snakemake.log[0])
 categories = tuple(snakemake.params.categories)
@@ -30,7 +28,7 @@ names = sorted(val)
 probs = predict_proba(model, Path(snakemake.params.image_dir), names, threads=snakemake.threads)
 positive = categories[0]
 result = metrics(probs, [categories.index(val[n]) for n in names], categories, positive)
-known = known_labels(pd.read_csv(snakemake.input.meta), parse(snakemake.params.known_answers)).reindex(names)
+known = read_known(Path(snakemake.input.meta), snakemake.params.known_answers).reindex(names)
 result.update(
     round=int(snakemake.wildcards.round),
     n_labels=len(labels),
