@@ -6,8 +6,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bps_labeler.annotations import filename_of
 from bps_labeler.evaluation import majority_class, with_baselines
-from bps_labeler.known_answers import KnownAnswer, known_labels, parse, rule_probabilities
+from bps_labeler.known_answers import (
+    KnownAnswer,
+    conflicts,
+    known_labels,
+    parse,
+    rule_probabilities,
+    rule_records,
+    training_sample,
+)
 
 CATS = ("track", "no track")
 DEFAULT = parse([{"particle_types": ["X-ray"], "label": "no track"}, {"dose_max": 0, "label": "no track"}])
@@ -59,3 +68,29 @@ def test_scores_beside_baselines_overall_and_on_the_undecided():
 def test_majority_counts_the_labels_so_far():
     assert majority_class({"a": "no track", "b": "no track", "c": "track"}, CATS) == "no track"
     assert majority_class({"a": "track"}, CATS) == "track"
+
+
+def test_rule_records_say_they_came_from_the_rule_and_which_one():
+    records = rule_records(meta(), DEFAULT, "results/data/images")
+    assert [filename_of(r["image"]) for r in records] == ["b.jpg", "c.jpg", "e.jpg"]
+    assert {r["annotator"] for r in records} == {"rule"} and {r["choice"] for r in records} == {"no track"}
+    assert [r["known_answer"] for r in records] == ["dose <= 0 Gy -> no track", "particle X-ray -> no track",
+                                                    "particle X-ray -> no track"]  # first match wins
+    assert rule_records(meta(), [], "results/data/images") == []
+
+
+def test_the_rule_sample_for_training_is_stable_and_only_from_the_candidates():
+    rule = {f"x{i}.jpg": "no track" for i in range(50)}
+    candidates = [f"x{i}.jpg" for i in range(40)] + ["undecided.jpg"]
+    picked = training_sample(rule, candidates, 10, seed=0)
+    assert len(picked) == 10 and set(picked) <= set(candidates) - {"undecided.jpg"}
+    assert training_sample(rule, list(reversed(candidates)), 10, seed=0) == picked  # order-free
+    assert set(training_sample(rule, candidates, 5, seed=0)) < set(picked)  # a larger n only adds
+    assert training_sample(rule, candidates, 10, seed=1) != picked
+    assert training_sample(rule, candidates, 0, seed=0) == {}
+
+
+def test_a_person_who_contradicts_the_rule_is_reported():
+    assert conflicts({"a.jpg": "track", "b.jpg": "no track", "c.jpg": "track"},
+                     {"a.jpg": "no track", "b.jpg": "no track"}) == [
+        {"filename": "a.jpg", "person": "track", "rule": "no track"}]

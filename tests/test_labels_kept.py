@@ -17,7 +17,7 @@ import yaml
 from conftest import REPO
 from test_workflow import SNAKEMAKE, make_workdir, snakemake, tiny_config
 
-from bps_labeler.annotations import image_url, read_truth
+from bps_labeler.annotations import filename_of, image_url, read_labels, read_truth
 from bps_labeler.selection import read_selected
 from bps_labeler.split import split_filenames
 
@@ -29,13 +29,16 @@ TARGET = "results/round_2/model.ckpt"
 def file_config() -> dict:
     cfg = tiny_config()
     cfg["annotation"]["backend"] = "file"
+    cfg["train"]["rule_labels"] = 10  # off by default; on here to check it
     return cfg
 
 
-def label(workdir: Path, name: str, names: list[str]) -> None:
-    """A person's JSON-MIN export of `names`, dropped in the store."""
+def label(workdir: Path, name: str, names: list[str], wrong: tuple[str, ...] = ()) -> None:
+    """A person's JSON-MIN export of `names`, dropped in the store; `wrong` ones mislabeled."""
     truth = read_truth(workdir / "resources/synthetic/truth.csv")
-    records = [{"image": image_url(n, "results/data/images"), "id": i, "choice": truth[n], "annotator": 7}
+    flip = {"track": "no track", "no track": "track"}
+    records = [{"image": image_url(n, "results/data/images"), "id": i, "annotator": 7,
+                "choice": flip[truth[n]] if n in wrong else truth[n]}
                for i, n in enumerate(names, start=1)]
     (workdir / "annotations").mkdir(exist_ok=True)
     (workdir / f"annotations/{name}.json").write_text(json.dumps(records, indent=1))
@@ -51,6 +54,13 @@ def labels_of(workdir: Path, r: int) -> dict[str, str]:
             for a in json.loads((workdir / f"results/round_{r}/annotations.json").read_text())}
 
 
+def validation_sides(workdir: Path) -> tuple[list[str], list[str]]:
+    """(known, undecided) validation images: the rule answers the first, people the second."""
+    rule = read_labels(workdir / "results/data/known_answers.json")
+    val = split_filenames(workdir / "results/data/split.csv", "val")
+    return [n for n in val if n in rule], [n for n in val if n not in rule]
+
+
 def write_config(workdir: Path, cfg: dict) -> None:
     (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
 
@@ -59,8 +69,11 @@ def write_config(workdir: Path, cfg: dict) -> None:
 def labeled(tmp_path_factory) -> Path:
     """Two rounds and the validation images labeled by people, with the `file` backend."""
     workdir = make_workdir(tmp_path_factory.mktemp("kept"), file_config())
-    snakemake(workdir, "results/round_1/selection.json", "results/data/split.csv", "resources/synthetic/truth.csv")
-    label(workdir, "validation", split_filenames(workdir / "results/data/split.csv", "val"))
+    snakemake(workdir, "results/round_1/selection.json", "results/data/split.csv", "resources/synthetic/truth.csv",
+              "results/data/known_answers.json")
+    # people label the validation images the rule does not answer, and one it does, wrongly
+    known, undecided = validation_sides(workdir)
+    label(workdir, "validation", undecided + known[:1], wrong=tuple(known[:1]))
     label(workdir, "round_1", read_selected(workdir / "results/round_1/selection.json"))
     snakemake(workdir, "results/round_2/selection.json")
     label(workdir, "round_2", read_selected(workdir / "results/round_2/selection.json"))
@@ -76,7 +89,29 @@ def test_the_store_records_what_people_were_given(labeled):
         report = json.loads((labeled / f"results/round_{r}/annotation_report.json").read_text())
         assert report["n_labeled"] == 20 and report["labeler"] == "people"
     val = json.loads((labeled / "annotations/validation.selection.json").read_text())
-    assert sorted(val["filenames"]) == sorted(split_filenames(labeled / "results/data/split.csv", "val"))
+    known, undecided = validation_sides(labeled)
+    assert known and undecided
+    assert sorted(val["filenames"]) == sorted(undecided)  # the rule's images are not people's work
+
+
+def test_the_rule_answers_known_validation_images_and_a_person_who_contradicts_it_wins(labeled):
+    known, undecided = validation_sides(labeled)
+    truth = read_truth(labeled / "resources/synthetic/truth.csv")
+    records = json.loads((labeled / "results/validation/annotations.json").read_text())
+    by_name = {filename_of(r["image"]): r for r in records}
+    assert sorted(by_name) == sorted(known + undecided)
+    assert {by_name[n]["annotator"] for n in known[1:]} == {"rule"}
+    assert all(by_name[n]["choice"] == "no track" and by_name[n]["known_answer"] for n in known[1:])
+    # the one known image a person labeled keeps the person's (wrong) label, and is reported
+    assert by_name[known[0]]["annotator"] == 7 and by_name[known[0]]["choice"] != truth[known[0]]
+    report = json.loads((labeled / "results/validation/annotation_report.json").read_text())
+    assert report["rule_conflicts"] == [{"filename": known[0], "person": "track", "rule": "no track"}]
+    assert report["n_rule"] == len(known) - 1
+    assert "labeled 'track' by a person, 'no track' by the rule" in (labeled / "logs/annotate_validation.log").read_text()
+    # every round's model also trains on a sample of the rule's labels, never on validation images
+    metrics = json.loads((labeled / "results/round_2/metrics.json").read_text())
+    assert metrics["n_labels"] == 40 and metrics["n_rule_labels"] == 10
+    assert metrics["n_known_train"] >= metrics["n_rule_labels"]
 
 
 def test_a_changed_selection_config_keeps_labeled_rounds(labeled):

@@ -127,6 +127,12 @@ def test_predictions_contract(run):
     rec = json.loads(files[0].read_text())
     assert rec["file_name"] == files[0].stem + ".jpg"
     assert sum(rec["predictions"][0]["probabilities"]) == pytest.approx(1, abs=1e-5)
+    # images the condition decides are answered by the rule, with full confidence; the others by the model
+    rule = {Path(r["image"]).name: r for r in json.loads((run / "results/data/known_answers.json").read_text())}
+    assert rule and {r["annotator"] for r in rule.values()} == {"rule"}
+    answered = {f.stem + ".jpg": json.loads(f.read_text())["predictions"][0]["probabilities"] for f in files}
+    assert all(answered[n] == [0.0, 1.0] for n in rule if n in answered)
+    assert any(max(p) < 1 for n, p in answered.items() if n not in rule)
 
 
 def test_every_rule_logs(run):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Collection
 from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
@@ -155,6 +156,7 @@ def resolve(
     source: str,
     expected: list[str],
     categories: tuple[str, ...] = CATEGORIES,
+    optional: Collection[str] = (),
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """One JSON-MIN record per image from an export that may hold several per image.
 
@@ -162,9 +164,11 @@ def resolve(
     most recently updated annotation. Images every annotator skipped are left out of training and
     listed as `skipped`; images without any record as `unlabeled`; disagreements are listed too.
     Records for images outside `expected`, labels outside `categories` and records without a
-    `choice` stop with an error naming the record, so nothing is silently dropped.
+    `choice` stop with an error naming the record, so nothing is silently dropped. `optional`
+    images may be labeled but need not be (validation images the rule answers): a person's
+    label of one is kept.
     """
-    wanted = set(expected)
+    wanted = set(expected) | set(optional)
     skipped: set[str] = set()
     by_image: dict[str, list[dict[str, Any]]] = {}
     for i, rec in enumerate(records):
@@ -188,7 +192,8 @@ def resolve(
             )
         by_image.setdefault(name, []).append(rec)
     resolved, disagreements = [], []
-    for name in expected:
+    extra = sorted(n for n in by_image if n not in set(expected))
+    for name in [*expected, *extra]:
         recs = by_image.get(name)
         if not recs:
             continue

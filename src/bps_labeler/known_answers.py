@@ -8,6 +8,7 @@ configuration (`known_answers:`), so other data sets and other questions can say
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bps_labeler.annotations import image_url
 from bps_labeler.meta import jpg_name
+
+#: The `annotator` of a label the condition decided: never mistaken for a person's.
+RULE_ANNOTATOR = "rule"
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,19 @@ class KnownAnswer:
         if self.hours is not None:
             hit &= meta["hr_post_exposure"].astype(int).isin(self.hours)
         return hit
+
+    def describe(self) -> str:
+        """The rule as a person reads it, e.g. "particle X-ray -> no track"."""
+        parts = []
+        if self.particle_types is not None:
+            parts.append("particle " + "/".join(self.particle_types))
+        if self.dose_min is not None:
+            parts.append(f"dose >= {self.dose_min:g} Gy")
+        if self.dose_max is not None:
+            parts.append(f"dose <= {self.dose_max:g} Gy")
+        if self.hours is not None:
+            parts.append("at " + "/".join(str(h) for h in self.hours) + " h")
+        return f"{', '.join(parts) or 'every image'} -> {self.label}"
 
 
 def parse(entries: list[dict[str, Any]]) -> list[KnownAnswer]:
@@ -81,3 +99,50 @@ def rule_probabilities(known: pd.Series, categories: tuple[str, ...], positive: 
 def read_known(meta_csv: Path, entries: list[dict[str, Any]]) -> pd.Series:
     """`known_labels` of a filtered_meta.csv under the config's `known_answers` entries."""
     return known_labels(pd.read_csv(meta_csv), parse(entries))
+
+
+def rule_records(meta: pd.DataFrame, rules: list[KnownAnswer], image_root: str) -> list[dict[str, Any]]:
+    """JSON-MIN records of the images the condition decides, one per image, in meta order.
+
+    They carry `annotator: "rule"` and the rule that decided them, so that they can stand beside
+    people's labels in training and validation without ever being taken for one.
+    """
+    names = meta["filename"].map(jpg_name).to_numpy()
+    decided = np.zeros(len(meta), dtype=bool)
+    which: list[str | None] = [None] * len(meta)
+    labels: list[str | None] = [None] * len(meta)
+    for rule in rules:
+        hit = rule.matches(meta).to_numpy() & ~decided
+        for i in np.flatnonzero(hit):
+            which[i], labels[i] = rule.describe(), rule.label
+        decided |= hit
+    return [
+        {"image": image_url(names[i], image_root), "id": n, "choice": labels[i],
+         "annotator": RULE_ANNOTATOR, "known_answer": which[i]}
+        for n, i in enumerate(np.flatnonzero(decided), start=1)
+    ]
+
+
+def _rank(name: str, seed: int) -> bytes:
+    return hashlib.sha256(f"{seed}:{name}".encode()).digest()
+
+
+def training_sample(rule_labels: dict[str, str], candidates: list[str], n: int, seed: int) -> dict[str, str]:
+    """`n` of the rule's labels among `candidates` (the training side), for the classifier.
+
+    Drawn by a seeded hash of the name, so an image's place does not depend on the pool's size
+    or order and every round trains on the same ones. A few suffice: they show the model what
+    the other conditions look like (X-ray foci scatter, sham nuclei have few) without drowning the
+    people's labels or the CPU budget.
+    """
+    pool = sorted((c for c in candidates if c in rule_labels), key=lambda c: _rank(c, seed))
+    return {c: rule_labels[c] for c in pool[:n]}
+
+
+def conflicts(people: dict[str, str], rule_labels: dict[str, str]) -> list[dict[str, str]]:
+    """People's labels that contradict the rule. The person's label is kept; these are reported."""
+    return [
+        {"filename": f, "person": people[f], "rule": rule_labels[f]}
+        for f in sorted(people)
+        if f in rule_labels and people[f] != rule_labels[f]
+    ]

@@ -20,6 +20,7 @@ import json
 import os
 import re
 import tempfile
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -233,11 +234,15 @@ def check_labeler(backend: str, simulate: str = "none", store: Path = STORE) -> 
         )
 
 
-def adopt_exports(backend: str, simulate: str, results: Path, store: Path = STORE) -> list[str]:
-    """Record the selection of exports that have none (stores from before records were kept).
+def adopt_exports(
+    backend: str, simulate: str, results: Path, store: Path = STORE, known: Collection[str] = ()
+) -> list[str]:
+    """Record the selection of exports that have none (stores from before records were kept, or
+    a `file` export just dropped in).
 
     A round exported then was labeled on the selection in `results/` now; recording it keeps the
-    round from being chosen again. Returns the sets recorded.
+    round from being chosen again. The validation images people label are the split's, less the
+    `known` ones the rule answers. Returns the sets recorded.
     """
     adopted = []
     for path in sorted(store.glob("*.json")):
@@ -248,7 +253,7 @@ def adopt_exports(backend: str, simulate: str, results: Path, store: Path = STOR
             split = results / "data" / "split.csv"
             if not split.exists():
                 continue
-            give(name, split_filenames(split, "val"), backend, simulate, store=store)
+            give(name, validation_filenames(split, store, known), backend, simulate, store=store)
         else:
             selection = results / name / "selection.json"
             if not selection.exists():
@@ -302,18 +307,23 @@ def fixed_split(store: Path = STORE) -> dict[str, str]:
     return fixed
 
 
-def validation_filenames(split: Path, store: Path = STORE) -> list[str]:
-    """The validation images to label: those people were given if any, else the split's."""
+def validation_filenames(split: Path, store: Path = STORE, known: Collection[str] = ()) -> list[str]:
+    """The validation images people label: those they were given if any, else the split's
+    validation images whose condition does not decide the label (`known`: the rule answers
+    those, so no person's time goes to them)."""
     kept = read_given(given_path(VALIDATION, store))
     if kept is not None:
         return kept.filenames
-    return split_filenames(split, "val")
+    skip = set(known)
+    return [f for f in split_filenames(split, "val") if f not in skip]
 
 
-def set_images(selection: Path | None, split: Path, store: Path = STORE) -> tuple[dict[str, Any] | None, list[str]]:
+def set_images(
+    selection: Path | None, split: Path, store: Path = STORE, known: Collection[str] = ()
+) -> tuple[dict[str, Any] | None, list[str]]:
     """(selection record, images to label) of a round, given its selection.json, or of the
     validation set (`selection` None), whose images come from the store or the split."""
     if selection is None:
-        return None, validation_filenames(split, store)
+        return None, validation_filenames(split, store, known)
     record = json.loads(Path(selection).read_text())
     return record, [s["filename"] for s in record["selected"]]

@@ -102,6 +102,7 @@ else:
         input:
             selection="results/round_{round}/selection.json",
             export=people_export,
+            known="results/data/known_answers.json",
         output:
             annotations="results/round_{round}/annotations.json",
             report="results/round_{round}/annotation_report.json",
@@ -119,6 +120,7 @@ else:
         input:
             split="results/data/split.csv",
             export=people_export,
+            known="results/data/known_answers.json",
         output:
             annotations=validation_annotations(),
             report="results/validation/annotation_report.json",

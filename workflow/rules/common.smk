@@ -20,6 +20,7 @@ import yaml
 
 from bps_labeler.config_values import coerce
 from bps_labeler.errors import InputError
+from bps_labeler.known_answers import read_known
 from bps_labeler.selection_config import schema as _selection_schema
 from bps_labeler.selection_config import validate_config as _validate_selection
 from bps_labeler.store import (
@@ -57,6 +58,17 @@ for _i, _known in enumerate(config["known_answers"]):
             f"config known_answers[{_i}]: label {_known['label']!r} is not one of "
             f"annotation.categories {config['annotation']['categories']}."
         )
+
+
+def known_images():
+    """Images of the filtered set whose condition decides the label (none before it exists)."""
+    meta = Path("results/data/filtered_meta.csv")
+    if not meta.exists():
+        return []
+    known = read_known(meta, config["known_answers"])
+    return list(known.index[known.notna()])
+
+
 # a set people labeled is never relabeled by another labeler: refuse before any job runs
 try:
     check_labeler(
@@ -68,6 +80,7 @@ try:
             config["annotation"]["labelstudio"]["simulate"],
             Path("results"),
             STORE,
+            known_images(),
         ):
             print(
                 f"Note: {_name}'s export in {STORE} had no record of its images; recorded the "
@@ -212,7 +225,11 @@ def people_export(wildcards):
 def labelstudio_inputs(wildcards):
     """What the Label Studio backend reads besides the images to label."""
     ls = config["annotation"]["labelstudio"]
-    inputs = {"images": IMAGE_MANIFEST, "metadata": "results/data/metadata"}
+    inputs = {
+        "images": IMAGE_MANIFEST,
+        "metadata": "results/data/metadata",
+        "known": "results/data/known_answers.json",
+    }
     if ls["simulate"] == "oracle":
         inputs["truth"] = config["annotation"]["oracle"]["truth"]
     if ls["attach_predictions"] and "round" in wildcards.keys():

@@ -80,3 +80,21 @@ rule split:
         CONDA_ENV
     script:
         "../scripts/split.py"
+
+
+# The labels the condition decides (X-ray and sham images have no tracks): JSON-MIN records with
+# annotator "rule", used beside people's labels, never sent to them.
+rule known_answers:
+    input:
+        meta="results/data/filtered_meta.csv",
+    output:
+        known="results/data/known_answers.json",
+    params:
+        known_answers=config["known_answers"],
+        image_root=IMAGES,
+    log:
+        "logs/known_answers.log",
+    conda:
+        CONDA_ENV
+    script:
+        "../scripts/known_answers.py"

@@ -8,6 +8,8 @@ rule train:
         backbone="results/embeddings/backbone.pt",
         images=IMAGE_MANIFEST,
         meta="results/data/filtered_meta.csv",
+        known="results/data/known_answers.json",
+        split="results/data/split.csv",
     output:
         model="results/round_{round}/model.ckpt",
         metrics=report(
@@ -40,6 +42,7 @@ rule predict:
         model="results/round_{round}/model.ckpt",
         split="results/data/split.csv",
         images=IMAGE_MANIFEST,
+        known="results/data/known_answers.json",
     output:
         predictions=directory("results/round_{round}/predictions"),
     params:

@@ -10,7 +10,7 @@ import logging
 from pathlib import Path
 
 from bps_labeler import logs
-from bps_labeler.annotations import read_truth
+from bps_labeler.annotations import read_labels, read_truth
 from bps_labeler.errors import InputError
 from bps_labeler.labelstudio import LabelStudioSpec, collect_labels, task_data
 from bps_labeler.lightly_metadata import metadata_table
@@ -26,7 +26,9 @@ round_ = int(snakemake.wildcards.round) if "round" in snakemake.wildcards.keys()
 # operational settings (server URL, timeouts) come from the config, not from params, so that
 # changing them never makes Snakemake redo a labeled round
 spec = LabelStudioSpec(**snakemake.config["annotation"]["labelstudio"])
-selection, filenames = set_images(inputs.get("selection"), Path(inputs.get("split", "")), store)
+# validation images whose condition decides the label are answered by the rule, not by people
+known = read_labels(Path(inputs.known), categories)
+selection, filenames = set_images(inputs.get("selection"), Path(inputs.get("split", "")), store, known)
 export = export_path(name, store)
 if export.exists():
     # people's export is already in the store (perhaps from before records were kept, or put

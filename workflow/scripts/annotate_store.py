@@ -1,7 +1,8 @@
 """A round's (or the validation) labels, derived from people's export in the label store.
 
 The export is checked against the images people were given; the first time it is complete the
-store records that selection, so that it is never chosen again.
+store records that selection, so that it is never chosen again. Validation images whose condition
+decides the label were not given to people: the rule's records stand for them.
 """
 
 import json
@@ -9,18 +10,31 @@ import logging
 from pathlib import Path
 
 from bps_labeler import logs
-from bps_labeler.annotations import load_export, resolve, write_records
+from bps_labeler.annotations import (
+    filename_of,
+    load_export,
+    read_labels,
+    resolve,
+    write_records,
+)
 from bps_labeler.errors import InputError
+from bps_labeler.known_answers import conflicts
+from bps_labeler.split import split_filenames
 from bps_labeler.store import give, set_images
 
 logs.to_file(snakemake.log[0])
 inputs = snakemake.input
 annotation = snakemake.config["annotation"]
+categories = tuple(annotation["categories"])
 store = Path(snakemake.params.store)
 name = snakemake.params.set
-selection, filenames = set_images(inputs.get("selection"), Path(inputs.get("split", "")), store)
+rule_labels = read_labels(Path(inputs.known), categories)
+selection, filenames = set_images(inputs.get("selection"), Path(inputs.get("split", "")), store, rule_labels)
 export = Path(inputs.export)
-labels, report = resolve(load_export(export), str(export), filenames, tuple(annotation["categories"]))
+val = set(split_filenames(Path(inputs.split), "val")) if selection is None else set()
+# people may have labeled validation images the rule answers too: their labels are kept
+optional = sorted(val & set(rule_labels))
+labels, report = resolve(load_export(export), str(export), filenames, categories, optional)
 # the export belongs to these images: from now on they are the round's, complete or not
 kept = give(name, filenames, annotation["backend"], annotation["labelstudio"]["simulate"],
             selection=selection, store=store)
@@ -30,6 +44,18 @@ if report["unlabeled"]:
         f"label, e.g. {report['unlabeled'][:3]}. Label them and export again (skipped images "
         "count as done in a full JSON export)."
     )
+# a person who contradicts the rule is kept, and reported: the rule may be wrong for this data
+report["rule_conflicts"] = conflicts({filename_of(r["image"]): r["choice"] for r in labels}, rule_labels)
+for c in report["rule_conflicts"]:
+    logging.warning("%s: labeled %r by a person, %r by the rule (known_answers); the person's label is kept",
+                    c["filename"], c["person"], c["rule"])
+if selection is None:
+    by_people = {filename_of(r["image"]) for r in labels}
+    by_rule = [r for r in load_export(Path(inputs.known))
+               if (f := filename_of(r["image"])) in val and f not in by_people]
+    report["n_rule"] = len(by_rule)
+    labels = labels + by_rule
+    logging.info("%s: %d image(s) answered by their condition, not given to people", name, len(by_rule))
 report.update(export=str(export), labeler=kept.labeler, backend=kept.backend, given_at=kept.written_at,
               labeled_in=kept.where)
 logging.info("%s: %d labels from %s (%d skipped, %d disagreements)", name, report["n_labeled"], export,

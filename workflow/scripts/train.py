@@ -1,24 +1,49 @@
-"""Fine-tune the classifier on the labels of rounds 1..r; score it and its baselines on validation."""
+"""Fine-tune the classifier on the labels of rounds 1..r and a sample of the rule's labels; score
+it and its baselines on validation."""
 
+import logging
 from pathlib import Path
 
 from bps_labeler import logs
 from bps_labeler.annotations import read_labels
-from bps_labeler.classifier import TrainSpec, metrics, predict_proba, train, write_metrics
+from bps_labeler.classifier import (
+    TrainSpec,
+    metrics,
+    predict_proba,
+    train,
+    write_metrics,
+)
 from bps_labeler.evaluation import majority_class, with_baselines
-from bps_labeler.known_answers import read_known, rule_probabilities
+from bps_labeler.known_answers import (
+    conflicts,
+    read_known,
+    rule_probabilities,
+    training_sample,
+)
+from bps_labeler.split import split_filenames
 
 logs.to_file(snakemake.log[0])
 categories = tuple(snakemake.params.categories)
-labels = {}
+settings = dict(snakemake.params.train)
+n_rule = settings.pop("rule_labels")
+people = {}
 for path in snakemake.input.annotations:
-    labels.update(read_labels(Path(path), categories))
+    people.update(read_labels(Path(path), categories))
+rule_labels = read_labels(Path(snakemake.input.known), categories)
+clashes = conflicts(people, rule_labels)
+for c in clashes:
+    logging.warning("%s: labeled %r by a person, %r by the rule; the person's label is kept",
+                    c["filename"], c["person"], c["rule"])
+from_rule = training_sample(rule_labels, split_filenames(Path(snakemake.input.split), "train"), n_rule,
+                            snakemake.params.seed)
+labels = {**{k: v for k, v in from_rule.items() if k not in people}, **people}
+logging.info("training on %d people's label(s) and %d of the rule's", len(people), len(labels) - len(people))
 model = train(
     Path(snakemake.params.image_dir),
     labels,
     Path(snakemake.input.backbone),
     categories,
-    TrainSpec(**snakemake.params.train, seed=snakemake.params.seed, accelerator=snakemake.params.accelerator),
+    TrainSpec(**settings, seed=snakemake.params.seed, accelerator=snakemake.params.accelerator),
     Path(snakemake.output.model),
     threads=snakemake.threads,
     log_dir=Path(snakemake.log.metrics),
@@ -31,9 +56,14 @@ result = metrics(probs, [categories.index(val[n]) for n in names], categories, p
 known = read_known(Path(snakemake.input.meta), snakemake.params.known_answers).reindex(names)
 result.update(
     round=int(snakemake.wildcards.round),
-    n_labels=len(labels),
-    labels_per_class={c: sum(v == c for v in labels.values()) for c in categories},
+    n_labels=len(people),
+    labels_per_class={c: sum(v == c for v in people.values()) for c in categories},
+    # what the condition answered: the rule's labels trained on, and every known image of the
+    # training side, none of which a person had to label
+    n_rule_labels=len(labels) - len(people),
+    n_known_train=sum(1 for n in split_filenames(Path(snakemake.input.split), "train") if n in rule_labels),
+    rule_conflicts=clashes,
     baselines=with_baselines(names, probs, val, known, rule_probabilities(known, categories, positive),
-                             majority_class(labels, categories), categories, positive),
+                             majority_class(people, categories), categories, positive),
 )
 write_metrics(result, Path(snakemake.output.metrics))
