@@ -74,3 +74,22 @@ def test_deterministic_from_seed(tmp_path):
     generate(tmp_path / "c", tmp_path / "tc.csv", SyntheticSpec(n_images=20, seed=8))
     assert digest(tmp_path / "a") == digest(tmp_path / "b") != digest(tmp_path / "c")
     assert (tmp_path / "ta.csv").read_bytes() == (tmp_path / "tb.csv").read_bytes()
+
+
+def test_generator_knobs_change_what_they_say_and_the_defaults_change_nothing():
+    from bps_labeler.synthetic import render_nucleus
+
+    def fe_hits(**knobs):
+        spec = SyntheticSpec(artefact_fraction=0.0, **knobs)
+        out = [render_nucleus(np.random.default_rng([3, i]), "Fe", 0.82, 4, spec) for i in range(60)]
+        return out
+
+    base = fe_hits()
+    same = fe_hits(foci_size=1.0, foci_gap=1.0, track_length=0.9, background=257.0, noise=12.0)
+    assert all((a[0] == b[0]).all() for a, b in zip(base, same))  # the built-in data set, bit for bit
+    tracks = sum(t.label == "track" for _, t in base)
+    # fewer foci on a track (wider gaps, shorter tracks) make fewer nuclei a person would call a track
+    assert sum(t.label == "track" for _, t in fe_hits(foci_gap=3.0, track_length=0.4)) < tracks / 2
+    assert sum(t.label == "track" for _, t in fe_hits(fe_hits_per_gy=0.3)) < tracks / 2  # fewer hit nuclei
+    dark = fe_hits(background=2000.0)
+    assert np.median([img.min() for img, _ in dark]) > np.median([img.min() for img, _ in base]) + 1000

@@ -64,6 +64,24 @@ class SyntheticSpec:
     #: Scattered foci per nucleus per Gy of X-ray at 4 h, and in unirradiated cells.
     xray_foci_per_gy: float = 14.0
     background_foci: float = 1.5
+    # Appearance knobs. The defaults give the built-in data set; benchmarks vary them to see
+    # whether what the pipeline learned holds on data it was not tuned on (benchmarks/generator_spread.py).
+    #: Scale of the foci's Gaussian width (1.0 to 2.2 px at 1).
+    foci_size: float = 1.0
+    #: Median focus brightness above the nucleus (16-bit counts).
+    foci_brightness: float = 900.0
+    #: Scale of the gaps between the foci of a track: 2 = half as many foci on a track.
+    foci_gap: float = 1.0
+    #: Half-length of a track as a share of the nucleus' larger radius.
+    track_length: float = 0.9
+    #: Tracks run at angles uniform in [0, track_angle * pi): 1 = any direction.
+    track_angle: float = 1.0
+    #: Camera offset (dark level) and read noise (16-bit counts).
+    background: float = 257.0
+    noise: float = 12.0
+    #: Scale of the nucleus' radii (0.28 to 0.4 of the field at 1) and of its texture's contrast.
+    nucleus_size: float = 1.0
+    texture: float = 1.0
 
 
 @dataclass
@@ -119,15 +137,15 @@ def _ellipse_mask(
 
 
 def _track_foci(
-    rng: np.random.Generator, cy: float, cx: float, ry: float, rx: float, hours: int
+    rng: np.random.Generator, cy: float, cx: float, ry: float, rx: float, hours: int, spec: SyntheticSpec
 ) -> tuple[np.ndarray, np.ndarray]:
     """Foci along one straight chord of the nucleus; later hours lose foci and straightness."""
-    angle = rng.uniform(0, math.pi)
+    angle = rng.uniform(0, math.pi * spec.track_angle)
     offset = rng.uniform(-0.6, 0.6) * min(ry, rx)
     dy, dx = math.sin(angle), math.cos(angle)
-    half = 0.9 * max(ry, rx)
+    half = spec.track_length * max(ry, rx)
     # Foci sit at irregular gaps along the path, not on a ruler.
-    gaps = rng.exponential(rng.uniform(2.5, 5.0), 80) + 2.0
+    gaps = (rng.exponential(rng.uniform(2.5, 5.0), 80) + 2.0) * spec.foci_gap
     ts = -half + np.cumsum(gaps)
     ts = ts[ts < half]
     py = cy + ts * dy + offset * dx
@@ -158,12 +176,11 @@ def render_nucleus(
     """Render one 16-bit image and its truth (filename left empty for the caller)."""
     h = int(rng.integers(spec.min_size, spec.max_size + 1))
     w = int(np.clip(h * rng.uniform(0.85, 1.15), spec.min_size, spec.max_size))
-    dark = 257.0
-    img = np.full((h, w), dark, dtype=np.float32)
+    img = np.full((h, w), spec.background, dtype=np.float32)
     img += ndimage.gaussian_filter(rng.normal(0, 25, (h, w)).astype(np.float32), 6)
 
     cy, cx = h / 2 + rng.normal(0, h * 0.04), w / 2 + rng.normal(0, w * 0.04)
-    ry, rx = h * rng.uniform(0.28, 0.4), w * rng.uniform(0.28, 0.4)
+    ry, rx = h * rng.uniform(0.28, 0.4) * spec.nucleus_size, w * rng.uniform(0.28, 0.4) * spec.nucleus_size
     theta = rng.uniform(0, math.pi)
     wobble = [(rng.uniform(0, 0.05), rng.uniform(0, 2 * math.pi)) for _ in range(3)]
     mask = _ellipse_mask(h, w, cy, cx, ry, rx, theta, wobble)
@@ -176,7 +193,7 @@ def render_nucleus(
     gy, gx = rng.normal(0, 0.25, 2)
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     shading = 1 + gy * (yy - cy) / ry + gx * (xx - cx) / rx
-    img += mask * np.clip(shading, 0.5, 1.5) * (base + rng.uniform(40, 90) * texture)
+    img += mask * np.clip(shading, 0.5, 1.5) * (base + rng.uniform(40, 90) * spec.texture * texture)
 
     n_tracks = 0
     fy: list[np.ndarray] = []
@@ -186,7 +203,7 @@ def render_nucleus(
         if particle == "Fe" and dose > 0:
             n_tracks = int(rng.poisson(spec.fe_hits_per_gy * dose))
             for _ in range(n_tracks):
-                ty, tx = _track_foci(rng, cy, cx, ry, rx, hours)
+                ty, tx = _track_foci(rng, cy, cx, ry, rx, hours, spec)
                 fy.append(ty)
                 fx.append(tx)
             scattered = spec.background_foci + 3.0 * dose * decay
@@ -208,8 +225,8 @@ def render_nucleus(
         track_foci = int(track_inside.sum())
         ys, xs = ys[inside], xs[inside]
         n_foci = len(ys)
-        amps = rng.lognormal(math.log(900), 0.4, n_foci) * (0.6 + 0.4 * decay)
-        sigmas = rng.uniform(1.0, 2.2, n_foci)
+        amps = rng.lognormal(math.log(spec.foci_brightness), 0.4, n_foci) * (0.6 + 0.4 * decay)
+        sigmas = rng.uniform(1.0, 2.2, n_foci) * spec.foci_size
         _gaussian_spots(img, ys, xs, amps, sigmas)
 
     # A track is only a track if a person would see a line: at least four foci on it.
@@ -227,7 +244,7 @@ def render_nucleus(
     elif artefact == "blurred":
         img = ndimage.gaussian_filter(img, rng.uniform(1.5, 2.5))
 
-    img += rng.normal(0, 12, (h, w)).astype(np.float32)
+    img += rng.normal(0, spec.noise, (h, w)).astype(np.float32)
     img = np.clip(np.round(img), 0, 65535).astype(np.uint16)
     truth = SampleTruth("", label, n_tracks, n_foci, artefact)
     return img, truth

@@ -10,6 +10,7 @@ if config["source"]["kind"] == "synthetic":
         params:
             n_images=config["source"]["synthetic"]["n_images"],
             artefact_fraction=config["source"]["synthetic"]["artefact_fraction"],
+            generator=config["source"]["synthetic"]["generator"],
             seed=config["seed"],
         log:
             "logs/synthesize.log",

@@ -13,5 +13,6 @@ generate(
         n_images=snakemake.params.n_images,
         seed=snakemake.params.seed,
         artefact_fraction=snakemake.params.artefact_fraction,
+        **snakemake.params.generator,
     ),
 )
