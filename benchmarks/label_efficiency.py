@@ -1,22 +1,35 @@
-"""Label efficiency of selection strategies against random, over several seeds.
+"""Label efficiency of selection strategies against random and the zero-label baselines.
 
 Simulates the active-learning loop with the oracle: each round a strategy picks `--batch` images
-of the pool (through the pipeline's own `select`), the oracle labels them, a classifier is trained
-on all labels so far and scored on the validation images. Fast mode (default) trains a
-class-balanced logistic regression on frozen self-supervised features; full mode fine-tunes the
-pipeline's CNN classifier (LP-FT) and is much slower.
+of the pool (through the pipeline's own `select`, which leaves out the images whose condition
+decides the label, `known_answers`), the oracle labels them, a classifier is trained on all labels
+so far and scored on the validation images whose condition does not decide the label (the
+undecided ones, the headline), and over all images as the pipeline answers them (the rule where
+the condition decides, the model elsewhere). The metadata rule and the majority class are rows
+of the same table. Fast mode (default) trains the pipeline's class-balanced logistic regression
+on frozen self-supervised features; full mode fine-tunes the pipeline's CNN classifier (LP-FT)
+and is much slower.
 
-Two pools: `subset` (default) is the default config's pool, the old tutorial's subset (high dose,
-4 h: 564 images, a third with tracks); `all` is every image of the synthetic set (all doses and
-times: 4,800 images, 16 % with tracks, as in the whole real set), built through the workflow in
-its own folder benchmarks/out/pool-all/ with the default config minus the filter. Inputs are
-built with snakemake if missing. Prints, per strategy and round, the mean and standard deviation
-over seeds of balanced accuracy and AUROC, the area under the budget curve (AUBC: mean balanced
-accuracy over rounds), and the paired difference of each strategy's AUBC from random's with its
-95 % confidence interval; writes the table, the raw rows and a plot to benchmarks/out/.
+Held-out protocol: the defaults were chosen with seeds 0-4 (and backbones shared between them);
+the figures the README reports come from seeds from `--first-seed` on (100), never used for
+choosing, each with its own SimCLR backbone, so seeds are independent and the confidence
+intervals are plain t intervals over seeds. `--ssl-seeds N` cycles N backbones instead (cheaper),
+and the intervals are then taken over backbones (each backbone's mean difference is one
+observation), since seeds sharing a backbone are not independent.
+
+Pools: `subset` (default) is the config's own pool; `all` is every image of the synthetic set
+(all doses and times: tracks only in irradiated Fe, as in the whole real set), built in
+benchmarks/out/pool-all/ with the config minus its filter. `--configfile` takes any config whose
+oracle has a truth file (a `local` source with its own labels, a varied synthetic generator); its
+pool is built in benchmarks/out/pool-<name>/. Prints per strategy and round the mean and standard
+deviation over seeds of balanced accuracy and AUROC on the undecided images, the area under the
+budget curve (AUBC: mean balanced accuracy over rounds) and the paired difference of each
+strategy's AUBC from random's with its 95 % confidence interval; writes the table and the raw
+rows to docs/results/ (committed: the README's figures come from them) and a plot to
+benchmarks/out/.
 
     .venv/bin/python benchmarks/label_efficiency.py [--seeds 5] [--rounds 5] [--batch 20] [--mode fast]
-        [--pool subset|all] [--ssl-seeds 5] [--only REGEX]
+        [--pool subset|all] [--configfile FILE] [--first-seed 100] [--ssl-seeds 0] [--only REGEX]
 """
 
 from __future__ import annotations
@@ -27,21 +40,35 @@ import dataclasses
 import hashlib
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pools
 import torch
 import yaml
 from scipy import stats
 from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 
 from bps_labeler.annotations import read_truth
-from bps_labeler.classifier import TrainSpec, head_features, linear_probe, predict_proba, train
-from bps_labeler.embed import EmbedSpec, features, load_backbone, read_embeddings, train_embeddings
+from bps_labeler.classifier import (
+    TrainSpec,
+    head_features,
+    linear_probe,
+    predict_proba,
+    train,
+)
+from bps_labeler.embed import (
+    EmbedSpec,
+    features,
+    load_backbone,
+    read_embeddings,
+    train_embeddings,
+)
+from bps_labeler.evaluation import majority_class
+from bps_labeler.foci import image_features
 from bps_labeler.images import load_images
+from bps_labeler.known_answers import read_known, rule_probabilities
 from bps_labeler.lightly_metadata import metadata_table
 from bps_labeler.selection import Pool, select
 from bps_labeler.split import split_filenames
@@ -69,6 +96,8 @@ EMPTY_BLOB = [{"input": {"type": "METADATA", "key": "snr"},
               CLEAN[1]]
 
 DEFAULT = "default config (config/config.yaml)"
+RULE = "metadata rule (no labels)"
+MAJORITY = "majority class (of the default's labels)"
 #: name -> (round-1 strategies, later-round strategies); RANDOM strategies get the seed filled in.
 #: "clean" leaves out what the quality metadata flags (CLEAN). `strategies()` adds the default
 #: config's own, so the table always shows what `snakemake` would do.
@@ -114,8 +143,8 @@ def seeded(strategies: list, seed: int) -> list:
     return out
 
 
-def default_config() -> dict:
-    return yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+def read_config(path: Path) -> dict:
+    return yaml.safe_load(path.read_text())
 
 
 def pool_root(args: argparse.Namespace, cfg: dict) -> Path:
@@ -126,15 +155,13 @@ def pool_root(args: argparse.Namespace, cfg: dict) -> Path:
     about the default's, not 8x more.
     """
     needed = ["results/embeddings/backbone.pt", "results/embeddings/embeddings.csv",
-              "results/data/metadata", "results/data/split.csv"]
-    snakemake = [str(Path(sys.executable).with_name("snakemake")), "--cores", "all",
-                 "--snakefile", str(REPO / "workflow" / "Snakefile")]
+              "results/data/metadata", "results/data/split.csv", "results/data/filtered_meta.csv"]
     if args.pool == "subset":
-        subprocess.run([*snakemake, *needed], cwd=REPO, check=True)
-        return REPO
+        return pools.build(args.configfile, needed)
+    if cfg["source"]["kind"] != "synthetic" or not pools.is_default(args.configfile):
+        raise SystemExit("--pool all is the default config's synthetic set without its filter")
     # the synthetic TIFFs and truth of the default config, generated once in the repository
-    subprocess.run([*snakemake, "resources/raw/meta.csv"], cwd=REPO, check=True)
-    root = REPO / "benchmarks" / "out" / "pool-all"
+    pools.build(args.configfile, ["resources/raw/meta.csv"])
     cfg = copy.deepcopy(cfg)
     cfg["filter"] = {}
     # the simulated oracle labels a benchmark's yardstick for free: keep 20 % of every condition
@@ -143,10 +170,7 @@ def pool_root(args: argparse.Namespace, cfg: dict) -> Path:
     cfg["source"] = {"kind": "local", "local": {"path": str(REPO / "resources" / "raw")}}
     cfg["annotation"]["oracle"]["truth"] = str(REPO / cfg["annotation"]["oracle"]["truth"])
     cfg["embed"]["epochs"] = args.all_epochs
-    (root / "config").mkdir(parents=True, exist_ok=True)
-    (root / "config" / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
-    subprocess.run([*snakemake, "--directory", str(root), *needed], cwd=root, check=True)
-    return root
+    return pools.build(args.configfile, needed, root=REPO / "benchmarks" / "out" / "pool-all", cfg=cfg)
 
 
 def scores(probs: np.ndarray, y: np.ndarray) -> tuple[float, float]:
@@ -157,22 +181,32 @@ def scores(probs: np.ndarray, y: np.ndarray) -> tuple[float, float]:
 
 
 class FastModel:
-    """Logistic regression on frozen, L2-normalised backbone features."""
+    """The pipeline's head as a logistic regression on frozen features: the L2-normalised
+    backbone features and, as with `train.line_features`, the classical foci-and-line features
+    standardised on the labeled images."""
 
-    def __init__(self, feats: dict[str, np.ndarray]) -> None:
-        self.feats = feats
+    def __init__(self, feats: dict[str, np.ndarray], extra: dict[str, np.ndarray] | None = None) -> None:
+        self.feats, self.extra = feats, extra
+
+    def _x(self, names: list[str], mean: np.ndarray | None = None, std: np.ndarray | None = None) -> np.ndarray:
+        x = np.stack([self.feats[n] for n in names])
+        if self.extra is None:
+            return x
+        return np.hstack([x, (np.stack([self.extra[n] for n in names]) - mean) / std])
 
     def fit_predict(self, labels: dict[str, int], pool: list[str], val: list[str]) -> tuple[np.ndarray, np.ndarray]:
         names = sorted(labels)
         y = np.array([labels[n] for n in names])
-        X = np.stack([self.feats[n] for n in names])
         if len(set(y)) < 2:
             const = np.zeros((1, 2))
             const[0, y[0]] = 1.0
             return np.repeat(const, len(pool), 0), np.repeat(const, len(val), 0)
-        clf = linear_probe(X, y)
-        proba = lambda ns: clf.predict_proba(np.stack([self.feats[n] for n in ns]))  # noqa: E731
-        return proba(pool), proba(val)
+        mean = std = None
+        if self.extra is not None:
+            e = np.stack([self.extra[n] for n in names])
+            mean, std = e.mean(axis=0), e.std(axis=0) + 1e-6
+        clf = linear_probe(self._x(names, mean, std), y)
+        return clf.predict_proba(self._x(pool, mean, std)), clf.predict_proba(self._x(val, mean, std))
 
 
 class FullModel:
@@ -188,74 +222,106 @@ class FullModel:
         return predict_proba(model, self.image_dir, pool), predict_proba(model, self.image_dir, val)
 
 
-def backbones(args: argparse.Namespace, root: Path, train_names: list[str]) -> list[Path]:
-    """Folders with embeddings.csv and backbone.pt: the pipeline's, then extra SimCLR seeds.
+def backbone_seeds(args: argparse.Namespace) -> list[int]:
+    """The SimCLR seed of each benchmark seed: its own (the default), or one of `--ssl-seeds`."""
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    if args.ssl_seeds:
+        return [args.first_seed + (s - args.first_seed) % args.ssl_seeds for s in seeds]
+    return list(seeds)
+
+
+def backbone(root: Path, train_names: list[str], ssl_seed: int) -> Path:
+    """Folder with embeddings.csv and backbone.pt of one SimCLR draw on the pool.
 
     One backbone is one draw of the self-supervised training; strategies that win on one draw can
-    lose on another, so seeds cycle through several. They are trained once and cached in
-    benchmarks/out/ under a key of the settings and the pool, so a changed config retrains them.
+    lose on another. The pipeline's own is used where the seed is its seed; the others are
+    trained like it, once, and cached in benchmarks/out/ under a key of the settings and the pool,
+    so a changed config retrains them.
     """
-    dirs = [root / "results" / "embeddings"]
-    # the pool's own config, so extra backbones are trained like the pipeline's
-    base = EmbedSpec(**yaml.safe_load((root / "config" / "config.yaml").read_text())["embed"])
-    for k in range(1, args.ssl_seeds):
-        spec = dataclasses.replace(base, seed=k)
-        key = hashlib.sha256(json.dumps([dataclasses.asdict(spec), sorted(train_names)]).encode()).hexdigest()[:10]
-        d = REPO / "benchmarks" / "out" / f"ssl_seed{k}-{key}"
-        if not (d / "backbone.pt").exists():
-            print(f"training SimCLR backbone {k} (seed {k}) into {d.name} ...", flush=True)
-            train_embeddings(root / "results" / "data" / "images", train_names, spec, d / "embeddings.csv",
-                             d / "backbone.pt", threads=torch.get_num_threads())
-        dirs.append(d)
-    return dirs
+    cfg = yaml.safe_load((root / "config" / "config.yaml").read_text())
+    base = EmbedSpec(**cfg["embed"], seed=cfg["seed"])
+    if ssl_seed == base.seed:
+        return root / "results" / "embeddings"
+    spec = dataclasses.replace(base, seed=ssl_seed)
+    key = hashlib.sha256(json.dumps([dataclasses.asdict(spec), sorted(train_names)]).encode()).hexdigest()[:10]
+    d = REPO / "benchmarks" / "out" / f"ssl_seed{ssl_seed}-{key}"
+    if not (d / "backbone.pt").exists():
+        print(f"training SimCLR backbone (seed {ssl_seed}) into {d.name} ...", flush=True)
+        train_embeddings(root / "results" / "data" / "images", train_names, spec, d / "embeddings.csv",
+                         d / "backbone.pt", threads=torch.get_num_threads())
+    return d
 
 
 def run(args: argparse.Namespace) -> pd.DataFrame:
-    cfg = default_config()
+    cfg = read_config(args.configfile)
     root = pool_root(args, cfg)
     results = root / "results"
-    truth = read_truth(REPO / cfg["annotation"]["oracle"]["truth"])
+    truth = read_truth(pools.truth_file(root, read_config(root / "config" / "config.yaml")))
     to_run = strategies(args, cfg["selection"])
+    known = read_known(results / "data" / "filtered_meta.csv", cfg["known_answers"])
     val = split_filenames(results / "data" / "split.csv", "val")
+    undecided = np.array([pd.isna(known.get(n)) for n in val])
+    if not undecided.any():
+        raise SystemExit("no validation image is undecided: every condition's label is known_answers'")
+    val_known = known.reindex(val)
+    rule_val = rule_probabilities(val_known, CATS, CATS[0])
     metadata = metadata_table(results / "data" / "metadata")
     y_val = np.array([CATS.index(truth[n]) for n in val])
     train_names = split_filenames(results / "data" / "split.csv", "train")
-    setups = []
     decoded: dict[tuple, list] = {}  # backbones made alike share one decoding of the images
-    for d in backbones(args, root, train_names):
-        pool_names, embeddings = read_embeddings(d / "embeddings.csv")
-        if args.mode == "fast":
-            net, made = load_backbone(d / "backbone.pt")
-            names = pool_names + val
-            recipe = (tuple(names), made["input_size"], made["foci_channel"])
-            if recipe not in decoded:
-                decoded[recipe] = load_images(results / "data" / "images", *recipe)
-            model = FastModel(dict(zip(names, head_features(features(net, decoded[recipe])))))
-        else:
-            model = FullModel(results / "data" / "images", d / "backbone.pt")
-        setups.append((pool_names, embeddings, model))
+    line_feats: dict[str, np.ndarray] | None = None  # the classical features, the same for every backbone
+    models: dict[int, tuple] = {}
     rows = []
-    for seed in range(args.seeds):
-        pool_names, embeddings, model = setups[seed % len(setups)]
+
+    def row(seed: int, ssl: int, strategy: str, r: int, labeled: list[str], p_val: np.ndarray) -> dict:
+        bacc, auroc = scores(p_val[undecided], y_val[undecided])
+        answered = np.where(undecided[:, None], p_val, rule_val)  # what the pipeline answers
+        all_bacc, _ = scores(answered, y_val)
+        return {"seed": seed, "backbone": ssl, "strategy": strategy, "round": r, "n_labels": len(labeled),
+                "balanced_accuracy": bacc, "auroc": auroc, "all_model_and_rule_balanced_accuracy": all_bacc,
+                "track_share": float(np.mean([truth[n] == "track" for n in labeled])) if labeled else 0.0}
+
+    for seed, ssl in zip(range(args.first_seed, args.first_seed + args.seeds), backbone_seeds(args)):
+        if ssl not in models:
+            d = backbone(root, train_names, ssl)
+            pool_names, embeddings = read_embeddings(d / "embeddings.csv")
+            if args.mode == "fast":
+                net, made = load_backbone(d / "backbone.pt")
+                names = pool_names + val
+                recipe = (tuple(names), made["input_size"], made["foci_channel"])
+                if recipe not in decoded:
+                    decoded[recipe] = load_images(results / "data" / "images", *recipe)
+                if line_feats is None and cfg["train"].get("line_features", True):
+                    line_feats = dict(zip(names, image_features(results / "data" / "images", names)))
+                model = FastModel(dict(zip(names, head_features(features(net, decoded[recipe])))), line_feats)
+            else:
+                model = FullModel(results / "data" / "images", d / "backbone.pt")
+            models[ssl] = (pool_names, embeddings, model)
+        pool_names, embeddings, model = models[ssl]
         # each seed sees a different 90 % of the pool, so deterministic strategies vary too
         rng = np.random.default_rng(seed)
         keep = np.sort(rng.choice(len(pool_names), int(0.9 * len(pool_names)), replace=False))
         names = [pool_names[i] for i in keep]
         emb = embeddings[keep]
+        is_known = np.array([not pd.isna(known.get(n)) for n in names])
         for strategy, (first, later) in to_run.items():
             labeled: list[str] = []
             probs = None
             for r in range(1, args.rounds + 1):
-                cfg = {"n_samples": args.batch, "strategies": seeded(first if r == 1 else later, seed * 100 + r)}
-                pool = Pool(names, emb, metadata, probs, categories=CATS)
-                labeled += select(cfg, pool, labeled, where=f"{strategy} round {r}")
+                sel = {"n_samples": args.batch, "strategies": seeded(first if r == 1 else later, seed * 100 + r)}
+                pool = Pool(names, emb, metadata, probs, categories=CATS, known=is_known)
+                labeled += select(sel, pool, labeled, where=f"{strategy} round {r}")
                 labels = {n: CATS.index(truth[n]) for n in labeled}
                 probs, p_val = model.fit_predict(labels, names, val)
-                bacc, auroc = scores(p_val, y_val)
-                rows.append({"seed": seed, "backbone": seed % len(setups), "strategy": strategy, "round": r,
-                             "n_labels": len(labeled), "balanced_accuracy": bacc, "auroc": auroc,
-                             "track_share": float(np.mean([truth[n] == "track" for n in labeled]))})
-        print(f"seed {seed} done", flush=True)
+                rows.append(row(seed, ssl, strategy, r, labeled, p_val))
+                if strategy == DEFAULT:
+                    # the baselines on the same images, at the same budget
+                    rows.append(row(seed, ssl, RULE, r, labeled, rule_val))
+                    majority = majority_class({n: truth[n] for n in labeled}, CATS)
+                    const = np.zeros_like(p_val)
+                    const[:, CATS.index(majority)] = 1.0
+                    rows.append(row(seed, ssl, MAJORITY, r, labeled, const))
+        print(f"seed {seed} (backbone {ssl}) done", flush=True)
     return pd.DataFrame(rows)
 
 
@@ -266,7 +332,8 @@ def report(df: pd.DataFrame, plot: Path) -> str:
         bacc_mean=("balanced_accuracy", "mean"), bacc_std=("balanced_accuracy", "std"),
         auroc_mean=("auroc", "mean"), auroc_std=("auroc", "std"))
     budgets = sorted(df["n_labels"].unique())
-    lines.append("Balanced accuracy (mean ± std over seeds) by number of labels")
+    lines.append(f"Undecided validation images: balanced accuracy (mean ± std over {df['seed'].nunique()} seeds "
+                 f"{df['seed'].min()}-{df['seed'].max()}, {df['backbone'].nunique()} backbones) by number of labels")
     lines.append("| strategy | " + " | ".join(str(b) for b in budgets) + " | AUBC |")
     lines.append("|---" * (len(budgets) + 2) + "|")
     aubc = df.groupby(["strategy", "seed"])["balanced_accuracy"].mean().unstack("strategy")
@@ -274,26 +341,39 @@ def report(df: pd.DataFrame, plot: Path) -> str:
         cells = [f"{table.loc[(s, b), 'bacc_mean']:.3f} ± {table.loc[(s, b), 'bacc_std']:.3f}" for b in budgets]
         lines.append(f"| {s} | " + " | ".join(cells) + f" | {aubc[s].mean():.3f} ± {aubc[s].std():.3f} |")
     lines.append("")
-    lines.append("AUROC (mean ± std over seeds) by number of labels")
+    lines.append("Undecided validation images: AUROC (mean ± std over seeds) by number of labels")
     lines.append("| strategy | " + " | ".join(str(b) for b in budgets) + " |")
     lines.append("|---" * (len(budgets) + 1) + "|")
     for s in ran:
         cells = [f"{table.loc[(s, b), 'auroc_mean']:.3f} ± {table.loc[(s, b), 'auroc_std']:.3f}" for b in budgets]
         lines.append(f"| {s} | " + " | ".join(cells) + " |")
     lines.append("")
+    lines.append("All validation images as the pipeline answers them (the rule where the condition decides, "
+                 "the model elsewhere): balanced accuracy (mean ± std over seeds)")
+    lines.append("| strategy | " + " | ".join(str(b) for b in budgets) + " |")
+    lines.append("|---" * (len(budgets) + 1) + "|")
+    every = df.groupby(["strategy", "n_labels"])["all_model_and_rule_balanced_accuracy"].agg(["mean", "std"])
+    for s in ran:
+        cells = [f"{every.loc[(s, b), 'mean']:.3f} ± {every.loc[(s, b), 'std']:.3f}" for b in budgets]
+        lines.append(f"| {s} | " + " | ".join(cells) + " |")
+    lines.append("")
+    clustered = df["backbone"].nunique() < df["seed"].nunique()
     lines.append("Paired difference of AUBC from random, in points of balanced accuracy: mean ± std over "
-                 "seeds, and the 95 % confidence interval of the mean (t distribution)")
+                 "seeds, and the 95 % confidence interval of the mean (t distribution"
+                 + (", over backbones: seeds that share one are one observation)" if clustered else ", over seeds)"))
+    backbone_of = df.groupby("seed")["backbone"].first()
     for s in ran:
         if s == "random":
             continue
         d = 100 * (aubc[s] - aubc["random"])
         better = f"seeds better than random: {(d > 0).sum()}/{len(d)}"
-        if len(d) < 2:
-            lines.append(f"- {s}: {d.mean():+.1f} (one seed: no spread; {better})")
+        units = d.groupby(backbone_of.reindex(d.index)).mean() if clustered else d
+        if len(units) < 2:
+            lines.append(f"- {s}: {d.mean():+.1f} (one {'backbone' if clustered else 'seed'}: no interval; {better})")
             continue
-        half = stats.t.ppf(0.975, len(d) - 1) * d.std() / np.sqrt(len(d))
-        lines.append(f"- {s}: {d.mean():+.1f} ± {d.std():.1f}, 95 % CI {d.mean() - half:+.1f} to "
-                     f"{d.mean() + half:+.1f} ({better})")
+        half = stats.t.ppf(0.975, len(units) - 1) * units.std() / np.sqrt(len(units))
+        lines.append(f"- {s}: {d.mean():+.1f} ± {d.std():.1f}, 95 % CI {units.mean() - half:+.1f} to "
+                     f"{units.mean() + half:+.1f} ({better})")
     text = "\n".join(lines)
     import matplotlib
 
@@ -301,8 +381,9 @@ def report(df: pd.DataFrame, plot: Path) -> str:
     import matplotlib.pyplot as plt
 
     # a readable plot: random, the tutorial, the default and the two best others (the table has all)
-    others = aubc.mean().drop([s for s in ("random", "tutorial", DEFAULT) if s in aubc], errors="ignore")
-    shown = [s for s in ("random", "tutorial", DEFAULT) if s in ran] + list(others.nlargest(2).index)
+    fixed = ("random", "tutorial", DEFAULT, RULE)
+    others = aubc.mean().drop([s for s in (*fixed, MAJORITY) if s in aubc], errors="ignore")
+    shown = [s for s in fixed if s in ran] + list(others.nlargest(2).index)
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
     for s in shown:
         m = df[df["strategy"] == s].groupby("n_labels")
@@ -312,7 +393,7 @@ def report(df: pd.DataFrame, plot: Path) -> str:
             ax.fill_between(mean.index, mean - std, mean + std, alpha=0.12)
     for ax, title in zip(axes, ("balanced accuracy", "AUROC")):
         ax.set_xlabel("labels")
-        ax.set_title(f"validation {title}")
+        ax.set_title(f"undecided validation images: {title}")
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
     fig.tight_layout()
@@ -332,20 +413,28 @@ def main() -> None:
                         help="the default config's pool, or every synthetic image (see above)")
     parser.add_argument("--all-epochs", type=int, default=2,
                         help="SimCLR epochs for the `all` pool (about the default's steps on 8x the images)")
-    parser.add_argument("--ssl-seeds", type=int, default=5,
-                        help="self-supervised backbones to cycle through (1 = the pipeline's only)")
+    parser.add_argument("--ssl-seeds", type=int, default=0,
+                        help="backbones to cycle through; 0 (default) gives every seed its own")
+    parser.add_argument("--first-seed", type=int, default=100,
+                        help="first seed; 0-99 are for choosing defaults, the README reports from 100 on")
+    parser.add_argument("--configfile", type=Path, default=REPO / "config" / "config.yaml",
+                        help="any config whose oracle has a truth file")
     args = parser.parse_args()
     out = REPO / "benchmarks" / "out"
     out.mkdir(parents=True, exist_ok=True)
     df = run(args)
     stem = f"label_efficiency_{args.mode}" + ("" if args.pool == "subset" else f"_{args.pool}")
     stem += f"_batch{args.batch}" if args.batch != 20 else ""
+    stem += "" if pools.is_default(args.configfile) else f"_{args.configfile.stem}"
+    stem += f"_seeds{args.first_seed}-{args.first_seed + args.seeds - 1}"
     stem += "_only" if args.only else ""  # a partial run does not replace the full table
-    df.to_csv(out / f"{stem}.csv", index=False)
     text = report(df, out / f"{stem}.png")
-    (out / f"{stem}.md").write_text(text + "\n")
     print(text)
-    print(f"\nplot: {out / (stem + '.png')}")
+    # the tables behind the README's figures are committed; choosing runs (seeds below 100) are not
+    tables = REPO / "docs" / "results" if args.first_seed >= 100 and not args.only else out
+    df.to_csv(tables / f"{stem}.csv", index=False)
+    (tables / f"{stem}.md").write_text(text + "\n")
+    print(f"\ntables: {tables / (stem + '.md')}, {tables / (stem + '.csv')}; plot: {out / (stem + '.png')}")
 
 
 if __name__ == "__main__":

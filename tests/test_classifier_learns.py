@@ -19,6 +19,7 @@ from bps_labeler.classifier import (
     train,
 )
 from bps_labeler.embed import EmbedSpec, eval_transform, read_backbone, train_embeddings
+from bps_labeler.foci import image_features
 from bps_labeler.images import load_images
 
 CATS = ("track", "no track")
@@ -71,18 +72,23 @@ def test_class_names_not_positions_carry_the_answer(separable, tmp_path):
     assert p_track[is_track].mean() > 0.7 and p_track[~is_track].mean() < 0.3
 
 
+@pytest.mark.parametrize("line_features", [False, True])
 @torch.no_grad()
-def test_the_head_starts_as_scikit_learns_probe(separable):
+def test_the_head_starts_as_scikit_learns_probe(separable, line_features):
     image_dir, names, truth = separable
     saved = read_backbone(image_dir / "backbone.pt")
-    model = TrackClassifier(saved["backbone"], CATS, saved["input_size"], foci_channel=saved["foci_channel"])
+    extra = image_features(image_dir, names) if line_features else np.zeros((len(names), 0))
+    model = TrackClassifier(saved["backbone"], CATS, saved["input_size"], foci_channel=saved["foci_channel"],
+                            n_extra=extra.shape[1])
     model.backbone.load_state_dict(saved["state_dict"])
+    mean, std = extra.mean(axis=0), extra.std(axis=0) + 1e-6
+    model.extra_mean.copy_(torch.as_tensor(mean)), model.extra_std.copy_(torch.as_tensor(std))
     model.eval()
     images = load_images(image_dir, names, saved["input_size"], saved["foci_channel"])
     y = [CATS.index(truth[n]) for n in names]
-    fit_linear_probe(model, images, y, c=1.0)
+    fit_linear_probe(model, images, y, c=1.0, extra=extra)
     x = torch.stack([eval_transform()(im) for im in images])
-    ours = F.softmax(model(x), dim=1).numpy()
-    features = head_features(model.backbone(x).numpy())
+    ours = F.softmax(model(x, torch.as_tensor(extra, dtype=torch.float32)), dim=1).numpy()
+    features = np.hstack([head_features(model.backbone(x).numpy()), (extra - mean) / std])
     theirs = linear_probe(features, y, 1.0).predict_proba(features)
     np.testing.assert_allclose(ours, theirs, atol=1e-4)

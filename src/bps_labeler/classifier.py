@@ -21,11 +21,12 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix, roc_auc_score
 from torch import nn
 from torch.nn import functional as F
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import v2 as T
 
 from bps_labeler.embed import NORMALIZE, eval_transform, make_backbone, read_backbone
 from bps_labeler.errors import InputError
+from bps_labeler.foci import image_features
 from bps_labeler.images import ImageList, load_images
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,8 @@ class TrainSpec:
     backbone_lr: float = 1e-5
     #: Inverse L2 strength of the linear probe that initialises the head.
     probe_c: float = 1.0
+    #: Give the head the classical foci-and-line features (bps_labeler.foci) beside the learned ones.
+    line_features: bool = True
     seed: int = 0
     accelerator: str = "cpu"
 
@@ -51,6 +54,11 @@ class TrackClassifier(L.LightningModule):
     The backbone always runs in eval mode: its batch-norm statistics stay those learned on the
     whole pool, which batches of 16 labeled images would only corrupt. With `backbone_lr == 0`
     its weights are frozen too (a pure linear probe).
+
+    With `n_extra` > 0 the head also reads that many classical features per image (the foci and
+    the best line through them, `bps_labeler.foci`), standardised with the training labels' mean
+    and spread, which the checkpoint keeps: the learned features alone follow one generator's
+    brightness and texture, the line is what a track is.
     """
 
     def __init__(
@@ -62,11 +70,14 @@ class TrackClassifier(L.LightningModule):
         backbone_lr: float = 1e-5,
         class_weights: list[float] | None = None,
         foci_channel: bool = False,
+        n_extra: int = 0,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
         self.backbone, n = make_backbone(backbone)
-        self.head = nn.Linear(n, len(categories))
+        self.head = nn.Linear(n + n_extra, len(categories))
+        self.register_buffer("extra_mean", torch.zeros(n_extra))
+        self.register_buffer("extra_std", torch.ones(n_extra))
         weights = torch.tensor(class_weights or [1.0] * len(categories), dtype=torch.float32)
         self.register_buffer("class_weights", weights)
         self.frozen = backbone_lr == 0
@@ -82,12 +93,18 @@ class TrackClassifier(L.LightningModule):
         """The head's input: L2-normalised backbone features, scaled so logits can be confident."""
         return F.normalize(self.backbone(x), dim=1) * FEATURE_SCALE
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.embed(x))
+    def features(self, x: torch.Tensor, extra: torch.Tensor) -> torch.Tensor:
+        """Everything the head reads: learned features, then the standardised classical ones."""
+        return torch.cat([self.embed(x), (extra.to(x.dtype) - self.extra_mean) / self.extra_std], dim=1)
 
-    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], _: int) -> torch.Tensor:
-        x, y = batch
-        loss = F.cross_entropy(self(x), y, weight=self.class_weights)
+    def forward(self, x: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:
+        if extra is None:
+            extra = torch.zeros(len(x), self.extra_mean.numel())
+        return self.head(self.features(x, extra))
+
+    def training_step(self, batch: tuple[tuple[torch.Tensor, torch.Tensor], torch.Tensor], _: int) -> torch.Tensor:
+        (x, extra), y = batch
+        loss = F.cross_entropy(self(x, extra), y, weight=self.class_weights)
         self.log("train_loss", loss, on_epoch=True, on_step=False)
         return loss
 
@@ -144,14 +161,18 @@ def train(
     # Inverse-frequency weights; a class with no label yet keeps weight 1 so the loss stays finite.
     weights = [float(len(y) / (len(categories) * c)) if c else 1.0 for c in counts]
     saved = read_backbone(backbone_path)
+    extra = image_features(image_dir, names) if spec.line_features else np.zeros((len(names), 0))
     model = TrackClassifier(saved["backbone"], categories, saved["input_size"], spec.lr, spec.backbone_lr,
-                            weights, saved["foci_channel"])
+                            weights, saved["foci_channel"], extra.shape[1])
     model.backbone.load_state_dict(saved["state_dict"])
+    with torch.no_grad():
+        model.extra_mean.copy_(torch.as_tensor(extra.mean(axis=0), dtype=torch.float32))
+        model.extra_std.copy_(torch.as_tensor(extra.std(axis=0) + 1e-6, dtype=torch.float32))
     images = load_images(image_dir, names, saved["input_size"], saved["foci_channel"])
-    fit_linear_probe(model, images, y, spec.probe_c)
+    fit_linear_probe(model, images, y, spec.probe_c, extra)
     model.train()
     loader = DataLoader(
-        ImageList(images, train_transform(), y),
+        WithExtra(ImageList(images, train_transform(), y), extra),
         batch_size=min(spec.batch_size, len(names)),
         shuffle=True,
         generator=torch.Generator().manual_seed(spec.seed),
@@ -191,16 +212,39 @@ def linear_probe(features: np.ndarray, y: list[int] | np.ndarray, c: float = 1.0
     return LogisticRegression(C=c, class_weight="balanced", max_iter=5000).fit(features, y)
 
 
+class WithExtra(Dataset):
+    """An ImageList's items with each image's classical features: ((image, features), label)."""
+
+    def __init__(self, images: ImageList, extra: np.ndarray) -> None:
+        self.images = images
+        self.extra = torch.as_tensor(extra, dtype=torch.float32)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int) -> tuple[tuple[object, torch.Tensor], int]:
+        x, y = self.images[i]
+        return (x, self.extra[i]), y
+
+
+def _extra_for(model: TrackClassifier, image_dir: Path, filenames: list[str]) -> np.ndarray:
+    if model.hparams.get("n_extra", 0):
+        return image_features(image_dir, filenames)
+    return np.zeros((len(filenames), 0))
+
+
 @torch.no_grad()
-def fit_linear_probe(model: TrackClassifier, images: list, y: list[int], c: float) -> None:
+def fit_linear_probe(model: TrackClassifier, images: list, y: list[int], c: float,
+                     extra: np.ndarray | None = None) -> None:
     """Initialise the head with a class-balanced logistic regression on frozen features.
 
     Linear probing first, then fine-tuning (LP-FT), keeps the few labels from distorting the
     self-supervised features through a random head; scikit-learn finds the probe exactly.
     """
     model.eval()
-    loader = DataLoader(ImageList(images, eval_transform()), batch_size=256, shuffle=False)
-    feats = torch.cat([model.embed(x) for x, _ in loader]).numpy()
+    extra = np.zeros((len(images), model.extra_mean.numel())) if extra is None else extra
+    loader = DataLoader(WithExtra(ImageList(images, eval_transform()), extra), batch_size=256, shuffle=False)
+    feats = torch.cat([model.features(x, e) for (x, e), _ in loader]).numpy()
     n_classes = model.head.out_features
     if len(set(y)) < 2:
         log.warning("all %d labels are %r: the head predicts that class", len(y),
@@ -229,8 +273,9 @@ def predict_proba(model: TrackClassifier, image_dir: Path, filenames: list[str],
     torch.set_num_threads(max(1, threads))
     model.eval()
     images = load_images(image_dir, filenames, model.hparams.input_size, model.hparams.get("foci_channel", False))
-    loader = DataLoader(ImageList(images, eval_transform()), batch_size=256, shuffle=False)
-    return np.concatenate([F.softmax(model(x), dim=1).numpy() for x, _ in loader]).astype(np.float64)
+    extra = _extra_for(model, image_dir, filenames)
+    loader = DataLoader(WithExtra(ImageList(images, eval_transform()), extra), batch_size=256, shuffle=False)
+    return np.concatenate([F.softmax(model(x, e), dim=1).numpy() for (x, e), _ in loader]).astype(np.float64)
 
 
 def metrics(

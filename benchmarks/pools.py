@@ -1,0 +1,52 @@
+"""Where a benchmark's data comes from: the pipeline itself, run on a config.
+
+The benchmarks read what the workflow writes (images, split, metadata, backbone), built by the
+real `snakemake`, so they measure the pipeline rather than a copy of it. The default config's run
+is the repository's own; any other config (`--configfile`: a `local` source with its own truth
+file, a varied synthetic generator) gets its own folder under benchmarks/out/.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_CONFIG = REPO / "config" / "config.yaml"
+
+
+def is_default(configfile: Path) -> bool:
+    return configfile.resolve() == DEFAULT_CONFIG.resolve()
+
+
+def snakemake_command() -> list[str]:
+    return [str(Path(sys.executable).with_name("snakemake")), "--cores", "all",
+            "--snakefile", str(REPO / "workflow" / "Snakefile")]
+
+
+def build(configfile: Path, targets: list[str], root: Path | None = None, cfg: dict | None = None) -> Path:
+    """The workflow folder whose results/ hold `targets`, built if missing.
+
+    `cfg` (a config already read and changed) is written to the folder instead of `configfile`.
+    """
+    if root is None and cfg is None and is_default(configfile):
+        subprocess.run([*snakemake_command(), *targets], cwd=REPO, check=True)
+        return REPO
+    root = root or REPO / "benchmarks" / "out" / f"pool-{configfile.stem}"
+    (root / "config").mkdir(parents=True, exist_ok=True)
+    text = yaml.safe_dump(cfg, sort_keys=False) if cfg is not None else configfile.read_text()
+    (root / "config" / "config.yaml").write_text(text)
+    subprocess.run([*snakemake_command(), "--directory", str(root), *targets], cwd=root, check=True)
+    return root
+
+
+def truth_file(root: Path, cfg: dict) -> Path:
+    """The oracle's truth file of a config, relative paths taken from the workflow folder."""
+    path = Path(cfg["annotation"]["oracle"]["truth"])
+    path = path if path.is_absolute() else root / path
+    if not path.exists():
+        raise SystemExit(f"{path}: the config's oracle has no truth file; benchmarks need true labels")
+    return path

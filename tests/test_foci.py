@@ -1,0 +1,45 @@
+"""The classical foci-and-line features see what a person sees: spots, and spots in a line."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+from bps_labeler.foci import NAMES, best_line, detect_foci, line_features
+
+
+def nucleus(spots: list[tuple[float, float]], seed: int = 0) -> np.ndarray:
+    """A textured nucleus on a dark, noisy field with bright 2-px foci at `spots`."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:160, 0:160]
+    img = 20 + 90 * (((yy - 80) / 60) ** 2 + ((xx - 80) / 55) ** 2 < 1)
+    img = img + ndimage.gaussian_filter(rng.normal(0, 6, img.shape), 2.5) + rng.normal(0, 2, img.shape)
+    for y, x in spots:
+        img += 110 * np.exp(-((yy - y) ** 2 + (xx - x) ** 2) / (2 * 1.6**2))
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+LINE = [(40 + 9 * k, 45 + 7 * k) for k in range(9)]  # a track across the nucleus
+SCATTERED = [(50, 60), (110, 40), (70, 120), (95, 95), (40, 90), (120, 110), (80, 50), (60, 75), (105, 65)]
+
+
+def test_foci_are_found_where_they_are():
+    found = detect_foci(nucleus(SCATTERED))
+    assert len(found) == len(SCATTERED)
+    assert max(min(np.hypot(*(f - np.array(s))) for f in found) for s in SCATTERED) <= 1.5
+    assert len(detect_foci(nucleus([]))) <= 1  # texture and noise are not foci
+
+
+def test_a_line_of_foci_scores_above_the_same_foci_scattered():
+    line, scattered = line_features(nucleus(LINE)), line_features(nucleus(SCATTERED))
+    on_line = NAMES.index("line_foci")
+    assert line[on_line] == len(LINE) and scattered[on_line] <= 4
+    assert line[NAMES.index("line_excess")] > scattered[NAMES.index("line_excess")] + 4
+    assert line[NAMES.index("log_foci")] == scattered[NAMES.index("log_foci")]  # same count: only the line differs
+
+
+def test_best_line_counts_collinear_points_and_their_extent():
+    points = np.array([[0, 0], [10, 10], [20, 20], [30, 30], [0, 30], [30, 0]], dtype=float)
+    count, extent = best_line(points)
+    assert count == 4 and abs(extent - np.hypot(30, 30)) < 1e-6
+    assert best_line(np.zeros((1, 2))) == (1, 0.0)
