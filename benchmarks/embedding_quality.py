@@ -26,10 +26,10 @@ import pandas as pd
 import pools
 import torch
 import yaml
-from sklearn.metrics import balanced_accuracy_score, roc_auc_score
+from probe import probe
 
 from bps_labeler.annotations import read_truth
-from bps_labeler.classifier import head_features, linear_probe
+from bps_labeler.classifier import head_features
 from bps_labeler.embed import (
     EmbedSpec,
     features,
@@ -63,20 +63,6 @@ def backbone_for(spec: EmbedSpec, images: Path, train: list[str], out: Path) -> 
                      out / "backbone.pt", threads=torch.get_num_threads())
     seconds = time.perf_counter() - t
     return load_backbone(out / "backbone.pt")[0], seconds
-
-
-def probe(x_tr: np.ndarray, y_tr: np.ndarray, x_val: np.ndarray, y_val: np.ndarray,
-          n: int, draws: int) -> tuple[float, float]:
-    """Mean balanced accuracy and AUROC of the linear probe on `n` random labels."""
-    baccs, aucs = [], []
-    for d in range(draws if n < len(y_tr) else 1):
-        idx = np.random.default_rng(d).permutation(len(y_tr))[:n]
-        if len(set(y_tr[idx])) < 2:
-            continue
-        clf = linear_probe(x_tr[idx], y_tr[idx])
-        baccs.append(balanced_accuracy_score(y_val, clf.predict(x_val)))
-        aucs.append(roc_auc_score(y_val, clf.predict_proba(x_val)[:, 1]))
-    return float(np.mean(baccs)), float(np.mean(aucs))
 
 
 def main() -> None:

@@ -21,10 +21,10 @@ import numpy as np
 import pandas as pd
 import pools
 import yaml
-from sklearn.metrics import balanced_accuracy_score, roc_auc_score
+from probe import probe
 
 from bps_labeler.annotations import read_truth
-from bps_labeler.classifier import head_features, linear_probe
+from bps_labeler.classifier import head_features
 from bps_labeler.embed import features, load_backbone
 from bps_labeler.foci import image_features
 from bps_labeler.images import load_images
@@ -39,29 +39,6 @@ def folders() -> list[Path]:
     roots += sorted(p for p in (REPO / "benchmarks" / "out" / "generators").glob("*")
                     if (p / "results" / "embeddings" / "backbone.pt").exists() and p.name != "built-in-default")
     return roots
-
-
-def standardize(train: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
-    mean, std = train.mean(axis=0), train.std(axis=0) + 1e-6
-    return [(x - mean) / std for x in (train, *others)]
-
-
-def probe(x_tr: np.ndarray, y_tr: np.ndarray, x_val: np.ndarray, y_val: np.ndarray, n: int, draws: int,
-          scale: slice | None = None) -> tuple[float, float]:
-    """Mean balanced accuracy and AUROC of the linear probe on `n` random labels; the columns in
-    `scale` are standardized on the drawn labels only, as a model trained on them would be."""
-    baccs, aucs = [], []
-    for d in range(draws if n < len(y_tr) else 1):
-        idx = np.random.default_rng(d).permutation(len(y_tr))[:n]
-        if len(set(y_tr[idx])) < 2:
-            continue
-        a, b = x_tr[idx].copy(), x_val.copy()
-        if scale is not None:
-            a[:, scale], b[:, scale] = standardize(a[:, scale], b[:, scale])
-        clf = linear_probe(a, y_tr[idx])
-        baccs.append(balanced_accuracy_score(y_val, clf.predict(b)))
-        aucs.append(roc_auc_score(y_val, clf.predict_proba(b)[:, 1]))
-    return float(np.mean(baccs)), float(np.mean(aucs))
 
 
 def main() -> None:
