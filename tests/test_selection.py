@@ -210,6 +210,10 @@ def test_random_is_seeded_and_proportion_works():
     assert len(a) == 20 and a == select(cfg, make_pool(), [])
     cfg["strategies"][0]["input"]["random_seed"] = 4
     assert a != select(cfg, pool, [])
+    # a share of what people could label: the images the condition answers do not count
+    half_known = make_pool()
+    half_known.known = np.arange(200) % 2 == 0
+    assert len(select(cfg, half_known, [])) == 10
 
 
 def test_images_whose_condition_decides_are_never_picked():

@@ -1,7 +1,9 @@
 import json
 
 import pandas as pd
+import pytest
 
+from bps_labeler.errors import InputError
 from bps_labeler.lightly_metadata import SCHEMA, metadata_table, write_metadata
 from bps_labeler.split import stratified_split
 
@@ -74,4 +76,5 @@ def test_a_fixed_number_of_validation_images_stratified_by_condition():
     assert len(val) == 200 and val.str.startswith("Fe").sum() == 150  # in proportion: 3 to 1
     bigger = pd.concat([meta, meta.assign(filename="more_" + meta["filename"])])
     assert (stratified_split(bigger, None, seed=0, val_size=200)["split"] == "val").sum() == 200  # not growing
-    assert (stratified_split(meta, None, seed=0, val_size=1000)["split"] == "val").all()  # capped at the data
+    with pytest.raises(InputError, match=r"split.val_size = 400 takes all 400 images .* Lower split.val_size \(say 80\)"):
+        stratified_split(meta, None, seed=0, val_size=400)  # nothing left to select from

@@ -156,7 +156,8 @@ def select(
             keep = OPERATIONS[strat["operation"]](values, float(strat["threshold"]))
             _report_threshold(f"{where}.strategies[{i}]", item, int((~keep).sum()), len(keep))
             candidates &= keep
-    n = config.get("n_samples") or int(round(config["proportion_samples"] * len(pool.filenames)))
+    # a share of the images people could label: those the condition does not answer
+    n = config.get("n_samples") or int(round(config["proportion_samples"] * (len(pool.filenames) - n_known)))
     n_left = int(candidates.sum())
     if n > n_left:
         raise InputError(

@@ -52,6 +52,11 @@ def stratified_split(
     if val_size is not None:
         if val_size < 0:
             raise InputError(f"split.val_size = {val_size}; need a number of images >= 0.")
+        if val_size >= len(meta):
+            raise InputError(
+                f"split.val_size = {val_size} takes all {len(meta)} images of the filtered set for validation: "
+                f"none would be left to select from. Lower split.val_size (say {len(meta) // 5}) or widen the filter."
+            )
         n_vals = _allocate([len(g) for g in groups], val_size)
     else:
         if val_fraction is None or not 0 <= val_fraction < 1:
