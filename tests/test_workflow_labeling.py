@@ -50,6 +50,12 @@ def test_whole_loop_through_label_studio(labelstudio, tmp_path):
         assert kept["labeler"]["kind"] == "simulated" and kept["selection"]["round"] == r
     m = json.loads((workdir / "results/round_2/metrics.json").read_text())
     assert m["n_labels"] == 40 and m["n_val"] == 48
+    # people get only the validation images the condition does not answer; the rule answers the rest
+    val_tasks = json.loads((workdir / "annotations/validation.json").read_text())
+    rule = {Path(r["image"]).name for r in json.loads((workdir / "results/data/known_answers.json").read_text())}
+    assert val_tasks and not {Path(t["data"]["image"]).name for t in val_tasks} & rule
+    val_records = json.loads((workdir / "results/validation/annotations.json").read_text())
+    assert len(val_tasks) + sum(r.get("annotator") == "rule" for r in val_records) == 48
     tasks = json.loads((workdir / "annotations/round_2.json").read_text())
     assert not any(t.get("predictions") for t in tasks)  # blind: no model guess shown ...
     assert all("particle_type" not in t["data"] and "dose_Gy" not in t["data"] for t in tasks)  # ... nor the condition
