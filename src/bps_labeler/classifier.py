@@ -161,7 +161,7 @@ def train(
     # Inverse-frequency weights; a class with no label yet keeps weight 1 so the loss stays finite.
     weights = [float(len(y) / (len(categories) * c)) if c else 1.0 for c in counts]
     saved = read_backbone(backbone_path)
-    extra = image_features(image_dir, names) if spec.line_features else np.zeros((len(names), 0))
+    extra = _line_features(image_dir, names, spec.line_features)
     model = TrackClassifier(saved["backbone"], categories, saved["input_size"], spec.lr, spec.backbone_lr,
                             weights, saved["foci_channel"], extra.shape[1])
     model.backbone.load_state_dict(saved["state_dict"])
@@ -227,10 +227,9 @@ class WithExtra(Dataset):
         return (x, self.extra[i]), y
 
 
-def _extra_for(model: TrackClassifier, image_dir: Path, filenames: list[str]) -> np.ndarray:
-    if model.hparams.get("n_extra", 0):
-        return image_features(image_dir, filenames)
-    return np.zeros((len(filenames), 0))
+def _line_features(image_dir: Path, filenames: list[str], wanted: bool) -> np.ndarray:
+    """The classical features of the images, or none (a model without them; older checkpoints)."""
+    return image_features(image_dir, filenames) if wanted else np.zeros((len(filenames), 0))
 
 
 @torch.no_grad()
@@ -273,7 +272,7 @@ def predict_proba(model: TrackClassifier, image_dir: Path, filenames: list[str],
     torch.set_num_threads(max(1, threads))
     model.eval()
     images = load_images(image_dir, filenames, model.hparams.input_size, model.hparams.get("foci_channel", False))
-    extra = _extra_for(model, image_dir, filenames)
+    extra = _line_features(image_dir, filenames, bool(model.hparams.get("n_extra", 0)))
     loader = DataLoader(WithExtra(ImageList(images, eval_transform()), extra), batch_size=256, shuffle=False)
     return np.concatenate([F.softmax(model(x, e), dim=1).numpy() for (x, e), _ in loader]).astype(np.float64)
 

@@ -73,18 +73,21 @@ def parse(entries: list[dict[str, Any]]) -> list[KnownAnswer]:
     ]
 
 
-def known_labels(meta: pd.DataFrame, rules: list[KnownAnswer]) -> pd.Series:
-    """JPG name -> the label the condition decides, or None where it does not (undecided).
+def deciding_rule(meta: pd.DataFrame, rules: list[KnownAnswer]) -> np.ndarray:
+    """Per row, the index in `rules` of the rule that decides its label, or -1 (undecided).
 
     The first matching rule wins, as in a list a person reads from the top.
     """
-    out = pd.Series([None] * len(meta), index=meta["filename"].map(jpg_name).to_numpy(), dtype=object)
-    decided = np.zeros(len(meta), dtype=bool)
-    for rule in rules:
-        hit = rule.matches(meta).to_numpy() & ~decided
-        out[hit] = rule.label
-        decided |= hit
-    return out
+    which = np.full(len(meta), -1)
+    for k, rule in enumerate(rules):
+        which[rule.matches(meta).to_numpy() & (which < 0)] = k
+    return which
+
+
+def known_labels(meta: pd.DataFrame, rules: list[KnownAnswer]) -> pd.Series:
+    """JPG name -> the label the condition decides, or None where it does not (undecided)."""
+    labels = [rules[k].label if k >= 0 else None for k in deciding_rule(meta, rules)]
+    return pd.Series(labels, index=meta["filename"].map(jpg_name).to_numpy(), dtype=object)
 
 
 def rule_probabilities(known: pd.Series, categories: tuple[str, ...], positive: str) -> np.ndarray:
@@ -108,18 +111,11 @@ def rule_records(meta: pd.DataFrame, rules: list[KnownAnswer], image_root: str) 
     people's labels in training and validation without ever being taken for one.
     """
     names = meta["filename"].map(jpg_name).to_numpy()
-    decided = np.zeros(len(meta), dtype=bool)
-    which: list[str | None] = [None] * len(meta)
-    labels: list[str | None] = [None] * len(meta)
-    for rule in rules:
-        hit = rule.matches(meta).to_numpy() & ~decided
-        for i in np.flatnonzero(hit):
-            which[i], labels[i] = rule.describe(), rule.label
-        decided |= hit
+    which = deciding_rule(meta, rules)
     return [
-        {"image": image_url(names[i], image_root), "id": n, "choice": labels[i],
-         "annotator": RULE_ANNOTATOR, "known_answer": which[i]}
-        for n, i in enumerate(np.flatnonzero(decided), start=1)
+        {"image": image_url(names[i], image_root), "id": n, "choice": rules[which[i]].label,
+         "annotator": RULE_ANNOTATOR, "known_answer": rules[which[i]].describe()}
+        for n, i in enumerate(np.flatnonzero(which >= 0), start=1)
     ]
 
 

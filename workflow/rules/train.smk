@@ -7,7 +7,6 @@ rule train:
         validation=validation_annotations(),
         backbone="results/embeddings/backbone.pt",
         images=IMAGE_MANIFEST,
-        meta="results/data/filtered_meta.csv",
         known="results/data/known_answers.json",
         split="results/data/split.csv",
     output:
@@ -24,7 +23,6 @@ rule train:
         train=config["train"],
         seed=config["seed"],
         accelerator=config["accelerator"],
-        known_answers=config["known_answers"],
     threads: 8
     resources:
         mem_mb=8000,

@@ -10,13 +10,7 @@ import logging
 from pathlib import Path
 
 from bps_labeler import logs
-from bps_labeler.annotations import (
-    filename_of,
-    load_export,
-    read_labels,
-    resolve,
-    write_records,
-)
+from bps_labeler.annotations import filename_of, load_export, resolve, write_records
 from bps_labeler.errors import InputError
 from bps_labeler.known_answers import conflicts
 from bps_labeler.split import split_filenames
@@ -28,7 +22,8 @@ annotation = snakemake.config["annotation"]
 categories = tuple(annotation["categories"])
 store = Path(snakemake.params.store)
 name = snakemake.params.set
-rule_labels = read_labels(Path(inputs.known), categories)
+rule_records = load_export(Path(inputs.known))  # written by the pipeline, one per known image
+rule_labels = {filename_of(r["image"]): r["choice"] for r in rule_records}
 selection, filenames = set_images(inputs.get("selection"), Path(inputs.get("split", "")), store, rule_labels)
 export = Path(inputs.export)
 val = set(split_filenames(Path(inputs.split), "val")) if selection is None else set()
@@ -45,14 +40,13 @@ if report["unlabeled"]:
         "count as done in a full JSON export)."
     )
 # a person who contradicts the rule is kept, and reported: the rule may be wrong for this data
-report["rule_conflicts"] = conflicts({filename_of(r["image"]): r["choice"] for r in labels}, rule_labels)
+by_people = {filename_of(r["image"]): r["choice"] for r in labels}
+report["rule_conflicts"] = conflicts(by_people, rule_labels)
 for c in report["rule_conflicts"]:
     logging.warning("%s: labeled %r by a person, %r by the rule (known_answers); the person's label is kept",
                     c["filename"], c["person"], c["rule"])
 if selection is None:
-    by_people = {filename_of(r["image"]) for r in labels}
-    by_rule = [r for r in load_export(Path(inputs.known))
-               if (f := filename_of(r["image"])) in val and f not in by_people]
+    by_rule = [r for r in rule_records if (f := filename_of(r["image"])) in val and f not in by_people]
     report["n_rule"] = len(by_rule)
     labels = labels + by_rule
     logging.info("%s: %d image(s) answered by their condition, not given to people", name, len(by_rule))

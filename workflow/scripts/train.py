@@ -4,6 +4,8 @@ it and its baselines on validation."""
 import logging
 from pathlib import Path
 
+import pandas as pd
+
 from bps_labeler import logs
 from bps_labeler.annotations import read_labels
 from bps_labeler.classifier import (
@@ -14,12 +16,7 @@ from bps_labeler.classifier import (
     write_metrics,
 )
 from bps_labeler.evaluation import majority_class, with_baselines
-from bps_labeler.known_answers import (
-    conflicts,
-    read_known,
-    rule_probabilities,
-    training_sample,
-)
+from bps_labeler.known_answers import conflicts, rule_probabilities, training_sample
 from bps_labeler.split import split_filenames
 
 logs.to_file(snakemake.log[0])
@@ -30,12 +27,12 @@ people = {}
 for path in snakemake.input.annotations:
     people.update(read_labels(Path(path), categories))
 rule_labels = read_labels(Path(snakemake.input.known), categories)
+train_side = split_filenames(Path(snakemake.input.split), "train")
 clashes = conflicts(people, rule_labels)
 for c in clashes:
     logging.warning("%s: labeled %r by a person, %r by the rule; the person's label is kept",
                     c["filename"], c["person"], c["rule"])
-from_rule = training_sample(rule_labels, split_filenames(Path(snakemake.input.split), "train"), n_rule,
-                            snakemake.params.seed)
+from_rule = training_sample(rule_labels, train_side, n_rule, snakemake.params.seed)
 labels = {**{k: v for k, v in from_rule.items() if k not in people}, **people}
 logging.info("training on %d people's label(s) and %d of the rule's", len(people), len(labels) - len(people))
 model = train(
@@ -53,7 +50,8 @@ names = sorted(val)
 probs = predict_proba(model, Path(snakemake.params.image_dir), names, threads=snakemake.threads)
 positive = categories[0]
 result = metrics(probs, [categories.index(val[n]) for n in names], categories, positive)
-known = read_known(Path(snakemake.input.meta), snakemake.params.known_answers).reindex(names)
+# the label the condition decides, or missing where it does not (the undecided images)
+known = pd.Series([rule_labels.get(n) for n in names], index=names, dtype=object)
 result.update(
     round=int(snakemake.wildcards.round),
     n_labels=len(people),
@@ -61,7 +59,7 @@ result.update(
     # what the condition answered: the rule's labels trained on, and every known image of the
     # training side, none of which a person had to label
     n_rule_labels=len(labels) - len(people),
-    n_known_train=sum(1 for n in split_filenames(Path(snakemake.input.split), "train") if n in rule_labels),
+    n_known_train=sum(1 for n in train_side if n in rule_labels),
     rule_conflicts=clashes,
     baselines=with_baselines(names, probs, val, known, rule_probabilities(known, categories, positive),
                              majority_class(people, categories), categories, positive),
