@@ -185,8 +185,8 @@ class FastModel:
     backbone features and, as with `train.line_features`, the classical foci-and-line features
     standardised on the labeled images."""
 
-    def __init__(self, feats: dict[str, np.ndarray], extra: dict[str, np.ndarray] | None = None) -> None:
-        self.feats, self.extra = feats, extra
+    def __init__(self, feats: dict[str, np.ndarray], extra: dict[str, np.ndarray] | None, c: float) -> None:
+        self.feats, self.extra, self.c = feats, extra, c
 
     def _x(self, names: list[str], mean: np.ndarray | None = None, std: np.ndarray | None = None) -> np.ndarray:
         x = np.stack([self.feats[n] for n in names])
@@ -205,20 +205,20 @@ class FastModel:
         if self.extra is not None:
             e = np.stack([self.extra[n] for n in names])
             mean, std = e.mean(axis=0), e.std(axis=0) + 1e-6
-        clf = linear_probe(self._x(names, mean, std), y)
+        clf = linear_probe(self._x(names, mean, std), y, self.c)
         return clf.predict_proba(self._x(pool, mean, std)), clf.predict_proba(self._x(val, mean, std))
 
 
 class FullModel:
-    """The pipeline's CNN classifier (linear probe, then fine-tuning)."""
+    """The pipeline's CNN classifier (linear probe, then fine-tuning), with the config's settings."""
 
-    def __init__(self, image_dir: Path, backbone: Path) -> None:
-        self.image_dir, self.backbone = image_dir, backbone
+    def __init__(self, image_dir: Path, backbone: Path, spec: TrainSpec) -> None:
+        self.image_dir, self.backbone, self.spec = image_dir, backbone, spec
 
     def fit_predict(self, labels: dict[str, int], pool: list[str], val: list[str]) -> tuple[np.ndarray, np.ndarray]:
         tmp = REPO / "benchmarks" / "out" / "tmp.ckpt"
         model = train(self.image_dir, {n: CATS[v] for n, v in labels.items()}, self.backbone, CATS,
-                      TrainSpec(), tmp, threads=torch.get_num_threads())
+                      self.spec, tmp, threads=torch.get_num_threads())
         return predict_proba(model, self.image_dir, pool), predict_proba(model, self.image_dir, val)
 
 
@@ -258,6 +258,10 @@ def run(args: argparse.Namespace) -> pd.DataFrame:
     results = root / "results"
     truth = read_truth(pools.truth_file(root, read_config(root / "config" / "config.yaml")))
     to_run = strategies(args, cfg["selection"])
+    settings = {k: v for k, v in cfg["train"].items() if k != "rule_labels"}
+    spec = TrainSpec(**settings, seed=cfg["seed"])
+    if args.probe_c is not None:
+        spec = dataclasses.replace(spec, probe_c=args.probe_c)
     known = read_known(results / "data" / "filtered_meta.csv", cfg["known_answers"])
     val = split_filenames(results / "data" / "split.csv", "val")
     undecided = np.array([pd.isna(known.get(n)) for n in val])
@@ -293,9 +297,10 @@ def run(args: argparse.Namespace) -> pd.DataFrame:
                     decoded[recipe] = load_images(results / "data" / "images", *recipe)
                 if line_feats is None and cfg["train"].get("line_features", True):
                     line_feats = dict(zip(names, image_features(results / "data" / "images", names)))
-                model = FastModel(dict(zip(names, head_features(features(net, decoded[recipe])))), line_feats)
+                model = FastModel(dict(zip(names, head_features(features(net, decoded[recipe])))), line_feats,
+                                  spec.probe_c)
             else:
-                model = FullModel(results / "data" / "images", d / "backbone.pt")
+                model = FullModel(results / "data" / "images", d / "backbone.pt", spec)
             models[ssl] = (pool_names, embeddings, model)
         pool_names, embeddings, model = models[ssl]
         # each seed sees a different 90 % of the pool, so deterministic strategies vary too
@@ -419,6 +424,8 @@ def main() -> None:
                         help="first seed; 0-99 are for choosing defaults, the README reports from 100 on")
     parser.add_argument("--configfile", type=Path, default=REPO / "config" / "config.yaml",
                         help="any config whose oracle has a truth file")
+    parser.add_argument("--probe-c", type=float, default=None,
+                        help="the probe's inverse L2 strength (default: the config's train.probe_c)")
     args = parser.parse_args()
     out = REPO / "benchmarks" / "out"
     out.mkdir(parents=True, exist_ok=True)
@@ -427,11 +434,12 @@ def main() -> None:
     stem += f"_batch{args.batch}" if args.batch != 20 else ""
     stem += "" if pools.is_default(args.configfile) else f"_{args.configfile.stem}"
     stem += f"_seeds{args.first_seed}-{args.first_seed + args.seeds - 1}"
+    stem += "" if args.probe_c is None else f"_c{args.probe_c:g}"
     stem += "_only" if args.only else ""  # a partial run does not replace the full table
     text = report(df, out / f"{stem}.png")
     print(text)
     # the tables behind the README's figures are committed; choosing runs (seeds below 100) are not
-    tables = REPO / "docs" / "results" if args.first_seed >= 100 and not args.only else out
+    tables = REPO / "docs" / "results" if args.first_seed >= 100 and not args.only and args.probe_c is None else out
     df.to_csv(tables / f"{stem}.csv", index=False)
     (tables / f"{stem}.md").write_text(text + "\n")
     print(f"\ntables: {tables / (stem + '.md')}, {tables / (stem + '.csv')}; plot: {out / (stem + '.png')}")
