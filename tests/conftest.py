@@ -1,4 +1,4 @@
-"""Shared fixtures: a small synthetic dataset made once per test session."""
+"""Shared fixtures: a small synthetic dataset and a tiny workflow run, each made once per session."""
 
 from __future__ import annotations
 
@@ -105,3 +105,13 @@ def moto_s3(tiny_dataset) -> Iterator[dict[str, str]]:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny config run to round 2 on this machine, once: what other executors are compared to."""
+    from workflows import make_workdir, snakemake, tiny_config
+
+    workdir = make_workdir(tmp_path_factory.mktemp("wf"), tiny_config())
+    snakemake(workdir, "results/round_2/model.ckpt")
+    return workdir

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import REPO
-from test_workflow import SNAKEMAKE, make_workdir, snakemake, tiny_config
+from workflows import SNAKEMAKE, make_workdir, snakemake, tiny_config
 
 from bps_labeler.annotations import filename_of, image_url, read_labels, read_truth
 from bps_labeler.selection import read_selected

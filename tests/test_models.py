@@ -1,7 +1,6 @@
 """Embedding and classifier on a handful of tiny images: formats and plumbing, not accuracy."""
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 

@@ -5,54 +5,19 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
 
 from conftest import REPO
+from workflows import make_workdir, snakemake, tiny_config
 
 pytestmark = pytest.mark.workflow
 
-SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
-
-
-def tiny_config() -> dict:
-    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-    cfg["source"]["synthetic"]["n_images"] = 680
-    cfg["filter"] = {"particle_types": ["Fe", "X-ray"], "dose_min": 0.8}  # 6 conditions, 240 images
-    cfg["convert"]["shards"] = 3
-    cfg["split"] = {"val_fraction": 0.2}  # replaces the default val_size
-    cfg["embed"].update(input_size=32, epochs=1, batch_size=64, dim=16)
-    cfg["train"].update(epochs=2, batch_size=8)
-    for sel in cfg["selection"]:
-        sel["n_samples"] = 20
-    return cfg
-
-
-def make_workdir(path: Path, cfg: dict) -> Path:
-    (path / "config").mkdir(parents=True)
-    (path / "config" / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
-    return path
-
-
-def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    cmd = [SNAKEMAKE, "--snakefile", str(REPO / "workflow" / "Snakefile"), "--directory", str(workdir),
-           "--cores", "2", *args]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1500)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}")
-    return proc
-
-
 @pytest.fixture(scope="module")
-def run(tmp_path_factory) -> Path:
-    workdir = make_workdir(tmp_path_factory.mktemp("wf"), tiny_config())
-    snakemake(workdir, "results/round_2/model.ckpt")
-    return workdir
+def run(tiny_run) -> Path:
+    return tiny_run
 
 
 def test_data_contracts(run):

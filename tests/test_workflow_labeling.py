@@ -18,7 +18,7 @@ from bps_labeler.annotations import filename_of, read_truth
 from bps_labeler.selection import read_selected
 
 from conftest import REPO
-from test_workflow import SNAKEMAKE, make_workdir, snakemake, tiny_config
+from workflows import SNAKEMAKE, make_workdir, snakemake, tiny_config
 
 pytestmark = pytest.mark.workflow
 

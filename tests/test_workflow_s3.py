@@ -8,7 +8,7 @@ import boto3
 import pandas as pd
 import pytest
 
-from test_workflow import make_workdir, snakemake, tiny_config
+from workflows import make_workdir, snakemake, tiny_config
 
 pytestmark = pytest.mark.workflow
 

@@ -21,6 +21,7 @@ if BACKEND == "oracle":
             image_root=IMAGES,
             noise=config["annotation"]["oracle"]["noise"],
             seed=config["seed"],
+        localrule: True
         log:
             "logs/round_{round}/annotate.log",
         conda:
@@ -38,6 +39,7 @@ if BACKEND == "oracle":
             image_root=IMAGES,
             noise=0.0,  # the yardstick stays true: noise simulates the labelers of rounds only
             seed=config["seed"],
+        localrule: True
         log:
             "logs/annotate_validation.log",
         conda:
@@ -109,6 +111,7 @@ else:
         params:
             store=str(STORE),
             set=lambda wildcards: set_name(int(wildcards.round)),
+        localrule: True
         log:
             "logs/round_{round}/annotate.log",
         conda:
@@ -127,6 +130,7 @@ else:
         params:
             store=str(STORE),
             set=set_name(None),
+        localrule: True
         log:
             "logs/annotate_validation.log",
         conda:

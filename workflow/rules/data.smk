@@ -8,6 +8,7 @@ rule filter_meta:
         meta="results/data/filtered_meta.csv",
     params:
         filter=config["filter"],
+    localrule: True
     log:
         "logs/filter_meta.log",
     conda:
@@ -29,9 +30,14 @@ rule convert:
         convert=config["convert"],
     threads: config["convert"]["threads"]
     resources:
-        mem_mb=2000,
+        mem_mb=1000,
+        runtime=lambda wildcards, input, attempt: minutes(
+            rows(input.meta) / len(SHARDS) * SECONDS_PER_IMAGE["convert"], attempt
+        ),
     log:
         "logs/convert/{shard}.log",
+    benchmark:
+        "logs/benchmarks/convert/{shard}.tsv"
     conda:
         CONDA_ENV
     script:
@@ -43,6 +49,7 @@ rule images:
         manifests=expand("results/data/shards/convert_{shard}.tsv", shard=SHARDS),
     output:
         manifest=IMAGE_MANIFEST,
+    localrule: True
     log:
         "logs/images.log",
     conda:
@@ -57,6 +64,7 @@ rule metadata:
         images=IMAGE_MANIFEST,
     output:
         directory("results/data/metadata"),
+    localrule: True
     log:
         "logs/metadata.log",
     conda:
@@ -74,6 +82,7 @@ rule split:
         split=config["split"],
         seed=config["seed"],
         store=str(STORE),
+    localrule: True
     log:
         "logs/split.log",
     conda:
@@ -92,6 +101,7 @@ rule known_answers:
     params:
         known_answers=config["known_answers"],
         image_root=IMAGES,
+    localrule: True
     log:
         "logs/known_answers.log",
     conda:

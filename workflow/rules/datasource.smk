@@ -11,6 +11,7 @@ rule publish_data:
     params:
         datasource=config["datasource"],
         image_dir=image_dir,
+    localrule: True
     log:
         "logs/publish_data.log",
     conda:
@@ -27,6 +28,7 @@ rule publish_predictions:
         marker="results/round_{round}/publish.json",
     params:
         datasource=config["datasource"],
+    localrule: True
     log:
         "logs/round_{round}/publish.log",
     conda:

@@ -15,10 +15,19 @@ rule embed:
         accelerator=config["accelerator"],
     threads: 8
     resources:
-        mem_mb=8000,
+        mem_mb=lambda wildcards, input: megabytes(train_rows(input.split)),
+        runtime=lambda wildcards, input, attempt: minutes(
+            train_rows(input.split)
+            * config["embed"]["epochs"]
+            * SECONDS_PER_IMAGE["embed_epoch"],
+            attempt,
+        ),
+        gpu=GPUS,
     log:
         "logs/embed.log",
         metrics=directory("logs/embed_metrics"),
+    benchmark:
+        "logs/benchmarks/embed.tsv"
     conda:
         CONDA_ENV
     script:

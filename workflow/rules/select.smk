@@ -21,8 +21,18 @@ rule select:
         store=str(STORE),
         # images whose condition decides the label are never worth a person's label
         known_answers=config["known_answers"],
+    resources:
+        mem_mb=lambda wildcards, input: megabytes(rows(input.meta), base=2000),
+        runtime=lambda wildcards, input, attempt: minutes(
+            rows(input.meta) * SECONDS_PER_IMAGE["select"], attempt
+        ),
+    # with the model and predictions it follows (train.smk)
+    group:
+        lambda wildcards: f"round_{int(wildcards.round) - 1}"
     log:
         "logs/round_{round}/select.log",
+    benchmark:
+        "logs/benchmarks/round_{round}/select.tsv"
     conda:
         CONDA_ENV
     script:

@@ -12,8 +12,15 @@ if config["source"]["kind"] == "synthetic":
             artefact_fraction=config["source"]["synthetic"]["artefact_fraction"],
             generator=config["source"]["synthetic"]["generator"],
             seed=config["seed"],
+        resources:
+            mem_mb=1000,
+            runtime=lambda wildcards, attempt: minutes(
+                config["source"]["synthetic"]["n_images"] * SECONDS_PER_IMAGE["synthesize"], attempt
+            ),
         log:
             "logs/synthesize.log",
+        benchmark:
+            "logs/benchmarks/synthesize.tsv"
         conda:
             CONDA_ENV
         script:
@@ -27,6 +34,7 @@ elif config["source"]["kind"] == "s3":
             meta="resources/raw/meta.csv",
         params:
             s3=config["source"]["s3"],
+        localrule: True
         log:
             "logs/fetch_meta.log",
         conda:
@@ -44,8 +52,17 @@ elif config["source"]["kind"] == "s3":
             n_shards=config["convert"]["shards"],
             dst_dir="resources/raw",
         threads: 4
+        resources:
+            mem_mb=1000,
+            runtime=lambda wildcards, input, attempt: minutes(
+                rows(input.meta) / len(SHARDS) * SECONDS_PER_IMAGE["download"], attempt
+            ),
+        # compute nodes often have no internet (source.s3.download_local)
+        localrule: config["source"]["s3"]["download_local"]
         log:
             "logs/download/{shard}.log",
+        benchmark:
+            "logs/benchmarks/download/{shard}.tsv"
         conda:
             CONDA_ENV
         script:

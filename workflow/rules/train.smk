@@ -25,10 +25,19 @@ rule train:
         accelerator=config["accelerator"],
     threads: 8
     resources:
-        mem_mb=8000,
+        mem_mb=lambda wildcards, input: megabytes(train_rows(input.split)),
+        runtime=lambda wildcards, input, attempt: minutes(
+            train_rows(input.split) * SECONDS_PER_IMAGE["train"], attempt
+        ),
+        gpu=GPUS,
+    # a round's model, its predictions and the next round's selection: one cluster job
+    group:
+        "round_{round}"
     log:
         "logs/round_{round}/train.log",
         metrics=directory("logs/round_{round}/train_metrics"),
+    benchmark:
+        "logs/benchmarks/round_{round}/train.tsv"
     conda:
         CONDA_ENV
     script:
@@ -47,9 +56,17 @@ rule predict:
         image_dir=image_dir,
     threads: 8
     resources:
-        mem_mb=8000,
+        mem_mb=lambda wildcards, input: megabytes(train_rows(input.split)),
+        runtime=lambda wildcards, input, attempt: minutes(
+            train_rows(input.split) * SECONDS_PER_IMAGE["predict"], attempt
+        ),
+        gpu=GPUS,
+    group:
+        "round_{round}"
     log:
         "logs/round_{round}/predict.log",
+    benchmark:
+        "logs/benchmarks/round_{round}/predict.tsv"
     conda:
         CONDA_ENV
     script:

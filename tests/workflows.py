@@ -1,0 +1,41 @@
+"""The real `snakemake` on the tiny config: helpers shared by the workflow tests."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+
+
+def tiny_config() -> dict:
+    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    cfg["source"]["synthetic"]["n_images"] = 680
+    cfg["filter"] = {"particle_types": ["Fe", "X-ray"], "dose_min": 0.8}  # 6 conditions, 240 images
+    cfg["convert"]["shards"] = 3
+    cfg["split"] = {"val_fraction": 0.2}  # replaces the default val_size
+    cfg["embed"].update(input_size=32, epochs=1, batch_size=64, dim=16)
+    cfg["train"].update(epochs=2, batch_size=8)
+    for sel in cfg["selection"]:
+        sel["n_samples"] = 20
+    return cfg
+
+
+def make_workdir(path: Path, cfg: dict) -> Path:
+    (path / "config").mkdir(parents=True)
+    (path / "config" / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return path
+
+
+def snakemake(workdir: Path, *args: str, check: bool = True, cores: bool = True,
+              env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    cmd = [SNAKEMAKE, "--snakefile", str(REPO / "workflow" / "Snakefile"), "--directory", str(workdir),
+           *(["--cores", "2"] if cores else []), *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1500, env=env, check=False)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}")
+    return proc
