@@ -287,4 +287,5 @@ def final_targets():
         f"results/round_{r}/metrics.json",
         "results/publish/data.json",
         f"results/round_{r}/publish.json",
+        "results/learning_curve.csv",
     ]

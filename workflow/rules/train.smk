@@ -71,3 +71,21 @@ rule predict:
         CONDA_ENV
     script:
         "../scripts/predict.py"
+
+
+# Every round's figures in one table: `dvc metrics show` and `dvc plots show` read these.
+rule learning_curve:
+    input:
+        metrics=lambda wildcards: [
+            f"results/round_{r}/metrics.json" for r in range(1, config["rounds"] + 1)
+        ],
+    output:
+        csv="results/learning_curve.csv",
+        metrics="results/metrics.json",
+    localrule: True
+    log:
+        "logs/learning_curve.log",
+    conda:
+        CONDA_ENV
+    script:
+        "../scripts/learning_curve.py"
