@@ -23,7 +23,7 @@ pytestmark = pytest.mark.workflow
 DVC = str(Path(sys.executable).with_name("dvc"))
 GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org", "GIT_COMMITTER_NAME": "t",
            "GIT_COMMITTER_EMAIL": "t@example.org"}
-#: a person's export in the label store: the one thing that cannot be recomputed
+#: a person's export in the label store (kept in git): the one thing that cannot be recomputed
 LABELS = [{"id": 1, "image": "/data/local-files/?d=results/data/images/x.jpg", "choice": "track", "annotator": 7}]
 
 
@@ -46,13 +46,12 @@ def project_with_results(tmp_path: Path, tiny_run: Path, remote: list[list[str]]
     (a / "config" / "config.yaml").write_text(yaml.safe_dump(tiny_config(), sort_keys=False))
     for name in ("results", "resources"):
         shutil.copytree(tiny_run / name, a / name)  # copy2 keeps modification times
-    (a / "annotations").mkdir()
     (a / "annotations" / "round_1.json").write_text(json.dumps(LABELS))
     for cmd in remote:
         run([DVC, *cmd], a)
     saved = versioning(a, "save")
     assert saved.returncode == 0, saved.stderr
-    assert "git add annotations.dvc resources.dvc results.dvc" in saved.stdout
+    assert "git add resources.dvc results.dvc annotations" in saved.stdout
     run(["git", "add", "-A"], a)
     run(["git", "commit", "--quiet", "-m", "round 2 and its labels"], a)
     return a
@@ -61,7 +60,7 @@ def project_with_results(tmp_path: Path, tiny_run: Path, remote: list[list[str]]
 def check_round_trip(a: Path, tmp_path: Path, env: dict[str, str] | None = None) -> Path:
     b = tmp_path / "b"
     run(["git", "clone", "--quiet", str(a), str(b)], tmp_path)
-    assert not (b / "results").exists() and not (b / "annotations").exists()
+    assert not (b / "results").exists() and (b / "annotations" / "round_1.json").exists()
     restored = versioning(b, "restore", "results/round_2/model.ckpt", env=env)
     assert restored.returncode == 0, restored.stdout + restored.stderr
     plan = run([SNAKEMAKE, "-n", "--cores", "1", "results/round_2/model.ckpt"], b)
@@ -79,14 +78,15 @@ def test_round_trip_through_a_local_folder_and_labels_are_never_overwritten(tiny
     assert any(store.rglob("*")), "nothing was pushed"
     b = check_round_trip(a, tmp_path)
 
-    # a person edits a label by hand; restoring again must keep it and say how to save it
-    edited = [{**LABELS[0], "choice": "no track"}]
-    (b / "annotations" / "round_1.json").write_text(json.dumps(edited))
+    # a label file edited by hand; restoring again must keep it and say how to save it
+    labels = b / "results" / "round_1" / "annotations.json"
+    edited = [{**r, "choice": "no track"} for r in json.loads(labels.read_text())]
+    labels.write_text(json.dumps(edited))
     again = versioning(b, "restore", "results/round_2/model.ckpt")
     assert again.returncode == 1
-    assert "changed here and differ from the commit" in again.stderr and "annotations/round_1.json" in again.stderr
+    assert "changed here and differ from the commit" in again.stderr and "round_1/annotations.json" in again.stderr
     assert "Nothing was overwritten" in again.stderr
-    assert json.loads((b / "annotations" / "round_1.json").read_text()) == edited
+    assert json.loads(labels.read_text()) == edited
 
     # no remote: the message says how to add one
     c = tmp_path / "c"

@@ -1,15 +1,18 @@
 """People's labels and every round's results versioned with DVC, restored in a fresh clone.
 
-Design: Snakemake is the pipeline; DVC only stores and restores its files (`dvc add` of the label
-store, `resources/` and `results/`), so the pipeline is described once. Why not DVC stages calling
+Design: Snakemake is the pipeline; DVC only stores and restores its files (`dvc add` of
+`resources/` and `results/`), so the pipeline is described once. Why not DVC stages calling
 Snakemake per round: the stages would repeat every rule's inputs and outputs (or hide them in one
-opaque stage), and two tools would decide what is out of date.
+opaque stage), and two tools would decide what is out of date. People's labels, the label store
+`annotations/`, stay in git: a few kilobytes of JSON a round, which git diffs and reviews, and which
+every clone carries even when the DVC remote is lost; `save` stages them beside the .dvc files.
 
 DVC restores files with new modification times, and Snakemake reruns a job whose inputs are newer
 than its outputs; `restore` therefore marks the restored outputs as up to date with
 `snakemake --touch`, in the DAG's order, after checking that the pull brought back what the
-commit names. The label store is never overwritten: a label file changed by hand stops the pull
-(DVC refuses to remove unsaved files) and the message says how to keep it.
+commit names. Nothing changed by hand is overwritten: a tracked file edited here (a round's
+annotations.json, say) stops the pull (DVC refuses to remove unsaved files), and the message says
+how to keep it.
 
     python -m bps_labeler.versioning save       # dvc add + dvc push; then git commit the .dvc files
     python -m bps_labeler.versioning restore    # dvc pull + snakemake --touch: nothing to recompute
@@ -24,8 +27,9 @@ from pathlib import Path
 
 from bps_labeler.errors import InputError
 
-#: What DVC tracks, in order of worth: people's labels, the inputs, every round's results.
-TRACKED = ("annotations", "resources", "results")
+#: What DVC tracks: the inputs and every round's results (the label store is in git).
+TRACKED = ("resources", "results")
+STORE = "annotations"
 
 
 def _dvc() -> str:
@@ -69,7 +73,7 @@ def save(repo: Path, push: bool = True) -> list[str]:
     """Record the current labels and results in DVC and push them; returns the .dvc files to commit."""
     names = tracked(repo)
     if not names:
-        raise InputError(f"{repo}: nothing to save: none of {', '.join(TRACKED)} exists yet. Run a round first.")
+        raise InputError(f"{repo}: nothing to save: neither of {', '.join(TRACKED)} exists yet. Run a round first.")
     proc = _run([_dvc(), "add", "--quiet", *names], repo)
     if proc.returncode:
         raise _explain("add", proc, repo)
@@ -77,7 +81,11 @@ def save(repo: Path, push: bool = True) -> list[str]:
         proc = _run([_dvc(), "push", "--quiet"], repo)
         if proc.returncode:
             raise _explain("push", proc, repo)
-    return [f"{name}.dvc" for name in names]
+    files = [f"{name}.dvc" for name in names]
+    if (repo / STORE).exists():
+        _run(["git", "add", STORE], repo)
+        files.append(STORE)
+    return files
 
 
 def restore(repo: Path, targets: list[str], snakemake: str | None = None) -> None:
