@@ -23,8 +23,6 @@ pytestmark = pytest.mark.workflow
 DVC = str(Path(sys.executable).with_name("dvc"))
 GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org", "GIT_COMMITTER_NAME": "t",
            "GIT_COMMITTER_EMAIL": "t@example.org"}
-#: a person's export in the label store (kept in git): the one thing that cannot be recomputed
-LABELS = [{"id": 1, "image": "/data/local-files/?d=results/data/images/x.jpg", "choice": "track", "annotator": 7}]
 
 
 def run(cmd: list[str], cwd: Path, check: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
@@ -40,13 +38,16 @@ def versioning(repo: Path, *args: str, env: dict[str, str] | None = None) -> sub
 
 
 def project_with_results(tmp_path: Path, tiny_run: Path, remote: list[list[str]]) -> Path:
-    """A clone of the project with the tiny run's results and a person's labels, saved to `remote`."""
+    """A clone of the project with the tiny run's results, saved to `remote`.
+
+    The tiny run's labels are the oracle's, so the label store (in git, not DVC) holds only its
+    README; people's exports there travel with git like any committed file.
+    """
     a = tmp_path / "a"
     run(["git", "clone", "--quiet", str(REPO), str(a)], tmp_path)
     (a / "config" / "config.yaml").write_text(yaml.safe_dump(tiny_config(), sort_keys=False))
     for name in ("results", "resources"):
         shutil.copytree(tiny_run / name, a / name)  # copy2 keeps modification times
-    (a / "annotations" / "round_1.json").write_text(json.dumps(LABELS))
     for cmd in remote:
         run([DVC, *cmd], a)
     saved = versioning(a, "save")
@@ -60,14 +61,14 @@ def project_with_results(tmp_path: Path, tiny_run: Path, remote: list[list[str]]
 def check_round_trip(a: Path, tmp_path: Path, env: dict[str, str] | None = None) -> Path:
     b = tmp_path / "b"
     run(["git", "clone", "--quiet", str(a), str(b)], tmp_path)
-    assert not (b / "results").exists() and (b / "annotations" / "round_1.json").exists()
+    assert not (b / "results").exists() and not (b / "resources").exists()
     restored = versioning(b, "restore", "results/round_2/model.ckpt", env=env)
     assert restored.returncode == 0, restored.stdout + restored.stderr
     plan = run([SNAKEMAKE, "-n", "--cores", "1", "results/round_2/model.ckpt"], b)
     assert "Nothing to be done" in plan.stdout + plan.stderr, plan.stdout[-3000:]
     for rel in ("results/round_1/selection.json", "results/round_2/selection.json", "results/round_1/annotations.json",
                 "results/round_2/annotations.json", "results/validation/annotations.json",
-                "results/round_2/model.ckpt", "annotations/round_1.json"):
+                "results/round_2/model.ckpt"):
         assert (b / rel).read_bytes() == (a / rel).read_bytes(), rel
     return b
 

@@ -74,11 +74,11 @@ def save(repo: Path, push: bool = True) -> list[str]:
     names = tracked(repo)
     if not names:
         raise InputError(f"{repo}: nothing to save: neither of {', '.join(TRACKED)} exists yet. Run a round first.")
-    proc = _run([_dvc(), "add", "--quiet", *names], repo)
+    proc = _run([_dvc(), "add", *names], repo)
     if proc.returncode:
         raise _explain("add", proc, repo)
     if push:
-        proc = _run([_dvc(), "push", "--quiet"], repo)
+        proc = _run([_dvc(), "push"], repo)
         if proc.returncode:
             raise _explain("push", proc, repo)
     files = [f"{name}.dvc" for name in names]
@@ -90,7 +90,7 @@ def save(repo: Path, push: bool = True) -> list[str]:
 
 def restore(repo: Path, targets: list[str], snakemake: str | None = None) -> None:
     """Pull the commit's labels and results and make Snakemake see them as up to date."""
-    proc = _run([_dvc(), "pull", "--quiet"], repo)
+    proc = _run([_dvc(), "pull"], repo)
     if proc.returncode:
         raise _explain("pull", proc, repo)
     missing = [t for t in targets if not (repo / t).exists()]
@@ -99,7 +99,7 @@ def restore(repo: Path, targets: list[str], snakemake: str | None = None) -> Non
                          "them. Run the rounds (snakemake) or check out the commit that saved them.")
     exe = snakemake or str(Path(sys.executable).with_name("snakemake"))
     # --touch walks the DAG in order: every restored output ends up newer than its inputs
-    proc = _run([exe, "--touch", "--cores", "1", "--quiet", "all", *targets], repo)
+    proc = _run([exe, "--touch", "--cores", "1", *targets], repo)
     if proc.returncode:
         raise InputError(f"snakemake --touch after dvc pull failed: {(proc.stdout + proc.stderr).strip()[-1500:]}")
 
