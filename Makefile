@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 CORES ?= all
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint benchmark clean labelstudio
+.PHONY: run test install lint format benchmark clean labelstudio
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,15 @@ labelstudio: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/snakemake --lint
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/snakefmt --check workflow/
+
+# Apply the formatters the tests check (tests/test_style.py).
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+	$(BIN)/snakefmt workflow/
 
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/convert_throughput.py

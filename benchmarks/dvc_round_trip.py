@@ -20,8 +20,13 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-ENV = {**os.environ, "GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@example.org", "GIT_COMMITTER_NAME": "b",
-       "GIT_COMMITTER_EMAIL": "b@example.org"}
+ENV = {
+    **os.environ,
+    "GIT_AUTHOR_NAME": "b",
+    "GIT_AUTHOR_EMAIL": "b@example.org",
+    "GIT_COMMITTER_NAME": "b",
+    "GIT_COMMITTER_EMAIL": "b@example.org",
+}
 
 
 def sh(cmd: list[str], cwd: Path) -> float:
@@ -54,15 +59,23 @@ def main() -> None:
         sh(["git", "commit", "--quiet", "-m", "saved"], a)
         sh(["git", "clone", "--quiet", str(a), str(b)], tmp)
         t_restore = sh([py, "-m", "bps_labeler.versioning", "restore"], b)
-        proc = subprocess.run([str(Path(py).with_name("snakemake")), "-n", "--cores", "1"], cwd=b, env=ENV,
-                              capture_output=True, text=True, check=False)
+        proc = subprocess.run(
+            [str(Path(py).with_name("snakemake")), "-n", "--cores", "1"],
+            cwd=b,
+            env=ENV,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         nothing = "Nothing to be done" in proc.stdout + proc.stderr
         nbytes, nfiles = size(remote)
         rbytes, rfiles = size(a / "results")
         sbytes, sfiles = size(a / "resources")
         print(f"results/: {rbytes / 1e6:.1f} MB in {rfiles} files; resources/: {sbytes / 1e6:.1f} MB in {sfiles} files")
-        print(f"save (dvc add + dvc push to a local folder): {t_save:.1f} s; remote holds {nbytes / 1e6:.1f} MB "
-              f"in {nfiles} files")
+        print(
+            f"save (dvc add + dvc push to a local folder): {t_save:.1f} s; remote holds {nbytes / 1e6:.1f} MB "
+            f"in {nfiles} files"
+        )
         print(f"restore in a fresh clone (dvc pull + snakemake --touch): {t_restore:.1f} s")
         print(f"snakemake -n afterwards: {'nothing to be done' if nothing else 'WOULD RERUN: ' + proc.stdout[-500:]}")
 

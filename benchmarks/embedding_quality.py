@@ -59,8 +59,7 @@ def backbone_for(spec: EmbedSpec, images: Path, train: list[str], out: Path) -> 
         torch.manual_seed(spec.seed)
         return make_backbone(spec.backbone)[0], 0.0
     t = time.perf_counter()
-    train_embeddings(images, train, spec, out / "embeddings.csv",
-                     out / "backbone.pt", threads=torch.get_num_threads())
+    train_embeddings(images, train, spec, out / "embeddings.csv", out / "backbone.pt", threads=torch.get_num_threads())
     seconds = time.perf_counter() - t
     return load_backbone(out / "backbone.pt")[0], seconds
 
@@ -69,12 +68,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--labels", type=int, nargs="+", default=[20, 50, 100])
     parser.add_argument("--draws", type=int, default=10)
-    parser.add_argument("--configfile", type=Path, default=pools.DEFAULT_CONFIG,
-                        help="any config whose oracle has a truth file")
+    parser.add_argument(
+        "--configfile", type=Path, default=pools.DEFAULT_CONFIG, help="any config whose oracle has a truth file"
+    )
     parser.add_argument("--only", help="run only the settings whose name matches this regex")
     args = parser.parse_args()
-    root = pools.build(args.configfile, ["results/data/split.csv", "results/data/images/manifest.tsv",
-                                         "results/data/filtered_meta.csv"])
+    root = pools.build(
+        args.configfile,
+        ["results/data/split.csv", "results/data/images/manifest.tsv", "results/data/filtered_meta.csv"],
+    )
     cfg = yaml.safe_load((root / "config" / "config.yaml").read_text())
     results = root / "results"
     truth = read_truth(pools.truth_file(root, cfg))
@@ -87,13 +89,19 @@ def main() -> None:
     y_tr = np.array([truth[n] == "track" for n in train])
     y_val = np.array([truth[n] == "track" for n in val])
     sizes = [n for n in args.labels if n < len(train)] + [len(train)]
-    intro = (f"{root.name if root != pools.REPO else 'default config'}: pool {len(pool)} images, of which "
-             f"{len(train)} undecided ({y_tr.mean():.0%} track); {len(val)} undecided validation images; "
-             f"linear probe, mean of {args.draws} random label draws")
+    intro = (
+        f"{root.name if root != pools.REPO else 'default config'}: pool {len(pool)} images, of which "
+        f"{len(train)} undecided ({y_tr.mean():.0%} track); {len(val)} undecided validation images; "
+        f"linear probe, mean of {args.draws} random label draws"
+    )
     print(intro)
     header = " | ".join(f"{n} labels" for n in sizes)
-    lines = [intro, "", f"| setting | SimCLR s | {header} (balanced accuracy / AUROC, undecided images) |",
-             "|---" * (len(sizes) + 2) + "|"]
+    lines = [
+        intro,
+        "",
+        f"| setting | SimCLR s | {header} (balanced accuracy / AUROC, undecided images) |",
+        "|---" * (len(sizes) + 2) + "|",
+    ]
     base = EmbedSpec(**cfg["embed"], seed=cfg["seed"])
     for name, change in SETTINGS.items():
         if args.only and not re.search(args.only, name):
@@ -102,8 +110,10 @@ def main() -> None:
         out = REPO / "benchmarks" / "out" / "embedding_quality" / (root.name if root != pools.REPO else "default")
         # SimCLR trains on the whole pool, as the embed rule does; the probe sees undecided labels
         net, seconds = backbone_for(spec, results / "data" / "images", pool, out)
-        x_tr, x_val = (features(net, load_images(results / "data" / "images", names, spec.input_size,
-                                                 spec.foci_channel)) for names in (train, val))
+        x_tr, x_val = (
+            features(net, load_images(results / "data" / "images", names, spec.input_size, spec.foci_channel))
+            for names in (train, val)
+        )
         x_tr, x_val = head_features(x_tr), head_features(x_val)
         cells = [probe(x_tr, y_tr, x_val, y_val, n, args.draws) for n in sizes]
         lines.append(f"| {name} | {seconds:.0f} | " + " | ".join(f"{b:.3f} / {a:.3f}" for b, a in cells) + " |")

@@ -60,9 +60,21 @@ def run_variant(name: str, generator: dict, base: dict, cores: str) -> tuple[Pat
     (root / "config" / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     start = time.perf_counter()
     with (root / "snakemake.log").open("w") as log:
-        done = subprocess.run([str(Path(sys.executable).with_name("snakemake")), "--snakefile",
-                               str(REPO / "workflow" / "Snakefile"), "--directory", str(root), "--cores", cores,
-                               "results/round_2/metrics.json"], stdout=log, stderr=subprocess.STDOUT, check=False)
+        done = subprocess.run(
+            [
+                str(Path(sys.executable).with_name("snakemake")),
+                "--snakefile",
+                str(REPO / "workflow" / "Snakefile"),
+                "--directory",
+                str(root),
+                "--cores",
+                cores,
+                "results/round_2/metrics.json",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            check=False,
+        )
     if done.returncode:
         raise SystemExit(f"{name}: the pipeline failed; see {root / 'snakemake.log'}")
     return root, time.perf_counter() - start
@@ -76,50 +88,72 @@ def rows_of(name: str, root: Path, seconds: float) -> list[dict]:
         b = m["baselines"]
         und, alls = b["undecided"], b["overall"]
         tracks = und["model"]["confusion_matrix"][0]
-        rows.append({
-            "variant": name, "round": r, "n_labels": m["n_labels"],
-            "undecided_n_val": und["n_val"], "undecided_tracks": int(sum(tracks)),
-            "model_bacc": und["model"]["balanced_accuracy"], "model_auroc": und["model"]["auroc"],
-            "rule_bacc": und["metadata_rule"]["balanced_accuracy"],
-            "majority_bacc": und["majority"]["balanced_accuracy"],
-            "all_model_and_rule_bacc": alls["model_and_rule"]["balanced_accuracy"],
-            "all_rule_bacc": alls["metadata_rule"]["balanced_accuracy"],
-            "track_share_all_images": round(float((truth["label"] == "track").mean()), 3),
-            "minutes": round(seconds / 60, 1),
-        })
+        rows.append(
+            {
+                "variant": name,
+                "round": r,
+                "n_labels": m["n_labels"],
+                "undecided_n_val": und["n_val"],
+                "undecided_tracks": int(sum(tracks)),
+                "model_bacc": und["model"]["balanced_accuracy"],
+                "model_auroc": und["model"]["auroc"],
+                "rule_bacc": und["metadata_rule"]["balanced_accuracy"],
+                "majority_bacc": und["majority"]["balanced_accuracy"],
+                "all_model_and_rule_bacc": alls["model_and_rule"]["balanced_accuracy"],
+                "all_rule_bacc": alls["metadata_rule"]["balanced_accuracy"],
+                "track_share_all_images": round(float((truth["label"] == "track").mean()), 3),
+                "minutes": round(seconds / 60, 1),
+            }
+        )
     return rows
 
 
 def report(df: pd.DataFrame) -> str:
-    lines = [("Undecided validation images (irradiated Fe): the model beside the rule and the majority "
-              "(balanced accuracy; AUROC in brackets). All images: the pipeline's answer (rule where "
-              "the condition decides, model elsewhere) beside the rule."), "",
-             "| generator | round | labels | undecided (tracks) | model | rule | majority | all: model and rule | all: rule | minutes |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        (
+            "Undecided validation images (irradiated Fe): the model beside the rule and the majority "
+            "(balanced accuracy; AUROC in brackets). All images: the pipeline's answer (rule where "
+            "the condition decides, model elsewhere) beside the rule."
+        ),
+        "",
+        "| generator | round | labels | undecided (tracks) | model | rule | majority "
+        "| all: model and rule | all: rule | minutes |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for row in df.itertuples():
-        lines.append(f"| {row.variant} | {row.round} | {row.n_labels} | {row.undecided_n_val} ({row.undecided_tracks}) | "
-                     f"**{row.model_bacc:.3f}** ({row.model_auroc:.3f}) | {row.rule_bacc:.3f} | {row.majority_bacc:.3f} | "
-                     f"{row.all_model_and_rule_bacc:.3f} | {row.all_rule_bacc:.3f} | {row.minutes} |")
+        lines.append(
+            f"| {row.variant} | {row.round} | {row.n_labels} | {row.undecided_n_val} ({row.undecided_tracks}) | "
+            f"**{row.model_bacc:.3f}** ({row.model_auroc:.3f}) | {row.rule_bacc:.3f} | {row.majority_bacc:.3f} | "
+            f"{row.all_model_and_rule_bacc:.3f} | {row.all_rule_bacc:.3f} | {row.minutes} |"
+        )
     lines.append("")
     for r in (1, 2):
         d = df[df["round"] == r]
-        lines.append(f"Round {r} over {len(d)} generators: undecided balanced accuracy median "
-                     f"{d['model_bacc'].median():.3f}, range {d['model_bacc'].min():.3f} to {d['model_bacc'].max():.3f}; "
-                     f"AUROC median {d['model_auroc'].median():.3f}, range {d['model_auroc'].min():.3f} to "
-                     f"{d['model_auroc'].max():.3f}.")
+        lines.append(
+            f"Round {r} over {len(d)} generators: undecided balanced accuracy median "
+            f"{d['model_bacc'].median():.3f}, range {d['model_bacc'].min():.3f} to {d['model_bacc'].max():.3f}; "
+            f"AUROC median {d['model_auroc'].median():.3f}, range {d['model_auroc'].min():.3f} to "
+            f"{d['model_auroc'].max():.3f}."
+        )
     wide = df.pivot(index="variant", columns="round", values="model_bacc")
     if {1, 2} <= set(wide.columns):
         worse = wide[wide[2] < wide[1]]
-        lines.append(f"Round 2 below round 1 on {len(worse)} of {len(wide)} generators"
-                     + (f": {', '.join(worse.index)}." if len(worse) else "."))
+        lines.append(
+            f"Round 2 below round 1 on {len(worse)} of {len(wide)} generators"
+            + (f": {', '.join(worse.index)}." if len(worse) else ".")
+        )
     return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", help="run only the variants whose name matches this regex")
-    parser.add_argument("--configfile", type=Path, default=REPO / "config" / "config.yaml",
-                        help="the config every variant starts from (its source must be synthetic)")
+    parser.add_argument(
+        "--configfile",
+        type=Path,
+        default=REPO / "config" / "config.yaml",
+        help="the config every variant starts from (its source must be synthetic)",
+    )
     parser.add_argument("--cores", default="all")
     args = parser.parse_args()
     base = yaml.safe_load(args.configfile.read_text())

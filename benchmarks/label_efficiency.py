@@ -75,25 +75,41 @@ from bps_labeler.split import split_filenames
 
 REPO = Path(__file__).resolve().parents[1]
 CATS = ("track", "no track")
-ENTROPY = {"input": {"type": "SCORES", "task": "bps-classification", "score": "uncertainty_entropy"},
-           "strategy": {"type": "WEIGHTS"}}
+ENTROPY = {
+    "input": {"type": "SCORES", "task": "bps-classification", "score": "uncertainty_entropy"},
+    "strategy": {"type": "WEIGHTS"},
+}
 DIVERSITY = {"input": {"type": "EMBEDDINGS"}, "strategy": {"type": "DIVERSITY"}}
 TYPICALITY = {"input": {"type": "EMBEDDINGS"}, "strategy": {"type": "TYPICALITY", "num_nearest_neighbors": 20}}
 #: Lightly's advice for a rare class: balance the picks by the model's predicted class.
-PREDICTED_BALANCE = {"input": {"type": "PREDICTIONS", "task": "bps-classification", "name": "CLASS_DISTRIBUTION"},
-                     "strategy": {"type": "BALANCE", "target": {"track": 0.5, "no track": 0.5}}}
-BALANCE = {"input": {"type": "METADATA", "key": "particle_type"},
-           "strategy": {"type": "BALANCE", "target": {"Fe": 0.5, "X-ray": 0.5}}}
+PREDICTED_BALANCE = {
+    "input": {"type": "PREDICTIONS", "task": "bps-classification", "name": "CLASS_DISTRIBUTION"},
+    "strategy": {"type": "BALANCE", "target": {"track": 0.5, "no track": 0.5}},
+}
+BALANCE = {
+    "input": {"type": "METADATA", "key": "particle_type"},
+    "strategy": {"type": "BALANCE", "target": {"Fe": 0.5, "X-ray": 0.5}},
+}
 #: Leave out what the quality metadata flags: nuclei cut by the border (or empty fields, which
 #: score high there too) and saturated blobs. These are what pure diversity picks first.
-CLEAN = [{"input": {"type": "METADATA", "key": "border_fraction"},
-          "strategy": {"type": "THRESHOLD", "threshold": 0.05, "operation": "SMALLER"}},
-         {"input": {"type": "METADATA", "key": "saturated_fraction"},
-          "strategy": {"type": "THRESHOLD", "threshold": 0.01, "operation": "SMALLER"}}]
+CLEAN = [
+    {
+        "input": {"type": "METADATA", "key": "border_fraction"},
+        "strategy": {"type": "THRESHOLD", "threshold": 0.05, "operation": "SMALLER"},
+    },
+    {
+        "input": {"type": "METADATA", "key": "saturated_fraction"},
+        "strategy": {"type": "THRESHOLD", "threshold": 0.01, "operation": "SMALLER"},
+    },
+]
 #: Only empty fields (low signal-to-noise) and saturated blobs: is the border filter needed?
-EMPTY_BLOB = [{"input": {"type": "METADATA", "key": "snr"},
-               "strategy": {"type": "THRESHOLD", "threshold": 4.0, "operation": "BIGGER"}},
-              CLEAN[1]]
+EMPTY_BLOB = [
+    {
+        "input": {"type": "METADATA", "key": "snr"},
+        "strategy": {"type": "THRESHOLD", "threshold": 4.0, "operation": "BIGGER"},
+    },
+    CLEAN[1],
+]
 
 DEFAULT = "default config (config/config.yaml)"
 RULE = "metadata rule (no labels)"
@@ -102,8 +118,10 @@ MAJORITY = "majority class (of the default's labels)"
 #: "clean" leaves out what the quality metadata flags (CLEAN). `strategies()` adds the default
 #: config's own, so the table always shows what `snakemake` would do.
 STRATEGIES: dict[str, tuple[list, list]] = {
-    "random": ([{"input": {"type": "RANDOM"}, "strategy": {"type": "WEIGHTS"}}],
-               [{"input": {"type": "RANDOM"}, "strategy": {"type": "WEIGHTS"}}]),
+    "random": (
+        [{"input": {"type": "RANDOM"}, "strategy": {"type": "WEIGHTS"}}],
+        [{"input": {"type": "RANDOM"}, "strategy": {"type": "WEIGHTS"}}],
+    ),
     "tutorial": ([DIVERSITY, BALANCE], [ENTROPY]),
     "tutorial+diverse-uncertainty": ([DIVERSITY, BALANCE], [ENTROPY, DIVERSITY]),
     "typical-diverse, then entropy": ([TYPICALITY, DIVERSITY], [ENTROPY]),
@@ -113,14 +131,22 @@ STRATEGIES: dict[str, tuple[list, list]] = {
     "typical-diverse-balanced, then entropy": ([TYPICALITY, DIVERSITY, BALANCE], [ENTROPY]),
     "diverse, then diverse-uncertainty": ([DIVERSITY], [ENTROPY, DIVERSITY]),
     "clean diverse, then clean diverse-uncertainty": ([*CLEAN, DIVERSITY], [*CLEAN, ENTROPY, DIVERSITY]),
-    "no empty or blob, diverse, then diverse-uncertainty": ([*EMPTY_BLOB, DIVERSITY],
-                                                            [*EMPTY_BLOB, ENTROPY, DIVERSITY]),
-    "clean typical-diverse, then clean diverse-uncertainty": ([*CLEAN, TYPICALITY, DIVERSITY],
-                                                              [*CLEAN, ENTROPY, DIVERSITY]),
-    "clean diverse, then clean typical-diverse-uncertainty": ([*CLEAN, DIVERSITY],
-                                                              [*CLEAN, ENTROPY, TYPICALITY, DIVERSITY]),
+    "no empty or blob, diverse, then diverse-uncertainty": (
+        [*EMPTY_BLOB, DIVERSITY],
+        [*EMPTY_BLOB, ENTROPY, DIVERSITY],
+    ),
+    "clean typical-diverse, then clean diverse-uncertainty": (
+        [*CLEAN, TYPICALITY, DIVERSITY],
+        [*CLEAN, ENTROPY, DIVERSITY],
+    ),
+    "clean diverse, then clean typical-diverse-uncertainty": (
+        [*CLEAN, DIVERSITY],
+        [*CLEAN, ENTROPY, TYPICALITY, DIVERSITY],
+    ),
     "clean diverse, then clean diverse-uncertainty, predicted-balanced": (
-        [*CLEAN, DIVERSITY], [*CLEAN, ENTROPY, DIVERSITY, PREDICTED_BALANCE]),
+        [*CLEAN, DIVERSITY],
+        [*CLEAN, ENTROPY, DIVERSITY, PREDICTED_BALANCE],
+    ),
 }
 
 
@@ -154,8 +180,13 @@ def pool_root(args: argparse.Namespace, cfg: dict) -> Path:
     default run generated (no copy); SimCLR gets `--all-epochs` so that its number of steps is
     about the default's, not 8x more.
     """
-    needed = ["results/embeddings/backbone.pt", "results/embeddings/embeddings.csv",
-              "results/data/metadata", "results/data/split.csv", "results/data/filtered_meta.csv"]
+    needed = [
+        "results/embeddings/backbone.pt",
+        "results/embeddings/embeddings.csv",
+        "results/data/metadata",
+        "results/data/split.csv",
+        "results/data/filtered_meta.csv",
+    ]
     if args.pool == "subset":
         return pools.build(args.configfile, needed)
     if cfg["source"]["kind"] != "synthetic" or not pools.is_default(args.configfile):
@@ -217,8 +248,15 @@ class FullModel:
 
     def fit_predict(self, labels: dict[str, int], pool: list[str], val: list[str]) -> tuple[np.ndarray, np.ndarray]:
         tmp = REPO / "benchmarks" / "out" / "tmp.ckpt"
-        model = train(self.image_dir, {n: CATS[v] for n, v in labels.items()}, self.backbone, CATS,
-                      self.spec, tmp, threads=torch.get_num_threads())
+        model = train(
+            self.image_dir,
+            {n: CATS[v] for n, v in labels.items()},
+            self.backbone,
+            CATS,
+            self.spec,
+            tmp,
+            threads=torch.get_num_threads(),
+        )
         return predict_proba(model, self.image_dir, pool), predict_proba(model, self.image_dir, val)
 
 
@@ -247,8 +285,14 @@ def backbone(root: Path, train_names: list[str], ssl_seed: int) -> Path:
     d = REPO / "benchmarks" / "out" / f"ssl_seed{ssl_seed}-{key}"
     if not (d / "backbone.pt").exists():
         print(f"training SimCLR backbone (seed {ssl_seed}) into {d.name} ...", flush=True)
-        train_embeddings(root / "results" / "data" / "images", train_names, spec, d / "embeddings.csv",
-                         d / "backbone.pt", threads=torch.get_num_threads())
+        train_embeddings(
+            root / "results" / "data" / "images",
+            train_names,
+            spec,
+            d / "embeddings.csv",
+            d / "backbone.pt",
+            threads=torch.get_num_threads(),
+        )
     return d
 
 
@@ -281,9 +325,17 @@ def run(args: argparse.Namespace) -> pd.DataFrame:
         bacc, auroc = scores(p_val[undecided], y_val[undecided])
         answered = np.where(undecided[:, None], p_val, rule_val)  # what the pipeline answers
         all_bacc, _ = scores(answered, y_val)
-        return {"seed": seed, "backbone": ssl, "strategy": strategy, "round": r, "n_labels": len(labeled),
-                "balanced_accuracy": bacc, "auroc": auroc, "all_model_and_rule_balanced_accuracy": all_bacc,
-                "track_share": float(np.mean([truth[n] == "track" for n in labeled])) if labeled else 0.0}
+        return {
+            "seed": seed,
+            "backbone": ssl,
+            "strategy": strategy,
+            "round": r,
+            "n_labels": len(labeled),
+            "balanced_accuracy": bacc,
+            "auroc": auroc,
+            "all_model_and_rule_balanced_accuracy": all_bacc,
+            "track_share": float(np.mean([truth[n] == "track" for n in labeled])) if labeled else 0.0,
+        }
 
     for seed, ssl in zip(range(args.first_seed, args.first_seed + args.seeds), backbone_seeds(args)):
         if ssl not in models:
@@ -297,8 +349,9 @@ def run(args: argparse.Namespace) -> pd.DataFrame:
                     decoded[recipe] = load_images(results / "data" / "images", *recipe)
                 if line_feats is None and cfg["train"].get("line_features", True):
                     line_feats = dict(zip(names, image_features(results / "data" / "images", names)))
-                model = FastModel(dict(zip(names, head_features(features(net, decoded[recipe])))), line_feats,
-                                  spec.probe_c)
+                model = FastModel(
+                    dict(zip(names, head_features(features(net, decoded[recipe])))), line_feats, spec.probe_c
+                )
             else:
                 model = FullModel(results / "data" / "images", d / "backbone.pt", spec)
             models[ssl] = (pool_names, embeddings, model)
@@ -334,11 +387,16 @@ def report(df: pd.DataFrame, plot: Path) -> str:
     lines = []
     ran = list(dict.fromkeys(df["strategy"]))
     table = df.groupby(["strategy", "n_labels"]).agg(
-        bacc_mean=("balanced_accuracy", "mean"), bacc_std=("balanced_accuracy", "std"),
-        auroc_mean=("auroc", "mean"), auroc_std=("auroc", "std"))
+        bacc_mean=("balanced_accuracy", "mean"),
+        bacc_std=("balanced_accuracy", "std"),
+        auroc_mean=("auroc", "mean"),
+        auroc_std=("auroc", "std"),
+    )
     budgets = sorted(df["n_labels"].unique())
-    lines.append(f"Undecided validation images: balanced accuracy (mean ± std over {df['seed'].nunique()} seeds "
-                 f"{df['seed'].min()}-{df['seed'].max()}, {df['backbone'].nunique()} backbones) by number of labels")
+    lines.append(
+        f"Undecided validation images: balanced accuracy (mean ± std over {df['seed'].nunique()} seeds "
+        f"{df['seed'].min()}-{df['seed'].max()}, {df['backbone'].nunique()} backbones) by number of labels"
+    )
     lines.append("| strategy | " + " | ".join(str(b) for b in budgets) + " | AUBC |")
     lines.append("|---" * (len(budgets) + 2) + "|")
     aubc = df.groupby(["strategy", "seed"])["balanced_accuracy"].mean().unstack("strategy")
@@ -353,8 +411,10 @@ def report(df: pd.DataFrame, plot: Path) -> str:
         cells = [f"{table.loc[(s, b), 'auroc_mean']:.3f} ± {table.loc[(s, b), 'auroc_std']:.3f}" for b in budgets]
         lines.append(f"| {s} | " + " | ".join(cells) + " |")
     lines.append("")
-    lines.append("All validation images as the pipeline answers them (the rule where the condition decides, "
-                 "the model elsewhere): balanced accuracy (mean ± std over seeds)")
+    lines.append(
+        "All validation images as the pipeline answers them (the rule where the condition decides, "
+        "the model elsewhere): balanced accuracy (mean ± std over seeds)"
+    )
     lines.append("| strategy | " + " | ".join(str(b) for b in budgets) + " |")
     lines.append("|---" * (len(budgets) + 1) + "|")
     every = df.groupby(["strategy", "n_labels"])["all_model_and_rule_balanced_accuracy"].agg(["mean", "std"])
@@ -363,9 +423,11 @@ def report(df: pd.DataFrame, plot: Path) -> str:
         lines.append(f"| {s} | " + " | ".join(cells) + " |")
     lines.append("")
     clustered = df["backbone"].nunique() < df["seed"].nunique()
-    lines.append("Paired difference of AUBC from random, in points of balanced accuracy: mean ± std over "
-                 "seeds, and the 95 % confidence interval of the mean (t distribution"
-                 + (", over backbones: seeds that share one are one observation)" if clustered else ", over seeds)"))
+    lines.append(
+        "Paired difference of AUBC from random, in points of balanced accuracy: mean ± std over "
+        "seeds, and the 95 % confidence interval of the mean (t distribution"
+        + (", over backbones: seeds that share one are one observation)" if clustered else ", over seeds)")
+    )
     backbone_of = df.groupby("seed")["backbone"].first()
     for s in ran:
         if s == "random":
@@ -377,8 +439,10 @@ def report(df: pd.DataFrame, plot: Path) -> str:
             lines.append(f"- {s}: {d.mean():+.1f} (one {'backbone' if clustered else 'seed'}: no interval; {better})")
             continue
         half = stats.t.ppf(0.975, len(units) - 1) * units.std() / np.sqrt(len(units))
-        lines.append(f"- {s}: {d.mean():+.1f} ± {d.std():.1f}, 95 % CI {units.mean() - half:+.1f} to "
-                     f"{units.mean() + half:+.1f} ({better})")
+        lines.append(
+            f"- {s}: {d.mean():+.1f} ± {d.std():.1f}, 95 % CI {units.mean() - half:+.1f} to "
+            f"{units.mean() + half:+.1f} ({better})"
+        )
     text = "\n".join(lines)
     import matplotlib
 
@@ -414,18 +478,39 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=20)
     parser.add_argument("--mode", choices=["fast", "full"], default="fast")
     parser.add_argument("--only", help="run only the strategies whose name matches this regex (and random)")
-    parser.add_argument("--pool", choices=["subset", "all"], default="subset",
-                        help="the default config's pool, or every synthetic image (see above)")
-    parser.add_argument("--all-epochs", type=int, default=2,
-                        help="SimCLR epochs for the `all` pool (about the default's steps on 8x the images)")
-    parser.add_argument("--ssl-seeds", type=int, default=0,
-                        help="backbones to cycle through; 0 (default) gives every seed its own")
-    parser.add_argument("--first-seed", type=int, default=100,
-                        help="first seed; 0-99 are for choosing defaults, the README reports from 100 on")
-    parser.add_argument("--configfile", type=Path, default=REPO / "config" / "config.yaml",
-                        help="any config whose oracle has a truth file")
-    parser.add_argument("--probe-c", type=float, default=None,
-                        help="the probe's inverse L2 strength (default: the config's train.probe_c)")
+    parser.add_argument(
+        "--pool",
+        choices=["subset", "all"],
+        default="subset",
+        help="the default config's pool, or every synthetic image (see above)",
+    )
+    parser.add_argument(
+        "--all-epochs",
+        type=int,
+        default=2,
+        help="SimCLR epochs for the `all` pool (about the default's steps on 8x the images)",
+    )
+    parser.add_argument(
+        "--ssl-seeds", type=int, default=0, help="backbones to cycle through; 0 (default) gives every seed its own"
+    )
+    parser.add_argument(
+        "--first-seed",
+        type=int,
+        default=100,
+        help="first seed; 0-99 are for choosing defaults, the README reports from 100 on",
+    )
+    parser.add_argument(
+        "--configfile",
+        type=Path,
+        default=REPO / "config" / "config.yaml",
+        help="any config whose oracle has a truth file",
+    )
+    parser.add_argument(
+        "--probe-c",
+        type=float,
+        default=None,
+        help="the probe's inverse L2 strength (default: the config's train.probe_c)",
+    )
     args = parser.parse_args()
     out = REPO / "benchmarks" / "out"
     out.mkdir(parents=True, exist_ok=True)

@@ -36,8 +36,11 @@ REPO = pools.REPO
 
 def folders() -> list[Path]:
     roots = [REPO]
-    roots += sorted(p for p in (REPO / "benchmarks" / "out" / "generators").glob("*")
-                    if (p / "results" / "embeddings" / "backbone.pt").exists() and p.name != "built-in-default")
+    roots += sorted(
+        p
+        for p in (REPO / "benchmarks" / "out" / "generators").glob("*")
+        if (p / "results" / "embeddings" / "backbone.pt").exists() and p.name != "built-in-default"
+    )
     return roots
 
 
@@ -47,9 +50,15 @@ def main() -> None:
     parser.add_argument("--draws", type=int, default=10)
     args = parser.parse_args()
     header = " | ".join(f"{n} labels" for n in args.labels)
-    lines = [("Undecided validation images: linear probe on N random undecided pool labels (mean of "
-              f"{args.draws} draws), balanced accuracy / AUROC"), "",
-             f"| data | features | {header} |", "|---" * (len(args.labels) + 2) + "|"]
+    lines = [
+        (
+            "Undecided validation images: linear probe on N random undecided pool labels (mean of "
+            f"{args.draws} draws), balanced accuracy / AUROC"
+        ),
+        "",
+        f"| data | features | {header} |",
+        "|---" * (len(args.labels) + 2) + "|",
+    ]
     seconds, images = 0.0, 0
     for root in folders():
         cfg = yaml.safe_load((root / "config" / "config.yaml").read_text())
@@ -62,8 +71,12 @@ def main() -> None:
         y_tr = np.array([truth[n] == "track" for n in train])
         y_val = np.array([truth[n] == "track" for n in val])
         net, made = load_backbone(results / "embeddings" / "backbone.pt")
-        learned = [head_features(features(net, load_images(results / "data" / "images", names, made["input_size"],
-                                                           made["foci_channel"]))) for names in (train, val)]
+        learned = [
+            head_features(
+                features(net, load_images(results / "data" / "images", names, made["input_size"], made["foci_channel"]))
+            )
+            for names in (train, val)
+        ]
         t = time.perf_counter()
         classical = [image_features(results / "data" / "images", names) for names in (train, val)]
         seconds += time.perf_counter() - t
@@ -71,12 +84,17 @@ def main() -> None:
         k = classical[0].shape[1]
         both = [np.hstack([a, b]) for a, b in zip(learned, classical)]
         name = "built-in (default)" if root == REPO else root.name
-        for label, (x_tr, x_val), scale in (("learned (SimCLR backbone)", learned, None),
-                                            ("classical foci and line", classical, slice(0, k)),
-                                            ("both", both, slice(learned[0].shape[1], learned[0].shape[1] + k))):
+        for label, (x_tr, x_val), scale in (
+            ("learned (SimCLR backbone)", learned, None),
+            ("classical foci and line", classical, slice(0, k)),
+            ("both", both, slice(learned[0].shape[1], learned[0].shape[1] + k)),
+        ):
             cells = [probe(x_tr, y_tr, x_val, y_val, n, args.draws, scale) for n in args.labels]
-            lines.append(f"| {name} ({len(val)} val, {int(y_val.sum())} tracks) | {label} | "
-                         + " | ".join(f"{b:.3f} / {a:.3f}" for b, a in cells) + " |")
+            lines.append(
+                f"| {name} ({len(val)} val, {int(y_val.sum())} tracks) | {label} | "
+                + " | ".join(f"{b:.3f} / {a:.3f}" for b, a in cells)
+                + " |"
+            )
             print(lines[-1], flush=True)
     lines += ["", f"classical features: {1000 * seconds / max(images, 1):.1f} ms per image on this machine"]
     text = "\n".join(lines)

@@ -40,11 +40,25 @@ def plan(meta: pd.DataFrame, target: str, profile: str | None) -> tuple[float, f
         (work / "config").mkdir()
         (work / "config" / "config.yaml").write_text(yaml.safe_dump(cfg))
         snakemake = str(Path(sys.executable).with_name("snakemake"))
-        cmd = [snakemake, "-n", "--quiet", "all", "--snakefile", str(REPO / "workflow" / "Snakefile"),
-               "--directory", str(work), target]
+        cmd = [
+            snakemake,
+            "-n",
+            "--quiet",
+            "all",
+            "--snakefile",
+            str(REPO / "workflow" / "Snakefile"),
+            "--directory",
+            str(work),
+            target,
+        ]
         if profile:
-            cmd += ["--profile", str(REPO / "profiles" / profile), "--slurm-status-command", "squeue",
-                    "--slurm-no-account"]
+            cmd += [
+                "--profile",
+                str(REPO / "profiles" / profile),
+                "--slurm-status-command",
+                "squeue",
+                "--slurm-no-account",
+            ]
         else:
             cmd += ["--cores", "8"]
         before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss

@@ -23,8 +23,13 @@ def is_default(configfile: Path) -> bool:
 
 
 def snakemake_command() -> list[str]:
-    return [str(Path(sys.executable).with_name("snakemake")), "--cores", "all",
-            "--snakefile", str(REPO / "workflow" / "Snakefile")]
+    return [
+        str(Path(sys.executable).with_name("snakemake")),
+        "--cores",
+        "all",
+        "--snakefile",
+        str(REPO / "workflow" / "Snakefile"),
+    ]
 
 
 def build(configfile: Path, targets: list[str], root: Path | None = None, cfg: dict | None = None) -> Path:

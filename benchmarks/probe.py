@@ -13,8 +13,15 @@ def standardize(train: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
     return [(x - mean) / std for x in (train, *others)]
 
 
-def probe(x_tr: np.ndarray, y_tr: np.ndarray, x_val: np.ndarray, y_val: np.ndarray, n: int, draws: int,
-          scale: slice | None = None) -> tuple[float, float]:
+def probe(
+    x_tr: np.ndarray,
+    y_tr: np.ndarray,
+    x_val: np.ndarray,
+    y_val: np.ndarray,
+    n: int,
+    draws: int,
+    scale: slice | None = None,
+) -> tuple[float, float]:
     """Mean balanced accuracy and AUROC of the linear probe on `n` random labels (one draw when
     `n` is all of them). The columns in `scale` are standardized on the drawn labels only, as a
     model trained on them would be."""

@@ -28,8 +28,16 @@ def sweep(values: list[float], **settings: object) -> pd.DataFrame:
     """The label-efficiency rows of the default strategy and random for each C."""
     frames = []
     for c in values:
-        args = argparse.Namespace(only="^$", pool="subset", all_epochs=2, ssl_seeds=1, first_seed=0,
-                                  configfile=le.REPO / "config" / "config.yaml", probe_c=c, **settings)
+        args = argparse.Namespace(
+            only="^$",
+            pool="subset",
+            all_epochs=2,
+            ssl_seeds=1,
+            first_seed=0,
+            configfile=le.REPO / "config" / "config.yaml",
+            probe_c=c,
+            **settings,
+        )
         df = le.run(args)
         frames.append(df.assign(probe_c=c))
     return pd.concat(frames)
@@ -40,10 +48,16 @@ def table(df: pd.DataFrame, title: str) -> str:
     mean = df.groupby(["probe_c", "strategy", "n_labels"])[["balanced_accuracy", "auroc"]].mean()
     wide = mean.unstack("n_labels")
     budgets = list(wide["balanced_accuracy"].columns)
-    lines = [title, "",
-             "| C | strategy | " + " | ".join(f"bal. acc. {n}" for n in budgets) + " | "
-             + " | ".join(f"AUROC {n}" for n in budgets) + " |",
-             "|---|---|" + "---|" * (2 * len(budgets))]
+    lines = [
+        title,
+        "",
+        "| C | strategy | "
+        + " | ".join(f"bal. acc. {n}" for n in budgets)
+        + " | "
+        + " | ".join(f"AUROC {n}" for n in budgets)
+        + " |",
+        "|---|---|" + "---|" * (2 * len(budgets)),
+    ]
     for (c, strategy), row in wide.iterrows():
         cells = [f"{row[('balanced_accuracy', n)]:.3f}" for n in budgets]
         cells += [f"{row[('auroc', n)]:.3f}" for n in budgets]
@@ -58,12 +72,20 @@ def main() -> None:
     args = parser.parse_args()
     fast = sweep([float(c) for c in args.fast_c.split(",")], seeds=5, rounds=5, batch=20, mode="fast")
     full = sweep([float(c) for c in args.full_c.split(",")], seeds=3, rounds=2, batch=50, mode="full")
-    text = "\n\n".join([
-        table(fast, "Probe alone (fast mode), choosing seeds 0-4, pipeline's backbone: undecided "
-                    "validation images, mean over seeds, by number of labels"),
-        table(full, "Probe then fine-tuning (full mode, as the pipeline trains), choosing seeds 0-2, "
-                    "2 rounds of 50 as make run: undecided validation images, mean over seeds"),
-    ])
+    text = "\n\n".join(
+        [
+            table(
+                fast,
+                "Probe alone (fast mode), choosing seeds 0-4, pipeline's backbone: undecided "
+                "validation images, mean over seeds, by number of labels",
+            ),
+            table(
+                full,
+                "Probe then fine-tuning (full mode, as the pipeline trains), choosing seeds 0-2, "
+                "2 rounds of 50 as make run: undecided validation images, mean over seeds",
+            ),
+        ]
+    )
     print(text)
     out = le.REPO / "docs" / "results"
     (out / "probe_c_choosing.md").write_text(text + "\n")

@@ -31,13 +31,20 @@ def main() -> None:
     p = rng.uniform(size=args.n)
     pool = Pool(names, emb, meta, np.stack([p, 1 - p], axis=1), categories=("track", "no track"))
     diversity = {"input": {"type": "EMBEDDINGS"}, "strategy": {"type": "DIVERSITY"}}
-    balance = {"input": {"type": "METADATA", "key": "particle_type"},
-               "strategy": {"type": "BALANCE", "target": {"Fe": 0.5, "X-ray": 0.5}}}
-    entropy = {"input": {"type": "SCORES", "task": "bps-classification", "score": "uncertainty_entropy"},
-               "strategy": {"type": "WEIGHTS"}}
+    balance = {
+        "input": {"type": "METADATA", "key": "particle_type"},
+        "strategy": {"type": "BALANCE", "target": {"Fe": 0.5, "X-ray": 0.5}},
+    }
+    entropy = {
+        "input": {"type": "SCORES", "task": "bps-classification", "score": "uncertainty_entropy"},
+        "strategy": {"type": "WEIGHTS"},
+    }
     print(f"select {args.select} of {args.n:,} embeddings ({args.dim}-d)")
-    for label, strategies in (("DIVERSITY", [diversity]), ("DIVERSITY + BALANCE", [diversity, balance]),
-                              ("WEIGHTS(entropy) + DIVERSITY", [entropy, diversity])):
+    for label, strategies in (
+        ("DIVERSITY", [diversity]),
+        ("DIVERSITY + BALANCE", [diversity, balance]),
+        ("WEIGHTS(entropy) + DIVERSITY", [entropy, diversity]),
+    ):
         t = time.perf_counter()
         ours = select({"n_samples": args.select, "strategies": strategies}, pool, [])
         t_ours = time.perf_counter() - t

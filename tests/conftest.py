@@ -45,8 +45,9 @@ def labelstudio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     token = "f" * 40
-    proc = start(root / "labelstudio-data", root, port, "tests@localhost", "not-a-secret-1",
-                 token, root / "labelstudio.log")
+    proc = start(
+        root / "labelstudio-data", root, port, "tests@localhost", "not-a-secret-1", token, root / "labelstudio.log"
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(url, timeout_s=240, proc=proc)
@@ -88,11 +89,22 @@ def moto_s3(tiny_dataset) -> Iterator[dict[str, str]]:
     for b in (bucket, out):
         s3.create_bucket(Bucket=b, CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
     # the real bucket is public: anyone may list and read it
-    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Principal": "*", "Action": ["s3:GetObject", "s3:ListBucket"],
-                       "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"]}],
-    }))
+    s3.put_bucket_policy(
+        Bucket=bucket,
+        Policy=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": "*",
+                        "Action": ["s3:GetObject", "s3:ListBucket"],
+                        "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+                    }
+                ],
+            }
+        ),
+    )
     raw, _, _ = tiny_dataset
     for path in sorted(raw.iterdir()):
         s3.upload_file(str(path), bucket, f"{prefix}/{path.name}", ExtraArgs={"ACL": "public-read"})

@@ -59,7 +59,7 @@ class Cluster:
 
     def stop(self) -> None:
         """Stop the daemons this cluster started (never one it found running), newest first."""
-        for name, proc in reversed(self.started):
+        for _name, proc in reversed(self.started):
             pid = proc if isinstance(proc, int) else proc.pid
             try:
                 os.kill(pid, signal.SIGTERM)
@@ -133,7 +133,9 @@ def write_conf(folder: Path, cpus: int, mem_mb: int, conf: Path = SYSTEM_CONF) -
         (folder / sub).mkdir(parents=True, exist_ok=True)
     conf.parent.mkdir(parents=True, exist_ok=True)
     host = socket.gethostname().split(".")[0]
-    conf.write_text(MARK + f"""\
+    conf.write_text(
+        MARK
+        + f"""\
 ClusterName=bpstest
 SlurmctldHost={host}(127.0.0.1)
 SlurmctldPort={_free_port()}
@@ -141,12 +143,12 @@ SlurmdPort={_free_port()}
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
-StateSaveLocation={folder / 'state'}
-SlurmdSpoolDir={folder / 'spool'}
-SlurmctldPidFile={folder / 'slurmctld.pid'}
-SlurmdPidFile={folder / 'slurmd.pid'}
-SlurmctldLogFile={folder / 'slurmctld.log'}
-SlurmdLogFile={folder / 'slurmd.log'}
+StateSaveLocation={folder / "state"}
+SlurmdSpoolDir={folder / "spool"}
+SlurmctldPidFile={folder / "slurmctld.pid"}
+SlurmdPidFile={folder / "slurmd.pid"}
+SlurmctldLogFile={folder / "slurmctld.log"}
+SlurmdLogFile={folder / "slurmd.log"}
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 JobAcctGatherType=jobacct_gather/none
@@ -164,7 +166,8 @@ MinJobAge=300
 KillWait=5
 NodeName=localhost NodeAddr=127.0.0.1 NodeHostname={host} CPUs={cpus} RealMemory={mem_mb} State=UNKNOWN
 PartitionName={PARTITION} Nodes=localhost Default=YES MaxTime=INFINITE State=UP
-""")
+"""
+    )
     return conf
 
 
@@ -172,7 +175,10 @@ def _munge_answers() -> bool:
     if not shutil.which("munge"):
         return False
     cred = subprocess.run(["munge", "-n"], capture_output=True, check=False)
-    return cred.returncode == 0 and subprocess.run(["unmunge"], input=cred.stdout, capture_output=True, check=False).returncode == 0
+    return (
+        cred.returncode == 0
+        and subprocess.run(["unmunge"], input=cred.stdout, capture_output=True, check=False).returncode == 0
+    )
 
 
 def _start_munged(cluster: Cluster) -> None:
@@ -212,15 +218,19 @@ def _wait_node_idle(cluster: Cluster, timeout: float = 60) -> None:
     while time.monotonic() < deadline:
         for name, proc in cluster.started:
             if not _alive(proc):
-                out = (cluster.folder / f"{name}.out")
+                out = cluster.folder / f"{name}.out"
                 raise ClusterError(f"{name} exited: {out.read_text()[-2000:] if out.exists() else ''}")
-        q = subprocess.run(["sinfo", "-h", "-N", "-o", "%T"], env=cluster.env, capture_output=True, text=True, check=False)
+        q = subprocess.run(
+            ["sinfo", "-h", "-N", "-o", "%T"], env=cluster.env, capture_output=True, text=True, check=False
+        )
         state = q.stdout.strip()
         if q.returncode == 0 and state.startswith("idle"):
             return
         time.sleep(0.5)
-    raise ClusterError(f"the SLURM node did not become idle within {timeout:.0f} s (state {state!r}); "
-                       f"see {cluster.folder}/slurmctld.log and slurmd.log")
+    raise ClusterError(
+        f"the SLURM node did not become idle within {timeout:.0f} s (state {state!r}); "
+        f"see {cluster.folder}/slurmctld.log and slurmd.log"
+    )
 
 
 def start(folder: Path, cpus: int | None = None, mem_mb: int | None = None) -> Cluster:

@@ -39,7 +39,7 @@ def separable(tmp_path_factory):
                 y, x = 8 + 5 * k, 8 + 5 * k
             else:
                 y, x = rng.integers(4, 60, 2)
-            img[y - 1:y + 2, x - 1:x + 2] = 230
+            img[y - 1 : y + 2, x - 1 : x + 2] = 230
         name = f"img_{i:02d}.jpg"
         Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).save(out / name, quality=95)
         truth[name] = "track" if track else "no track"
@@ -52,8 +52,14 @@ def separable(tmp_path_factory):
 def test_the_classifier_learns_a_separable_task(separable, tmp_path):
     image_dir, names, truth = separable
     train_names, test_names = names[:24], names[24:]
-    model = train(image_dir, {n: truth[n] for n in train_names}, image_dir / "backbone.pt", CATS,
-                  TrainSpec(epochs=3, batch_size=8), tmp_path / "m.ckpt")
+    model = train(
+        image_dir,
+        {n: truth[n] for n in train_names},
+        image_dir / "backbone.pt",
+        CATS,
+        TrainSpec(epochs=3, batch_size=8),
+        tmp_path / "m.ckpt",
+    )
     probs = predict_proba(model, image_dir, test_names)
     y = [CATS.index(truth[n]) for n in test_names]
     assert balanced_accuracy_score(y, probs.argmax(axis=1)) > 0.9
@@ -64,8 +70,9 @@ def test_class_names_not_positions_carry_the_answer(separable, tmp_path):
     image_dir, names, truth = separable
     labels = {n: truth[n] for n in names[:24]}
     swapped = ("no track", "track")
-    model = train(image_dir, labels, image_dir / "backbone.pt", swapped, TrainSpec(epochs=3, batch_size=8),
-                  tmp_path / "m.ckpt")
+    model = train(
+        image_dir, labels, image_dir / "backbone.pt", swapped, TrainSpec(epochs=3, batch_size=8), tmp_path / "m.ckpt"
+    )
     probs = predict_proba(model, image_dir, names[24:])
     p_track = probs[:, swapped.index("track")]
     is_track = np.array([truth[n] == "track" for n in names[24:]])
@@ -78,8 +85,9 @@ def test_the_head_starts_as_scikit_learns_probe(separable, line_features):
     image_dir, names, truth = separable
     saved = read_backbone(image_dir / "backbone.pt")
     extra = image_features(image_dir, names) if line_features else np.zeros((len(names), 0))
-    model = TrackClassifier(saved["backbone"], CATS, saved["input_size"], foci_channel=saved["foci_channel"],
-                            n_extra=extra.shape[1])
+    model = TrackClassifier(
+        saved["backbone"], CATS, saved["input_size"], foci_channel=saved["foci_channel"], n_extra=extra.shape[1]
+    )
     model.backbone.load_state_dict(saved["state_dict"])
     mean, std = extra.mean(axis=0), extra.std(axis=0) + 1e-6
     model.extra_mean.copy_(torch.as_tensor(mean)), model.extra_std.copy_(torch.as_tensor(std))

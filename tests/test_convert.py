@@ -2,6 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import tifffile
+from conftest import SHARED_BPS
 from PIL import Image
 
 from bps_labeler.convert import (
@@ -15,8 +16,6 @@ from bps_labeler.convert import (
     to_uint8,
 )
 from bps_labeler.errors import InputError
-
-from conftest import SHARED_BPS
 
 REAL = SHARED_BPS / "P242_73665006707-A6_003_013_proj.tif"
 
@@ -79,9 +78,7 @@ def test_shards_are_stable_and_cover_every_image(tiny_dataset):
 @pytest.mark.parametrize("workers", [1, 2])
 def test_convert_shard_writes_jpgs_and_manifest(tmp_path, tiny_dataset, workers):
     raw, _, meta = tiny_dataset
-    parts = [
-        convert_shard(meta, s, 3, raw, tmp_path / "jpg", Stretch(), workers=workers) for s in range(3)
-    ]
+    parts = [convert_shard(meta, s, 3, raw, tmp_path / "jpg", Stretch(), workers=workers) for s in range(3)]
     manifest = pd.concat(parts)
     assert sorted(manifest["filename"]) == sorted(n.replace(".tif", ".jpg") for n in meta["filename"])
     files = sorted(p.name for p in (tmp_path / "jpg").iterdir())

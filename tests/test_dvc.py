@@ -21,13 +21,20 @@ from workflows import REPO, SNAKEMAKE, tiny_config
 pytestmark = pytest.mark.workflow
 
 DVC = str(Path(sys.executable).with_name("dvc"))
-GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org", "GIT_COMMITTER_NAME": "t",
-           "GIT_COMMITTER_EMAIL": "t@example.org"}
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "t",
+    "GIT_AUTHOR_EMAIL": "t@example.org",
+    "GIT_COMMITTER_NAME": "t",
+    "GIT_COMMITTER_EMAIL": "t@example.org",
+}
 
 
-def run(cmd: list[str], cwd: Path, check: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False,
-                          env={**os.environ, **GIT_ENV, **(env or {})})
+def run(
+    cmd: list[str], cwd: Path, check: bool = True, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    proc = subprocess.run(
+        cmd, cwd=cwd, capture_output=True, text=True, check=False, env={**os.environ, **GIT_ENV, **(env or {})}
+    )
     if check and proc.returncode:
         raise AssertionError(f"{cmd} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
     return proc
@@ -66,9 +73,14 @@ def check_round_trip(a: Path, tmp_path: Path, env: dict[str, str] | None = None)
     assert restored.returncode == 0, restored.stdout + restored.stderr
     plan = run([SNAKEMAKE, "-n", "--cores", "1", "results/round_2/model.ckpt"], b)
     assert "Nothing to be done" in plan.stdout + plan.stderr, plan.stdout[-3000:]
-    for rel in ("results/round_1/selection.json", "results/round_2/selection.json", "results/round_1/annotations.json",
-                "results/round_2/annotations.json", "results/validation/annotations.json",
-                "results/round_2/model.ckpt"):
+    for rel in (
+        "results/round_1/selection.json",
+        "results/round_2/selection.json",
+        "results/round_1/annotations.json",
+        "results/round_2/annotations.json",
+        "results/validation/annotations.json",
+        "results/round_2/model.ckpt",
+    ):
         assert (b / rel).read_bytes() == (a / rel).read_bytes(), rel
     return b
 
@@ -95,26 +107,38 @@ def test_round_trip_through_a_local_folder_and_labels_are_never_overwritten(tiny
     run([DVC, "remote", "remove", "shared"], c)
     run([DVC, "remote", "remove", "local"], c)
     missing = versioning(c, "restore")
-    assert missing.returncode == 1 and "no DVC remote is set" in missing.stderr and "dvc remote add -d" in missing.stderr
+    assert (
+        missing.returncode == 1 and "no DVC remote is set" in missing.stderr and "dvc remote add -d" in missing.stderr
+    )
 
 
 def test_round_trip_through_s3_and_a_remote_without_credentials(tiny_run, tmp_path, moto_s3):
     bucket = "bps-dvc-remote"
     boto3.client("s3", endpoint_url=moto_s3["endpoint"], region_name="us-west-2").create_bucket(
-        Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
-    a = project_with_results(tmp_path, tiny_run, [
-        ["remote", "add", "--force", "--default", "s3store", f"s3://{bucket}/bps"],
-        ["remote", "modify", "s3store", "endpointurl", moto_s3["endpoint"]],
-    ])
+        Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "us-west-2"}
+    )
+    a = project_with_results(
+        tmp_path,
+        tiny_run,
+        [
+            ["remote", "add", "--force", "--default", "s3store", f"s3://{bucket}/bps"],
+            ["remote", "modify", "s3store", "endpointurl", moto_s3["endpoint"]],
+        ],
+    )
     keys = boto3.client("s3", endpoint_url=moto_s3["endpoint"], region_name="us-west-2").list_objects_v2(
-        Bucket=bucket, Prefix="bps/")
+        Bucket=bucket, Prefix="bps/"
+    )
     assert keys.get("KeyCount", 0) > 0
     assert "testing" not in (a / ".dvc" / "config").read_text()  # credentials only from the environment
     check_round_trip(a, tmp_path)
 
     c = tmp_path / "c"
     run(["git", "clone", "--quiet", str(a), str(c)], tmp_path)
-    no_keys = {"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
-               "AWS_CONFIG_FILE": str(tmp_path / "none")}
+    no_keys = {
+        "AWS_ACCESS_KEY_ID": "",
+        "AWS_SECRET_ACCESS_KEY": "",
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+        "AWS_CONFIG_FILE": str(tmp_path / "none"),
+    }
     refused = versioning(c, "restore", env=no_keys)
     assert refused.returncode == 1 and "credentials" in refused.stderr, refused.stderr

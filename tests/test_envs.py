@@ -64,8 +64,13 @@ def test_post_deploy_installs_the_package_into_an_environment(tmp_path):
     script = ENV.with_name("bps.post-deploy.sh")
     proc = subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True, timeout=600, check=False)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    where = subprocess.run([str(venv / "bin" / "python"), "-c", "import bps_labeler; print(bps_labeler.__file__)"],
-                           capture_output=True, text=True, cwd=tmp_path, check=False)
+    where = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", "import bps_labeler; print(bps_labeler.__file__)"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=False,
+    )
     assert Path(where.stdout.strip()).parent == REPO / "src" / "bps_labeler", where.stderr
     # without the checkout's path it stops with what to do
     env.pop("BPS_LABELER_SRC")

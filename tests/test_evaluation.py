@@ -23,18 +23,29 @@ DEFAULT = parse([{"particle_types": ["X-ray"], "label": "no track"}, {"dose_max"
 
 
 def meta() -> pd.DataFrame:
-    rows = [("a.tif", 0.82, "Fe", 4), ("b.tif", 0.0, "Fe", 4), ("c.tif", 1.0, "X-ray", 4),
-            ("d.tif", 0.3, "Fe", 24), ("e.tif", 0.0, "X-ray", 48)]
+    rows = [
+        ("a.tif", 0.82, "Fe", 4),
+        ("b.tif", 0.0, "Fe", 4),
+        ("c.tif", 1.0, "X-ray", 4),
+        ("d.tif", 0.3, "Fe", 24),
+        ("e.tif", 0.0, "X-ray", 48),
+    ]
     return pd.DataFrame(rows, columns=["filename", "dose_Gy", "particle_type", "hr_post_exposure"])
 
 
 def test_the_condition_decides_xrays_and_sham_exposures_only():
     known = known_labels(meta(), DEFAULT)
-    assert known.to_dict() == {"a.jpg": None, "b.jpg": "no track", "c.jpg": "no track", "d.jpg": None,
-                               "e.jpg": "no track"}
+    assert known.to_dict() == {
+        "a.jpg": None,
+        "b.jpg": "no track",
+        "c.jpg": "no track",
+        "d.jpg": None,
+        "e.jpg": "no track",
+    }
     assert known_labels(meta(), []).isna().all()  # switched off: everything is undecided
-    first = known_labels(meta(), [KnownAnswer("track", particle_types=("Fe",), hours=(24,)),
-                                  KnownAnswer("no track", dose_max=0.5)])
+    first = known_labels(
+        meta(), [KnownAnswer("track", particle_types=("Fe",), hours=(24,)), KnownAnswer("no track", dose_max=0.5)]
+    )
     assert first["d.jpg"] == "track" and first["b.jpg"] == "no track" and first["a.jpg"] is None
 
 
@@ -47,8 +58,14 @@ def test_the_rule_bets_on_tracks_where_the_condition_can_leave_them():
 def test_scores_beside_baselines_overall_and_on_the_undecided():
     # six validation images: three known (no track), three undecided (two tracks, one not)
     names = ["k1.jpg", "k2.jpg", "k3.jpg", "u1.jpg", "u2.jpg", "u3.jpg"]
-    truth = {"k1.jpg": "no track", "k2.jpg": "no track", "k3.jpg": "no track",
-             "u1.jpg": "track", "u2.jpg": "track", "u3.jpg": "no track"}
+    truth = {
+        "k1.jpg": "no track",
+        "k2.jpg": "no track",
+        "k3.jpg": "no track",
+        "u1.jpg": "track",
+        "u2.jpg": "track",
+        "u3.jpg": "no track",
+    }
     known = pd.Series(["no track"] * 3 + [None] * 3, index=names, dtype=object)
     # a model right on every undecided image and wrong on one known one
     model = np.array([[0.9, 0.1], [0.2, 0.8], [0.1, 0.9], [0.8, 0.2], [0.7, 0.3], [0.4, 0.6]])
@@ -74,8 +91,11 @@ def test_rule_records_say_they_came_from_the_rule_and_which_one():
     records = rule_records(meta(), DEFAULT, "results/data/images")
     assert [filename_of(r["image"]) for r in records] == ["b.jpg", "c.jpg", "e.jpg"]
     assert {r["annotator"] for r in records} == {"rule"} and {r["choice"] for r in records} == {"no track"}
-    assert [r["known_answer"] for r in records] == ["dose <= 0 Gy -> no track", "particle X-ray -> no track",
-                                                    "particle X-ray -> no track"]  # first match wins
+    assert [r["known_answer"] for r in records] == [
+        "dose <= 0 Gy -> no track",
+        "particle X-ray -> no track",
+        "particle X-ray -> no track",
+    ]  # first match wins
     assert rule_records(meta(), [], "results/data/images") == []
 
 
@@ -91,6 +111,6 @@ def test_the_rule_sample_for_training_is_stable_and_only_from_the_candidates():
 
 
 def test_a_person_who_contradicts_the_rule_is_reported():
-    assert conflicts({"a.jpg": "track", "b.jpg": "no track", "c.jpg": "track"},
-                     {"a.jpg": "no track", "b.jpg": "no track"}) == [
-        {"filename": "a.jpg", "person": "track", "rule": "no track"}]
+    assert conflicts(
+        {"a.jpg": "track", "b.jpg": "no track", "c.jpg": "track"}, {"a.jpg": "no track", "b.jpg": "no track"}
+    ) == [{"filename": "a.jpg", "person": "track", "rule": "no track"}]

@@ -37,21 +37,32 @@ def label(workdir: Path, name: str, names: list[str], wrong: tuple[str, ...] = (
     """A person's JSON-MIN export of `names`, dropped in the store; `wrong` ones mislabeled."""
     truth = read_truth(workdir / "resources/synthetic/truth.csv")
     flip = {"track": "no track", "no track": "track"}
-    records = [{"image": image_url(n, "results/data/images"), "id": i, "annotator": 7,
-                "choice": flip[truth[n]] if n in wrong else truth[n]}
-               for i, n in enumerate(names, start=1)]
+    records = [
+        {
+            "image": image_url(n, "results/data/images"),
+            "id": i,
+            "annotator": 7,
+            "choice": flip[truth[n]] if n in wrong else truth[n],
+        }
+        for i, n in enumerate(names, start=1)
+    ]
     (workdir / "annotations").mkdir(exist_ok=True)
     (workdir / f"annotations/{name}.json").write_text(json.dumps(records, indent=1))
 
 
 def digests(workdir: Path, *patterns: str) -> dict[str, str]:
-    return {p.relative_to(workdir).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for pattern in patterns for p in sorted(workdir.glob(pattern))}
+    return {
+        p.relative_to(workdir).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for pattern in patterns
+        for p in sorted(workdir.glob(pattern))
+    }
 
 
 def labels_of(workdir: Path, r: int) -> dict[str, str]:
-    return {Path(a["image"]).name: a["choice"]
-            for a in json.loads((workdir / f"results/round_{r}/annotations.json").read_text())}
+    return {
+        Path(a["image"]).name: a["choice"]
+        for a in json.loads((workdir / f"results/round_{r}/annotations.json").read_text())
+    }
 
 
 def validation_sides(workdir: Path) -> tuple[list[str], list[str]]:
@@ -69,8 +80,13 @@ def write_config(workdir: Path, cfg: dict) -> None:
 def labeled(tmp_path_factory) -> Path:
     """Two rounds and the validation images labeled by people, with the `file` backend."""
     workdir = make_workdir(tmp_path_factory.mktemp("kept"), file_config())
-    snakemake(workdir, "results/round_1/selection.json", "results/data/split.csv", "resources/synthetic/truth.csv",
-              "results/data/known_answers.json")
+    snakemake(
+        workdir,
+        "results/round_1/selection.json",
+        "results/data/split.csv",
+        "resources/synthetic/truth.csv",
+        "results/data/known_answers.json",
+    )
     # people label the validation images the rule does not answer, and one it does, wrongly
     known, undecided = validation_sides(workdir)
     label(workdir, "validation", undecided + known[:1], wrong=tuple(known[:1]))
@@ -107,7 +123,9 @@ def test_the_rule_answers_known_validation_images_and_a_person_who_contradicts_i
     report = json.loads((labeled / "results/validation/annotation_report.json").read_text())
     assert report["rule_conflicts"] == [{"filename": known[0], "person": "track", "rule": "no track"}]
     assert report["n_rule"] == len(known) - 1
-    assert "labeled 'track' by a person, 'no track' by the rule" in (labeled / "logs/annotate_validation.log").read_text()
+    assert (
+        "labeled 'track' by a person, 'no track' by the rule" in (labeled / "logs/annotate_validation.log").read_text()
+    )
     # every round's model also trains on a sample of the rule's labels, never on validation images
     metrics = json.loads((labeled / "results/round_2/metrics.json").read_text())
     assert metrics["n_labels"] == 40 and metrics["n_rule_labels"] == 10
@@ -165,7 +183,10 @@ def test_forceall_and_deleted_results_lose_nothing(labeled):
 def test_a_simulated_labeler_is_refused_before_any_job(labeled):
     """Issue case 1: the default config's oracle used to relabel people's rounds."""
     store = digests(labeled, "annotations/*", "results/**/annotations.json")
-    for override in ("annotation={backend: oracle}", "annotation={backend: labelstudio, labelstudio: {simulate: oracle}}"):
+    for override in (
+        "annotation={backend: oracle}",
+        "annotation={backend: labelstudio, labelstudio: {simulate: oracle}}",
+    ):
         proc = snakemake(labeled, TARGET, "--config", override, check=False)
         out = proc.stdout + proc.stderr
         assert proc.returncode != 0
@@ -199,9 +220,24 @@ def test_without_roots_override_a_rerun_works_and_a_read_only_store_is_only_read
     caps = "-dac_override,-dac_read_search,-fowner"
     try:
         proc = subprocess.run(
-            ["setpriv", "--bounding-set", caps, "--inh-caps", caps, SNAKEMAKE, "--snakefile",
-             str(REPO / "workflow" / "Snakefile"), "--directory", str(work), "--cores", "2", TARGET],
-            capture_output=True, text=True, timeout=1500,
+            [
+                "setpriv",
+                "--bounding-set",
+                caps,
+                "--inh-caps",
+                caps,
+                SNAKEMAKE,
+                "--snakefile",
+                str(REPO / "workflow" / "Snakefile"),
+                "--directory",
+                str(work),
+                "--cores",
+                "2",
+                TARGET,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=1500,
         )
         assert proc.returncode == 0, proc.stderr[-4000:]
         assert "ProtectedOutputException" not in proc.stderr

@@ -63,8 +63,15 @@ def test_import_twice_makes_no_duplicates_and_keeps_annotations(labelstudio, ima
     ensure_local_storage(server, project, image_dir)
     assert len(list(server.client.import_storage.local.list(project=project))) == 1
     root = Path(labelstudio["document_root"])
-    ids = import_tasks(server, project, names[:4], root, image_dir,
-                       predictions={n: ("track", 0.8) for n in names[:4]}, model_version="round_0")
+    ids = import_tasks(
+        server,
+        project,
+        names[:4],
+        root,
+        image_dir,
+        predictions={n: ("track", 0.8) for n in names[:4]},
+        model_version="round_0",
+    )
     simulate_oracle(server, project, {n: "track" for n in names}, names[:2])
     again = import_tasks(server, project, names, root, image_dir)  # two more, four already there
     assert {n: again[n] for n in names[:4]} == ids
@@ -76,8 +83,10 @@ def test_import_twice_makes_no_duplicates_and_keeps_annotations(labelstudio, ima
     assert task.total_predictions == 1  # the previous model's guess as a pre-annotation
     # the image really is served through the local-files storage
     import urllib.request
-    req = urllib.request.Request(labelstudio["url"] + task.data["image"],
-                                 headers={"Authorization": f"Token {labelstudio['token']}"})
+
+    req = urllib.request.Request(
+        labelstudio["url"] + task.data["image"], headers={"Authorization": f"Token {labelstudio['token']}"}
+    )
     with urllib.request.urlopen(req) as r:
         assert r.status == 200 and r.read(2) == b"\xff\xd8"
 
@@ -85,10 +94,19 @@ def test_import_twice_makes_no_duplicates_and_keeps_annotations(labelstudio, ima
 def test_simulated_labeler_and_export(labelstudio, images, request):
     image_dir, names = images
     truth = {n: CATS[i % 2] for i, n in enumerate(names)}
-    spec = LabelStudioSpec(url=labelstudio["url"], document_root=labelstudio["document_root"],
-                           simulate="oracle", poll_s=0.2, timeout_s=30)
-    records, url = collect_labels(spec, unique_title(request), names, image_dir, CATS, "resume",
-                                  extra={n: {"round": 1} for n in names}, truth=truth)
+    spec = LabelStudioSpec(
+        url=labelstudio["url"], document_root=labelstudio["document_root"], simulate="oracle", poll_s=0.2, timeout_s=30
+    )
+    records, url = collect_labels(
+        spec,
+        unique_title(request),
+        names,
+        image_dir,
+        CATS,
+        "resume",
+        extra={n: {"round": 1} for n in names},
+        truth=truth,
+    )
     labels, report = resolve(from_full_export(records, url), url, names, CATS)
     assert {filename_of(r["image"]): r["choice"] for r in labels} == truth
     assert report["unlabeled"] == [] and report["disagreements"] == []
@@ -102,8 +120,11 @@ def test_skipped_and_disagreeing_tasks_follow_the_rule(labelstudio, images, requ
     ids = import_tasks(server, project, names[:3], Path(labelstudio["document_root"]), image_dir)
 
     def annotate(name, choice=None, cancelled=False):
-        result = [] if choice is None else [{"from_name": "choice", "to_name": "image", "type": "choices",
-                                             "value": {"choices": [choice]}}]
+        result = (
+            []
+            if choice is None
+            else [{"from_name": "choice", "to_name": "image", "type": "choices", "value": {"choices": [choice]}}]
+        )
         server.client.annotations.create(id=ids[name], result=result, was_cancelled=cancelled)
 
     annotate(names[0], "track")
@@ -124,7 +145,9 @@ def test_skipped_and_disagreeing_tasks_follow_the_rule(labelstudio, images, requ
     assert [filename_of(t["data"]["image"]) for t in only] == [names[1]]
     assert len(only[0]["annotations"]) == 3
     assert {d["filename"]: d["votes"] for d in report["disagreements"]} == {
-        names[0]: {"track": 1, "no track": 1}, names[1]: {"track": 2, "no track": 1}}
+        names[0]: {"track": 1, "no track": 1},
+        names[1]: {"track": 2, "no track": 1},
+    }
 
 
 def test_timeout_says_where_and_how_to_resume(labelstudio, images, request):
@@ -134,11 +157,19 @@ def test_timeout_says_where_and_how_to_resume(labelstudio, images, request):
     import_tasks(server, project, names, Path(labelstudio["document_root"]), image_dir)
     simulate_oracle(server, project, {n: "track" for n in names}, names[:2])
     with pytest.raises(InputError) as err:
-        wait_for_labels(server, project, names, timeout_s=0.5, poll_s=0.2,
-                        resume_command="snakemake --cores all results/round_1/model.ckpt")
+        wait_for_labels(
+            server,
+            project,
+            names,
+            timeout_s=0.5,
+            poll_s=0.2,
+            resume_command="snakemake --cores all results/round_1/model.ckpt",
+        )
     msg = str(err.value)
     assert f"4 of 6 task(s) still unlabeled in {labelstudio['url']}/projects/{project}/data" in msg
-    assert msg.endswith("Nothing is lost: label them, then resume with: snakemake --cores all results/round_1/model.ckpt")
+    assert msg.endswith(
+        "Nothing is lost: label them, then resume with: snakemake --cores all results/round_1/model.ckpt"
+    )
 
 
 def test_wrong_token_names_the_variable_not_the_token(labelstudio, monkeypatch):

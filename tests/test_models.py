@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 import torch
 
+from bps_labeler.annotations import read_truth
 from bps_labeler.classifier import TrainSpec, load, metrics, predict_proba, train
 from bps_labeler.convert import Stretch, convert_shard
 from bps_labeler.embed import EmbedSpec, load_backbone, read_embeddings, train_embeddings
 from bps_labeler.errors import InputError
 from bps_labeler.images import foci_map, load_images
-from bps_labeler.annotations import read_truth
 
 CATS = ("track", "no track")
 
@@ -59,8 +59,9 @@ def test_classifier_trains_saves_loads_and_predicts(jpgs, embedded, tmp_path):
     image_dir, names, truth = jpgs
     out, _ = embedded
     labels = {n: truth[n] for n in names[:20]}
-    model = train(image_dir, labels, out / "backbone.pt", CATS, TrainSpec(epochs=1, batch_size=8),
-                  tmp_path / "model.ckpt")
+    model = train(
+        image_dir, labels, out / "backbone.pt", CATS, TrainSpec(epochs=1, batch_size=8), tmp_path / "model.ckpt"
+    )
     probs = predict_proba(model, image_dir, names[20:30])
     assert probs.shape == (10, 2)
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-6)
@@ -79,7 +80,7 @@ def test_backbone_records_its_input_and_the_classifier_follows_it(jpgs, embedded
     assert load_backbone(tmp_path / "plain.pt")[1]["foci_channel"] is False
     labels = {n: truth[n] for n in names[:12]}
     for backbone, foci in ((out / "backbone.pt", True), (tmp_path / "plain.pt", False)):
-        model = train(image_dir, labels, backbone, CATS, TrainSpec(epochs=1, batch_size=8), tmp_path / "m.ckpt")
+        train(image_dir, labels, backbone, CATS, TrainSpec(epochs=1, batch_size=8), tmp_path / "m.ckpt")
         assert load(tmp_path / "m.ckpt").hparams.foci_channel is foci
         assert load(tmp_path / "m.ckpt").hparams.input_size == 32  # the backbone's, not an argument
 
@@ -91,8 +92,7 @@ def test_classifier_refuses_a_backbone_that_does_not_record_its_input(jpgs, embe
     old = {"backbone": saved["backbone"], "state_dict": saved["state_dict"]}  # as saved before the foci channel
     torch.save(old, tmp_path / "old.pt")
     with pytest.raises(InputError, match=r"old.pt: this backbone was saved before .* rerun the embed rule"):
-        train(image_dir, {n: truth[n] for n in names[:4]}, tmp_path / "old.pt", CATS, TrainSpec(),
-              tmp_path / "m.ckpt")
+        train(image_dir, {n: truth[n] for n in names[:4]}, tmp_path / "old.pt", CATS, TrainSpec(), tmp_path / "m.ckpt")
 
 
 def test_foci_map_keeps_small_spots_and_drops_smooth_signal():

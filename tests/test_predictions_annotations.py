@@ -25,8 +25,10 @@ def test_prediction_format_round_trip(tmp_path):
     write_predictions(tmp_path, names, probs, CATS)
     assert json.loads((tmp_path / "tasks.json").read_text()) == ["bps-classification"]
     schema = json.loads((tmp_path / "bps-classification" / "schema.json").read_text())
-    assert schema == {"task_type": "classification",
-                      "categories": [{"id": 0, "name": "track"}, {"id": 1, "name": "no track"}]}
+    assert schema == {
+        "task_type": "classification",
+        "categories": [{"id": 0, "name": "track"}, {"id": 1, "name": "no track"}],
+    }
     rec = json.loads((tmp_path / "bps-classification" / "b_proj.json").read_text())
     assert rec == {"file_name": "b_proj.jpg", "predictions": [{"category_id": 1, "probabilities": [0.3, 0.7]}]}
     np.testing.assert_allclose(read_predictions(tmp_path, names), probs)
@@ -37,8 +39,12 @@ def test_prediction_format_round_trip(tmp_path):
 def test_oracle_writes_json_min_like_a_human_export(tmp_path):
     truth = {"a.jpg": "track", "b.jpg": "no track"}
     recs = oracle_records(["a.jpg", "b.jpg"], truth, "results/data/images")
-    assert recs[0] == {"image": "/data/local-files/?d=results/data/images/a.jpg", "id": 1,
-                       "choice": "track", "annotator": "oracle"}
+    assert recs[0] == {
+        "image": "/data/local-files/?d=results/data/images/a.jpg",
+        "id": 1,
+        "choice": "track",
+        "annotator": "oracle",
+    }
     write_records(recs, tmp_path / "ann.json")
     assert read_labels(tmp_path / "ann.json") == truth
 

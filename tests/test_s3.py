@@ -29,8 +29,9 @@ def test_meta_is_fetched_anonymously_and_checked(moto_s3, tiny_dataset, tmp_path
 
 def test_missing_bucket_and_key_are_named(moto_s3, tmp_path):
     with pytest.raises(InputError, match="s3://no-such-bucket/Microscopy/train/meta.csv: the bucket does not exist"):
-        fetch_meta(S3Location("no-such-bucket", "Microscopy/train", endpoint_url=moto_s3["endpoint"]),
-                   tmp_path / "m.csv", None)
+        fetch_meta(
+            S3Location("no-such-bucket", "Microscopy/train", endpoint_url=moto_s3["endpoint"]), tmp_path / "m.csv", None
+        )
     with pytest.raises(InputError, match="nowhere/meta.csv: no such object"):
         fetch_meta(S3Location(moto_s3["bucket"], "nowhere", endpoint_url=moto_s3["endpoint"]), tmp_path / "m.csv", None)
 
@@ -70,17 +71,26 @@ def test_download_resumes_after_an_interruption(moto_s3, tiny_dataset, tmp_path,
 
 def test_missing_images_are_listed_together(moto_s3, tmp_path):
     names = ["P999_1-A1_001_001_proj.tif", "P999_1-A1_001_002_proj.tif"]
-    with pytest.raises(InputError, match=r"2 image\(s\) listed in meta.csv are missing in s3://nasa-bps-training-data: "
-                                         r"Microscopy/train/P999_1-A1_001_001_proj.tif, Microscopy/train/P999_1-A1_001_002_proj.tif"):
+    with pytest.raises(
+        InputError,
+        match=r"2 image\(s\) listed in meta.csv are missing in s3://nasa-bps-training-data: "
+        r"Microscopy/train/P999_1-A1_001_001_proj.tif, Microscopy/train/P999_1-A1_001_002_proj.tif",
+    ):
         download_shard(names, loc(moto_s3), tmp_path)
     assert [r["status"] for r in download_shard(names, loc(moto_s3), tmp_path, on_missing="skip")] == ["missing"] * 2
 
 
 def test_an_object_that_is_not_a_tiff_is_named(moto_s3, tmp_path):
     s3 = boto3.client("s3", endpoint_url=moto_s3["endpoint"], region_name="us-west-2")
-    s3.put_object(Bucket=moto_s3["bucket"], Key=f"{moto_s3['prefix']}/P998_x-A1_001_001_proj.tif", Body=b"<html>",
-                  ACL="public-read")
-    with pytest.raises(InputError, match="s3://nasa-bps-training-data/Microscopy/train/P998_x-A1_001_001_proj.tif: not a readable TIFF"):
+    s3.put_object(
+        Bucket=moto_s3["bucket"],
+        Key=f"{moto_s3['prefix']}/P998_x-A1_001_001_proj.tif",
+        Body=b"<html>",
+        ACL="public-read",
+    )
+    with pytest.raises(
+        InputError, match="s3://nasa-bps-training-data/Microscopy/train/P998_x-A1_001_001_proj.tif: not a readable TIFF"
+    ):
         download_shard(["P998_x-A1_001_001_proj.tif"], loc(moto_s3), tmp_path)
     assert not (tmp_path / "P998_x-A1_001_001_proj.tif").exists()
 
@@ -114,5 +124,6 @@ def test_private_object_read_anonymously_is_a_clear_403(moto_s3, tmp_path):
     s3 = boto3.client("s3", endpoint_url=moto_s3["endpoint"], region_name="us-west-2")
     s3.put_object(Bucket=moto_s3["out_bucket"], Key="private/meta.csv", Body=b"x")  # no public ACL
     with pytest.raises(InputError, match=r"s3://bps-datasource/private/meta.csv: access denied \(403\)"):
-        fetch_meta(S3Location(moto_s3["out_bucket"], "private", endpoint_url=moto_s3["endpoint"]),
-                   tmp_path / "m.csv", None)
+        fetch_meta(
+            S3Location(moto_s3["out_bucket"], "private", endpoint_url=moto_s3["endpoint"]), tmp_path / "m.csv", None
+        )

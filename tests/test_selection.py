@@ -34,8 +34,10 @@ def make_pool(n=200, with_predictions=False, seed=0):
     return Pool(names, emb, meta, probs, categories=("track", "no track"))
 
 
-BALANCE_HALF = {"input": {"type": "METADATA", "key": "particle_type"},
-                "strategy": {"type": "BALANCE", "target": {"Fe": 0.5, "X-ray": 0.5}}}
+BALANCE_HALF = {
+    "input": {"type": "METADATA", "key": "particle_type"},
+    "strategy": {"type": "BALANCE", "target": {"Fe": 0.5, "X-ray": 0.5}},
+}
 
 
 @pytest.mark.parametrize("strategies, tolerance", [([BALANCE_HALF], 1), ([DIVERSITY, BALANCE_HALF], 2)])
@@ -80,8 +82,10 @@ def test_threshold_never_lets_a_filtered_image_through():
         "n_samples": 20,
         "strategies": [
             DIVERSITY,
-            {"input": {"type": "METADATA", "key": "dose_Gy"},
-             "strategy": {"type": "THRESHOLD", "threshold": 0.9, "operation": "SMALLER"}},
+            {
+                "input": {"type": "METADATA", "key": "dose_Gy"},
+                "strategy": {"type": "THRESHOLD", "threshold": 0.9, "operation": "SMALLER"},
+            },
         ],
     }
     chosen = select(cfg, pool, [])
@@ -90,8 +94,10 @@ def test_threshold_never_lets_a_filtered_image_through():
 
 def test_a_threshold_that_drops_most_of_the_pool_is_reported(caplog):
     pool = make_pool()  # 25 % at 0.82 Gy, 75 % at 1.0 Gy
-    keep_low = {"input": {"type": "METADATA", "key": "dose_Gy"},
-                "strategy": {"type": "THRESHOLD", "threshold": 0.9, "operation": "SMALLER"}}
+    keep_low = {
+        "input": {"type": "METADATA", "key": "dose_Gy"},
+        "strategy": {"type": "THRESHOLD", "threshold": 0.9, "operation": "SMALLER"},
+    }
     keep_high = {**keep_low, "strategy": {**keep_low["strategy"], "operation": "BIGGER"}}
     with caplog.at_level("INFO", logger="bps_labeler.selection"):
         select({"n_samples": 5, "strategies": [DIVERSITY, keep_high]}, pool, [], where="round 1")
@@ -121,8 +127,10 @@ def test_scores_in_round_one_explain_what_to_use():
 
 
 def test_unknown_metadata_key_lists_the_known_ones():
-    cfg = {"n_samples": 5, "strategies": [
-        {"input": {"type": "METADATA", "key": "cell_cycle"}, "strategy": {"type": "WEIGHTS"}}]}
+    cfg = {
+        "n_samples": 5,
+        "strategies": [{"input": {"type": "METADATA", "key": "cell_cycle"}, "strategy": {"type": "WEIGHTS"}}],
+    }
     with pytest.raises(InputError, match="unknown metadata key 'cell_cycle'; known: particle_type, dose_Gy"):
         select(cfg, make_pool(), [])
 
@@ -130,16 +138,48 @@ def test_unknown_metadata_key_lists_the_known_ones():
 @pytest.mark.parametrize(
     "cfg, message",
     [
-        ({"n_samples": 5, "strategies": [DIVERSITY], "samples": 3},
-         r"selection: Additional properties are not allowed \('samples' was unexpected\); allowed keys: n_samples, proportion_samples, strategies"),
-        ({"n_samples": 5, "strategies": [{"input": {"type": "EMBEDDINGS"}, "strategy": {"type": "DIVERSITY", "strenght": 2}}]},
-         r"selection.strategies\[0\].strategy: Additional properties are not allowed \('strenght' was unexpected\); allowed keys: type, strength"),
-        ({"n_samples": 5, "strategies": [{"input": {"type": "EMBEDDINGS"}, "strategy": {"type": "WEIGHTS"}}]},
-         "input EMBEDDINGS cannot drive strategy WEIGHTS; with EMBEDDINGS use DIVERSITY, TYPICALITY"),
-        ({"n_samples": 5, "strategies": [{"input": {"type": "SCORES", "task": "bps-classification", "score": "uncertainty_magic"}, "strategy": {"type": "WEIGHTS"}}]},
-         "unknown score 'uncertainty_magic'; allowed: uncertainty_least_confidence, uncertainty_margin, uncertainty_entropy"),
-        ({"n_samples": 5, "strategies": [{"input": {"type": "METADATA", "key": "particle_type"}, "strategy": {"type": "BALANCE", "target": {"Fe": 0.7, "X-ray": 0.5}}}]},
-         "fractions sum to 1.2 > 1"),
+        (
+            {"n_samples": 5, "strategies": [DIVERSITY], "samples": 3},
+            r"selection: Additional properties are not allowed \('samples' was unexpected\); "
+            r"allowed keys: n_samples, proportion_samples, strategies",
+        ),
+        (
+            {
+                "n_samples": 5,
+                "strategies": [{"input": {"type": "EMBEDDINGS"}, "strategy": {"type": "DIVERSITY", "strenght": 2}}],
+            },
+            r"selection.strategies\[0\].strategy: Additional properties are not allowed "
+            r"\('strenght' was unexpected\); allowed keys: type, strength",
+        ),
+        (
+            {"n_samples": 5, "strategies": [{"input": {"type": "EMBEDDINGS"}, "strategy": {"type": "WEIGHTS"}}]},
+            "input EMBEDDINGS cannot drive strategy WEIGHTS; with EMBEDDINGS use DIVERSITY, TYPICALITY",
+        ),
+        (
+            {
+                "n_samples": 5,
+                "strategies": [
+                    {
+                        "input": {"type": "SCORES", "task": "bps-classification", "score": "uncertainty_magic"},
+                        "strategy": {"type": "WEIGHTS"},
+                    }
+                ],
+            },
+            "unknown score 'uncertainty_magic'; allowed: uncertainty_least_confidence, uncertainty_margin, "
+            "uncertainty_entropy",
+        ),
+        (
+            {
+                "n_samples": 5,
+                "strategies": [
+                    {
+                        "input": {"type": "METADATA", "key": "particle_type"},
+                        "strategy": {"type": "BALANCE", "target": {"Fe": 0.7, "X-ray": 0.5}},
+                    }
+                ],
+            },
+            "fractions sum to 1.2 > 1",
+        ),
         ({"strategies": [DIVERSITY]}, "selection"),
     ],
 )
@@ -164,11 +204,13 @@ def test_record_is_the_contract():
 def clustered_pool():
     """A dense cluster of 150 (0-149), a loose one of 40 (150-189) and 10 far outliers (190-199)."""
     rng = np.random.default_rng(2)
-    emb = np.concatenate([
-        rng.normal(0, 0.05, (150, 8)),
-        rng.normal(3, 0.6, (40, 8)),
-        rng.normal(0, 1, (10, 8)) * 20,
-    ]).astype(np.float32)
+    emb = np.concatenate(
+        [
+            rng.normal(0, 0.05, (150, 8)),
+            rng.normal(3, 0.6, (40, 8)),
+            rng.normal(0, 1, (10, 8)) * 20,
+        ]
+    ).astype(np.float32)
     pool = make_pool(200)
     pool.embeddings = emb
     return pool
@@ -176,8 +218,11 @@ def clustered_pool():
 
 def test_typicality_prefers_the_dense_cluster_and_diversity_the_outliers():
     pool = clustered_pool()
-    typical = select({"n_samples": 5, "strategies": [
-        {"input": {"type": "EMBEDDINGS"}, "strategy": {"type": "TYPICALITY"}}]}, pool, [])
+    typical = select(
+        {"n_samples": 5, "strategies": [{"input": {"type": "EMBEDDINGS"}, "strategy": {"type": "TYPICALITY"}}]},
+        pool,
+        [],
+    )
     assert all(int(c[4:8]) < 150 for c in typical)
     diverse = select({"n_samples": 5, "strategies": [DIVERSITY]}, pool, [])
     assert sum(int(c[4:8]) >= 190 for c in diverse) >= 3  # pure diversity runs to the outliers
@@ -185,17 +230,37 @@ def test_typicality_prefers_the_dense_cluster_and_diversity_the_outliers():
 
 def test_similarity_picks_the_neighbours_of_the_query():
     pool = clustered_pool()
-    chosen = select({"n_samples": 5, "strategies": [
-        {"input": {"type": "EMBEDDINGS"},
-         "strategy": {"type": "SIMILARITY", "query_filenames": ["img_0160.jpg"]}}]}, pool, [])
+    chosen = select(
+        {
+            "n_samples": 5,
+            "strategies": [
+                {
+                    "input": {"type": "EMBEDDINGS"},
+                    "strategy": {"type": "SIMILARITY", "query_filenames": ["img_0160.jpg"]},
+                }
+            ],
+        },
+        pool,
+        [],
+    )
     assert all(150 <= int(c[4:8]) < 190 for c in chosen)
 
 
 def test_balance_on_predicted_classes():
     pool = make_pool(with_predictions=True)
-    chosen = select({"n_samples": 20, "strategies": [
-        {"input": {"type": "PREDICTIONS", "task": "bps-classification", "name": "CLASS_DISTRIBUTION"},
-         "strategy": {"type": "BALANCE", "target": {"track": 0.8}}}]}, pool, [])
+    chosen = select(
+        {
+            "n_samples": 20,
+            "strategies": [
+                {
+                    "input": {"type": "PREDICTIONS", "task": "bps-classification", "name": "CLASS_DISTRIBUTION"},
+                    "strategy": {"type": "BALANCE", "target": {"track": 0.8}},
+                }
+            ],
+        },
+        pool,
+        [],
+    )
     # class distributions are the soft predictions: the expected share of "track" hits the
     # target, and "no track", left out of the target, takes the remaining 0.2
     p_track = pool.probabilities[[int(c[4:8]) for c in chosen], 0]
@@ -204,8 +269,10 @@ def test_balance_on_predicted_classes():
 
 def test_random_is_seeded_and_proportion_works():
     pool = make_pool()
-    cfg = {"proportion_samples": 0.1, "strategies": [
-        {"input": {"type": "RANDOM", "random_seed": 3}, "strategy": {"type": "WEIGHTS"}}]}
+    cfg = {
+        "proportion_samples": 0.1,
+        "strategies": [{"input": {"type": "RANDOM", "random_seed": 3}, "strategy": {"type": "WEIGHTS"}}],
+    }
     a = select(cfg, pool, [])
     assert len(a) == 20 and a == select(cfg, make_pool(), [])
     cfg["strategies"][0]["input"]["random_seed"] = 4
@@ -224,6 +291,9 @@ def test_images_whose_condition_decides_are_never_picked():
     cfg = {"n_samples": 10, "strategies": [{"input": {"type": "EMBEDDINGS"}, "strategy": {"type": "DIVERSITY"}}]}
     chosen = select(cfg, pool, [])
     assert len(chosen) == 10 and not any(known[names.index(n)] for n in chosen)
-    with pytest.raises(InputError, match=r"only 20 remain in the pool of 40 after removing 0 picked in earlier "
-                                         r"rounds, 20 whose condition decides the label .* \(or narrow known_answers\)"):
+    with pytest.raises(
+        InputError,
+        match=r"only 20 remain in the pool of 40 after removing 0 picked in earlier "
+        r"rounds, 20 whose condition decides the label .* \(or narrow known_answers\)",
+    ):
         select({**cfg, "n_samples": 25}, pool, [])

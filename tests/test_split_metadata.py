@@ -33,9 +33,16 @@ def test_split_does_not_move_when_rows_are_added(tiny_dataset):
 
 def test_lightly_metadata_files(tmp_path, tiny_dataset):
     _, _, meta = tiny_dataset
-    quality = pd.DataFrame({"filename": meta["filename"].str.replace(".tif", ".jpg"), "sharpness": 1.5,
-                            "snr": 3.0, "saturated_fraction": 0.0, "foreground_fraction": 0.4,
-                            "border_fraction": 0.1})
+    quality = pd.DataFrame(
+        {
+            "filename": meta["filename"].str.replace(".tif", ".jpg"),
+            "sharpness": 1.5,
+            "snr": 3.0,
+            "saturated_fraction": 0.0,
+            "foreground_fraction": 0.4,
+            "border_fraction": 0.1,
+        }
+    )
     write_metadata(meta, tmp_path, quality)
     schema = json.loads((tmp_path / "schema.json").read_text())
     assert {s["path"]: s["valueDataType"] for s in schema} == {
@@ -58,7 +65,10 @@ def test_lightly_metadata_files(tmp_path, tiny_dataset):
             "dose_Gy": float(row["dose_Gy"]),
             "particle_type": row["particle_type"],
             "hr_post_exposure": int(row["hr_post_exposure"]),
-            "sharpness": 1.5, "snr": 3.0, "saturated_fraction": 0.0, "foreground_fraction": 0.4,
+            "sharpness": 1.5,
+            "snr": 3.0,
+            "saturated_fraction": 0.0,
+            "foreground_fraction": 0.4,
             "border_fraction": 0.1,
         },
     }
@@ -76,5 +86,7 @@ def test_a_fixed_number_of_validation_images_stratified_by_condition():
     assert len(val) == 200 and val.str.startswith("Fe").sum() == 150  # in proportion: 3 to 1
     bigger = pd.concat([meta, meta.assign(filename="more_" + meta["filename"])])
     assert (stratified_split(bigger, None, seed=0, val_size=200)["split"] == "val").sum() == 200  # not growing
-    with pytest.raises(InputError, match=r"split.val_size = 400 takes all 400 images .* Lower split.val_size \(say 80\)"):
+    with pytest.raises(
+        InputError, match=r"split.val_size = 400 takes all 400 images .* Lower split.val_size \(say 80\)"
+    ):
         stratified_split(meta, None, seed=0, val_size=400)  # nothing left to select from

@@ -15,9 +15,9 @@ from bps_labeler.store import (
     check_labeler,
     export_path,
     fixed_split,
-    kept_selection,
     give,
     given_path,
+    kept_selection,
     read_given,
     write_once,
 )
@@ -81,10 +81,14 @@ def test_a_damaged_lock_is_named(tmp_path):
 def test_labeled_images_keep_their_side_of_the_split(tmp_path):
     import pandas as pd
 
-    meta = pd.DataFrame({
-        "filename": [f"img{i}.tif" for i in range(40)],
-        "particle_type": ["Fe"] * 40, "dose_Gy": [0.82] * 40, "hr_post_exposure": [4] * 40,
-    })
+    meta = pd.DataFrame(
+        {
+            "filename": [f"img{i}.tif" for i in range(40)],
+            "particle_type": ["Fe"] * 40,
+            "dose_Gy": [0.82] * 40,
+            "hr_post_exposure": [4] * 40,
+        }
+    )
     before = stratified_split(meta, 0.2, seed=0)
     val = before.loc[before["split"] == "val", "filename"].tolist()
     train = before.loc[before["split"] == "train", "filename"].tolist()
@@ -102,10 +106,20 @@ def test_labeled_images_keep_their_side_of_the_split(tmp_path):
 
 
 def test_nested_config_strings_take_the_schemas_types():
-    schema = {"type": "object", "properties": {
-        "a": {"type": "object", "properties": {"t": {"type": "number", "exclusiveMinimum": 0},
-                                               "b": {"type": "boolean"}, "s": {"type": "string"},
-                                               "e": {"enum": ["none", "oracle"]}}}}}
+    schema = {
+        "type": "object",
+        "properties": {
+            "a": {
+                "type": "object",
+                "properties": {
+                    "t": {"type": "number", "exclusiveMinimum": 0},
+                    "b": {"type": "boolean"},
+                    "s": {"type": "string"},
+                    "e": {"enum": ["none", "oracle"]},
+                },
+            }
+        },
+    }
     config = {"a": {"t": "60", "b": "false", "s": "007", "e": "none"}}
     assert sorted(coerce(config, schema)) == ["a.b", "a.t"]
     assert config == {"a": {"t": 60, "b": False, "s": "007", "e": "none"}}

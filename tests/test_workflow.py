@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from conftest import REPO
 from workflows import make_workdir, snakemake, tiny_config
 
 pytestmark = pytest.mark.workflow
+
 
 @pytest.fixture(scope="module")
 def run(tiny_run) -> Path:
@@ -74,8 +74,11 @@ def test_round_contracts(run):
     assert {"sharpness", "snr", "particle_type"} <= set(r1["selected"][0]["metadata"])
     # no label is spent on what the condition answers: every pick is irradiated Fe
     assert r1["n_known_left_out"] == 96
-    assert all(s["metadata"]["particle_type"] == "Fe" for r in (1, 2) for s in
-               json.loads((run / f"results/round_{r}/selection.json").read_text())["selected"])
+    assert all(
+        s["metadata"]["particle_type"] == "Fe"
+        for r in (1, 2)
+        for s in json.loads((run / f"results/round_{r}/selection.json").read_text())["selected"]
+    )
     r2 = json.loads((run / "results/round_2/selection.json").read_text())
     assert r2["n_preselected"] == 20
     assert not (run / "annotations").exists()  # the oracle's answers never enter the label store
@@ -102,8 +105,17 @@ def test_predictions_contract(run):
 
 def test_every_rule_logs(run):
     logs = {p.relative_to(run / "logs").as_posix() for p in (run / "logs").rglob("*.log")}
-    for expected in ("synthesize.log", "filter_meta.log", "convert/0.log", "embed.log", "split.log",
-                     "round_1/select.log", "round_1/train.log", "round_1/predict.log", "round_2/train.log"):
+    for expected in (
+        "synthesize.log",
+        "filter_meta.log",
+        "convert/0.log",
+        "embed.log",
+        "split.log",
+        "round_1/select.log",
+        "round_1/train.log",
+        "round_1/predict.log",
+        "round_2/train.log",
+    ):
         assert expected in logs
 
 
@@ -146,9 +158,11 @@ def test_too_many_samples_is_explained(tmp_path):
     assert proc.returncode != 0
     # the default's quality thresholds leave out a few of the 192 pool images; the log says how many
     # nor those whose condition decides the label (the 96 X-ray images)
-    assert re.search(r"asks for 500 samples but only [89]\d remain in the pool of 192 after removing 0 "
-                     r"picked in earlier rounds, 96 whose condition decides the label and applying thresholds",
-                     proc.stdout + proc.stderr)
+    assert re.search(
+        r"asks for 500 samples but only [89]\d remain in the pool of 192 after removing 0 "
+        r"picked in earlier rounds, 96 whose condition decides the label and applying thresholds",
+        proc.stdout + proc.stderr,
+    )
 
 
 def test_local_source_with_a_corrupt_tiff_names_the_file(tmp_path, tiny_dataset):

@@ -12,13 +12,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from bps_labeler.labelstudio import connect, ensure_project, simulate_oracle
-from bps_labeler.annotations import filename_of, read_truth
-from bps_labeler.selection import read_selected
-
 from conftest import REPO
 from workflows import SNAKEMAKE, make_workdir, snakemake, tiny_config
+
+from bps_labeler.annotations import filename_of, read_truth
+from bps_labeler.labelstudio import connect, ensure_project, simulate_oracle
+from bps_labeler.selection import read_selected
 
 pytestmark = pytest.mark.workflow
 
@@ -26,8 +25,14 @@ pytestmark = pytest.mark.workflow
 def ls_config(labelstudio, project: str, **overrides) -> dict:
     cfg = tiny_config()
     cfg["annotation"]["backend"] = "labelstudio"
-    settings = {"url": labelstudio["url"], "document_root": labelstudio["document_root"], "poll_s": 0.5,
-                "project": project, "validation_project": f"{project}-val", "simulate": "oracle"}
+    settings = {
+        "url": labelstudio["url"],
+        "document_root": labelstudio["document_root"],
+        "poll_s": 0.5,
+        "project": project,
+        "validation_project": f"{project}-val",
+        "simulate": "oracle",
+    }
     cfg["annotation"]["labelstudio"].update({**settings, **overrides})
     return cfg
 
@@ -78,8 +83,16 @@ def test_half_labeled_round_times_out_then_resumes(labelstudio, tmp_path):
     cfg = ls_config(labelstudio, "wf-resume", simulate="none", timeout_s=2)
     workdir = make_workdir(tmp_path, cfg)
     target = "results/round_1/annotations.json"
-    command = [SNAKEMAKE, "--snakefile", str(REPO / "workflow" / "Snakefile"), "--directory", str(workdir),
-               "--cores", "2", target]  # the hint repeats it, config and all,
+    command = [
+        SNAKEMAKE,
+        "--snakefile",
+        str(REPO / "workflow" / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--cores",
+        "2",
+        target,
+    ]  # the hint repeats it, config and all,
     started = Path(os.environ.get("PWD", Path.cwd()))  # with the program relative to where it was run
     if Path(SNAKEMAKE).is_relative_to(started):
         command[0] = str(Path(SNAKEMAKE).relative_to(started))
@@ -114,10 +127,27 @@ def test_file_backend_reads_a_dropped_export(tmp_path):
     (workdir / "annotations").mkdir()
     export = workdir / "annotations/round_1.json"
     # a full JSON export, as Label Studio's "JSON" format writes it, with one outsider
-    tasks = [{"id": i, "data": {"image": f"/data/upload/1/{n}"},
-              "annotations": [{"id": i, "was_cancelled": False, "result": [
-                  {"from_name": "choice", "to_name": "image", "type": "choices",
-                   "value": {"choices": [truth.get(n, "track")]}}]}]} for i, n in enumerate(selected + ["stranger.jpg"])]
+    tasks = [
+        {
+            "id": i,
+            "data": {"image": f"/data/upload/1/{n}"},
+            "annotations": [
+                {
+                    "id": i,
+                    "was_cancelled": False,
+                    "result": [
+                        {
+                            "from_name": "choice",
+                            "to_name": "image",
+                            "type": "choices",
+                            "value": {"choices": [truth.get(n, "track")]},
+                        }
+                    ],
+                }
+            ],
+        }
+        for i, n in enumerate(selected + ["stranger.jpg"])
+    ]
     export.write_text(json.dumps(tasks))
     proc = snakemake(workdir, "results/round_1/annotations.json", check=False)
     assert proc.returncode != 0
@@ -135,7 +165,7 @@ def test_people_labels_survive_settings_a_dead_server_forceall_and_another_backe
     workdir = make_workdir(tmp_path, cfg)
     target = "results/round_1/model.ckpt"
     server = connect(labelstudio["url"], labelstudio["token_env"])
-    for attempt in range(4):  # each run waits for people, times out, and people label what it imported
+    for _attempt in range(4):  # each run waits for people, times out, and people label what it imported
         if snakemake(workdir, target, check=False).returncode == 0:
             break
         truth = read_truth(workdir / "resources/synthetic/truth.csv")
@@ -145,14 +175,22 @@ def test_people_labels_survive_settings_a_dead_server_forceall_and_another_backe
         raise AssertionError("round 1 was never labeled")
     project = ensure_project(server, "wf-people", ("track", "no track"))
     kept = json.loads((workdir / "annotations/round_1.selection.json").read_text())
-    assert kept["labeler"] == {"backend": "labelstudio", "simulate": "none", "kind": "people",
-                               "where": f"{labelstudio['url']}/projects/{project}"}
+    assert kept["labeler"] == {
+        "backend": "labelstudio",
+        "simulate": "none",
+        "kind": "people",
+        "where": f"{labelstudio['url']}/projects/{project}",
+    }
     tasks = json.loads((workdir / "annotations/round_1.json").read_text())  # Label Studio's full export
     assert len(tasks) == 20 and all(t["annotations"] for t in tasks)
 
     def snapshot():
-        files = [*sorted(workdir.glob("annotations/*")), workdir / "results/round_1/selection.json",
-                 workdir / "results/round_1/annotations.json", workdir / "results/validation/annotations.json"]
+        files = [
+            *sorted(workdir.glob("annotations/*")),
+            workdir / "results/round_1/selection.json",
+            workdir / "results/round_1/annotations.json",
+            workdir / "results/validation/annotations.json",
+        ]
         return {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in files}
 
     before = snapshot()

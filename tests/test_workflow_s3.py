@@ -7,7 +7,6 @@ import json
 import boto3
 import pandas as pd
 import pytest
-
 from workflows import make_workdir, snakemake, tiny_config
 
 pytestmark = pytest.mark.workflow
@@ -15,8 +14,15 @@ pytestmark = pytest.mark.workflow
 
 def s3_config(moto_s3, truth) -> dict:
     cfg = tiny_config()
-    cfg["source"] = {"kind": "s3", "s3": {"bucket": moto_s3["bucket"], "prefix": moto_s3["prefix"],
-                                          "endpoint_url": moto_s3["endpoint"], "anonymous": True}}
+    cfg["source"] = {
+        "kind": "s3",
+        "s3": {
+            "bucket": moto_s3["bucket"],
+            "prefix": moto_s3["prefix"],
+            "endpoint_url": moto_s3["endpoint"],
+            "anonymous": True,
+        },
+    }
     cfg["filter"] = {}
     cfg["annotation"]["oracle"]["truth"] = str(truth)
     cfg["datasource"] = {"uri": f"s3://{moto_s3['out_bucket']}/wf", "endpoint_url": moto_s3["endpoint"]}
@@ -34,14 +40,18 @@ def test_s3_source_to_s3_datasource(moto_s3, tiny_dataset, tmp_path):
     assert sorted(downloads["filename"]) == sorted(meta["filename"]) and set(downloads["status"]) == {"downloaded"}
 
     s3 = boto3.client("s3", endpoint_url=moto_s3["endpoint"], region_name="us-west-2")
-    keys = {o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=moto_s3["out_bucket"], Prefix="wf/")
-            for o in page.get("Contents", [])}
+    keys = {
+        o["Key"]
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=moto_s3["out_bucket"], Prefix="wf/")
+        for o in page.get("Contents", [])
+    }
     split = pd.read_csv(workdir / "results/data/split.csv")
     train = split.loc[split["split"] == "train", "filename"]
     stems = [n[:-4] for n in train]
     expected = (
         {f"wf/data/{n}" for n in train}
-        | {f"wf/.lightly/metadata/{s}.json" for s in stems} | {"wf/.lightly/metadata/schema.json"}
+        | {f"wf/.lightly/metadata/{s}.json" for s in stems}
+        | {"wf/.lightly/metadata/schema.json"}
         | {"wf/.lightly/predictions/tasks.json", "wf/.lightly/predictions/bps-classification/schema.json"}
         | {f"wf/.lightly/predictions/bps-classification/{s}.json" for s in stems}
         | {"wf/.bps-labeler/data.json", "wf/.bps-labeler/predictions.json"}

@@ -19,12 +19,27 @@ pytestmark = pytest.mark.workflow
 
 #: Rules that must never be cluster jobs: labeling, bookkeeping that takes less than a scheduler
 #: round trip, publishing. (fetch_meta, download and publishing to S3 are checked in the rules.)
-LOCAL = {"filter_meta", "images", "metadata", "split", "known_answers", "annotate", "annotate_validation",
-         "publish_data", "publish_predictions"}
+LOCAL = {
+    "filter_meta",
+    "images",
+    "metadata",
+    "split",
+    "known_answers",
+    "annotate",
+    "annotate_validation",
+    "publish_data",
+    "publish_predictions",
+}
 #: What goes through sbatch on the tiny config: round 1's selection, then a group job per round
 #: with its model, its predictions and the next round's selection.
-SUBMITTED = {"rule_synthesize", "rule_convert", "rule_embed", "group_round_0_select",
-             "group_round_1_predict_select_train", "group_round_2_train"}
+SUBMITTED = {
+    "rule_synthesize",
+    "rule_convert",
+    "rule_embed",
+    "group_round_0_select",
+    "group_round_1_predict_select_train",
+    "group_round_2_train",
+}
 
 
 @pytest.fixture(scope="module")
@@ -44,17 +59,32 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[slurm_cluster.
 def test_rounds_run_as_slurm_jobs_and_match_a_local_run(cluster, tiny_run, tmp_path):
     workdir = make_workdir(tmp_path / "wf", tiny_config())
     proc = snakemake(
-        workdir, "--profile", str(REPO / "profiles" / "slurm"), "results/round_2/model.ckpt",
+        workdir,
+        "--profile",
+        str(REPO / "profiles" / "slurm"),
+        "results/round_2/model.ckpt",
         # test-only overrides: a cluster without accounting, 2 cores, no waiting between checks
-        "--slurm-status-command", "squeue", "--slurm-no-account", "--slurm-init-seconds-before-status-checks", "1",
-        "--max-threads", "2", "--latency-wait", "5", "--jobs", "4",
-        cores=False, env=cluster.env,
+        "--slurm-status-command",
+        "squeue",
+        "--slurm-no-account",
+        "--slurm-init-seconds-before-status-checks",
+        "1",
+        "--max-threads",
+        "2",
+        "--latency-wait",
+        "5",
+        "--jobs",
+        "4",
+        cores=False,
+        env=cluster.env,
     )
     out = proc.stdout + proc.stderr
     submitted = re.findall(r"has been submitted with SLURM jobid (\d+)", out)
     assert submitted, out[-3000:]
     # every SLURM job id Snakemake reports is one slurmctld accepted
-    accepted = set(re.findall(r"_slurm_rpc_submit_batch_job: JobId=(\d+)", (cluster.folder / "slurmctld.log").read_text()))
+    accepted = set(
+        re.findall(r"_slurm_rpc_submit_batch_job: JobId=(\d+)", (cluster.folder / "slurmctld.log").read_text())
+    )
     assert set(submitted) <= accepted, (submitted, accepted)
     # the plugin's own logs, one per job, named by job id: the heavy rules went through sbatch ...
     logs = workdir / ".snakemake" / "slurm_logs"
@@ -72,7 +102,16 @@ def test_rounds_run_as_slurm_jobs_and_match_a_local_run(cluster, tiny_run, tmp_p
         assert (workdir / sel).read_bytes() == (tiny_run / sel).read_bytes(), f"round {r} selection differs"
     assert (workdir / "results/round_2/model.ckpt").stat().st_size > 1_000_000
     # and a second call has nothing to do
-    again = snakemake(workdir, "--profile", str(REPO / "profiles" / "slurm"), "-n", "results/round_2/model.ckpt",
-                      "--slurm-status-command", "squeue", "--slurm-no-account", cores=False, env=cluster.env)
+    again = snakemake(
+        workdir,
+        "--profile",
+        str(REPO / "profiles" / "slurm"),
+        "-n",
+        "results/round_2/model.ckpt",
+        "--slurm-status-command",
+        "squeue",
+        "--slurm-no-account",
+        cores=False,
+        env=cluster.env,
+    )
     assert "Nothing to be done" in again.stdout + again.stderr
-

@@ -31,10 +31,18 @@ def make_workdir(path: Path, cfg: dict) -> Path:
     return path
 
 
-def snakemake(workdir: Path, *args: str, check: bool = True, cores: bool = True,
-              env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    cmd = [SNAKEMAKE, "--snakefile", str(REPO / "workflow" / "Snakefile"), "--directory", str(workdir),
-           *(["--cores", "2"] if cores else []), *args]
+def snakemake(
+    workdir: Path, *args: str, check: bool = True, cores: bool = True, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    cmd = [
+        SNAKEMAKE,
+        "--snakefile",
+        str(REPO / "workflow" / "Snakefile"),
+        "--directory",
+        str(workdir),
+        *(["--cores", "2"] if cores else []),
+        *args,
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1500, env=env, check=False)
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}")

@@ -45,7 +45,7 @@ def read_truth(path: Path) -> dict[str, str]:
     missing = {"filename", "label"} - set(df.columns)
     if missing:
         raise InputError(f"{path}: truth file lacks column(s) {sorted(missing)}.")
-    return {jpg_name(f): str(l) for f, l in zip(df["filename"], df["label"])}
+    return {jpg_name(f): str(label) for f, label in zip(df["filename"], df["label"])}
 
 
 def _flip(filename: str, seed: int, noise: float) -> bool:
@@ -71,9 +71,7 @@ def oracle_records(
         label = truth[name]
         if noise > 0 and _flip(name, seed, noise):
             label = CATEGORIES[1 - CATEGORIES.index(label)]
-        records.append(
-            {"image": image_url(name, image_root), "id": i, "choice": label, "annotator": "oracle"}
-        )
+        records.append({"image": image_url(name, image_root), "id": i, "choice": label, "annotator": "oracle"})
     return records
 
 
@@ -94,8 +92,7 @@ def read_labels(path: Path, categories: tuple[str, ...] = CATEGORIES) -> dict[st
         choice = rec["choice"]
         if choice not in categories:
             raise InputError(
-                f"{path}, record {i} ({rec['image']}): label {choice!r} is not one of "
-                f"{', '.join(categories)}."
+                f"{path}, record {i} ({rec['image']}): label {choice!r} is not one of {', '.join(categories)}."
             )
         labels[filename_of(rec["image"])] = choice
     return labels
@@ -114,8 +111,12 @@ def from_full_export(tasks: list[dict[str, Any]], path: Path) -> list[dict[str, 
             raise InputError(f"{path}, task {i}: no data.image field.")
         for ann in task.get("annotations") or []:
             # as JSON-MIN writes it: the task's data fields, then who answered and when
-            rec: dict[str, Any] = {**task["data"], "id": task.get("id"), "annotation_id": ann.get("id"),
-                                   "updated_at": ann.get("updated_at")}
+            rec: dict[str, Any] = {
+                **task["data"],
+                "id": task.get("id"),
+                "annotation_id": ann.get("id"),
+                "updated_at": ann.get("updated_at"),
+            }
             if ann.get("completed_by") is not None:
                 rec["annotator"] = ann["completed_by"]
             if ann.get("was_cancelled"):
@@ -187,8 +188,7 @@ def resolve(
             raise InputError(f"{source}, record {i} ({name}): no 'choice' field (unlabeled).")
         if rec["choice"] not in categories:
             raise InputError(
-                f"{source}, record {i} ({name}): label {rec['choice']!r} is not one of "
-                f"{', '.join(categories)}."
+                f"{source}, record {i} ({name}): label {rec['choice']!r} is not one of {', '.join(categories)}."
             )
         by_image.setdefault(name, []).append(rec)
     resolved, disagreements = [], []

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import lightning as L
-from lightning.pytorch.loggers import CSVLogger
 import numpy as np
 import torch
+from lightning.pytorch.loggers import CSVLogger
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix, roc_auc_score
 from torch import nn
@@ -25,6 +25,7 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import v2 as T
 
 from bps_labeler.embed import NORMALIZE, eval_transform, make_backbone, read_backbone
+from bps_labeler.epoch_progress import EpochProgress
 from bps_labeler.errors import InputError
 from bps_labeler.foci import image_features
 from bps_labeler.images import ImageList, load_images
@@ -86,7 +87,7 @@ class TrackClassifier(L.LightningModule):
         if self.frozen:
             self.backbone.requires_grad_(False)
 
-    def train(self, mode: bool = True) -> "TrackClassifier":
+    def train(self, mode: bool = True) -> TrackClassifier:
         super().train(mode)
         self.backbone.eval()
         return self
@@ -164,8 +165,16 @@ def train(
     weights = [float(len(y) / (len(categories) * c)) if c else 1.0 for c in counts]
     saved = read_backbone(backbone_path)
     extra = _line_features(image_dir, names, spec.line_features)
-    model = TrackClassifier(saved["backbone"], categories, saved["input_size"], spec.lr, spec.backbone_lr,
-                            weights, saved["foci_channel"], extra.shape[1])
+    model = TrackClassifier(
+        saved["backbone"],
+        categories,
+        saved["input_size"],
+        spec.lr,
+        spec.backbone_lr,
+        weights,
+        saved["foci_channel"],
+        extra.shape[1],
+    )
     model.backbone.load_state_dict(saved["state_dict"])
     with torch.no_grad():
         model.extra_mean.copy_(torch.as_tensor(extra.mean(axis=0), dtype=torch.float32))
@@ -188,14 +197,19 @@ def train(
         enable_checkpointing=False,
         enable_progress_bar=False,
         enable_model_summary=False,
+        callbacks=[EpochProgress(f"fine-tuning on {len(names)} labels", log)],
     )
     with warnings.catch_warnings():  # the backbone is in eval mode on purpose (see TrackClassifier)
         warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode", module="lightning")
         trainer.fit(model, loader)
     out_ckpt.parent.mkdir(parents=True, exist_ok=True)
     trainer.save_checkpoint(out_ckpt)
-    log.info("trained on %d labels (%s), final loss %s", len(names),
-             dict(zip(categories, counts.astype(int).tolist())), trainer.callback_metrics.get("train_loss"))
+    log.info(
+        "trained on %d labels (%s), final loss %s",
+        len(names),
+        dict(zip(categories, counts.astype(int).tolist())),
+        trainer.callback_metrics.get("train_loss"),
+    )
     return model
 
 
@@ -235,8 +249,9 @@ def _line_features(image_dir: Path, filenames: list[str], wanted: bool) -> np.nd
 
 
 @torch.no_grad()
-def fit_linear_probe(model: TrackClassifier, images: list, y: list[int], c: float,
-                     extra: np.ndarray | None = None) -> None:
+def fit_linear_probe(
+    model: TrackClassifier, images: list, y: list[int], c: float, extra: np.ndarray | None = None
+) -> None:
     """Initialise the head with a class-balanced logistic regression on frozen features.
 
     Linear probing first, then fine-tuning (LP-FT), keeps the few labels from distorting the
@@ -248,8 +263,7 @@ def fit_linear_probe(model: TrackClassifier, images: list, y: list[int], c: floa
     feats = torch.cat([model.features(x, e) for (x, e), _ in loader]).numpy()
     n_classes = model.head.out_features
     if len(set(y)) < 2:
-        log.warning("all %d labels are %r: the head predicts that class", len(y),
-                    model.hparams.categories[y[0]])
+        log.warning("all %d labels are %r: the head predicts that class", len(y), model.hparams.categories[y[0]])
         model.head.weight.zero_()
         model.head.bias.fill_(-10.0)
         model.head.bias[y[0]] = 10.0

@@ -8,6 +8,7 @@ of rows or on which other rows the filter kept.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -21,6 +22,9 @@ from scipy import ndimage
 
 from bps_labeler.errors import InputError
 from bps_labeler.meta import jpg_name
+from bps_labeler.progress import Progress
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -40,9 +44,7 @@ class Stretch:
         if self.method not in ("percentile", "minmax"):
             raise InputError(f"convert.stretch = {self.method!r}; allowed: percentile, minmax.")
         if not 0 <= self.low < self.high <= 100:
-            raise InputError(
-                f"convert.percentiles = [{self.low}, {self.high}]; need 0 <= low < high <= 100."
-            )
+            raise InputError(f"convert.percentiles = [{self.low}, {self.high}]; need 0 <= low < high <= 100.")
 
 
 def shard_of(filename: str, n_shards: int) -> int:
@@ -192,12 +194,18 @@ def convert_shard(
     dst_dir.mkdir(parents=True, exist_ok=True)
     names = sorted(n for n in meta["filename"] if shard_of(n, n_shards) == shard)
     workers = max(1, min(workers, len(names) // 16 or 1))
+    # batches of 64: few enough to keep the pool's overhead small, many enough for steady progress
+    batches = [(names[i : i + 64], str(src_dir), str(dst_dir), stretch) for i in range(0, len(names), 64)]
+    progress = Progress(f"convert shard {shard}", len(names), log)
+    rows: list[dict[str, object]] = []
     if workers == 1:
-        rows = _convert_batch((names, str(src_dir), str(dst_dir), stretch))
+        for part in map(_convert_batch, batches):
+            rows += part
+            progress.update(len(part))
     else:
-        chunks = [names[i::workers] for i in range(workers)]
         with ProcessPoolExecutor(workers) as pool:
-            parts = list(pool.map(_convert_batch, [(c, str(src_dir), str(dst_dir), stretch) for c in chunks]))
-        rows = [r for part in parts for r in part]
+            for part in pool.map(_convert_batch, batches):
+                rows += part
+                progress.update(len(part))
     cols = ["filename", "source", "height", "width", "raw_min", "raw_max", *QUALITY_COLUMNS]
     return pd.DataFrame(rows, columns=cols).sort_values("filename").reset_index(drop=True)

@@ -73,9 +73,7 @@ class Datasource:
         return obj["Body"].read().decode()
 
 
-def publish(
-    ds: Datasource, files: dict[str, Path], name: str, marker_out: Path
-) -> dict[str, Any]:
+def publish(ds: Datasource, files: dict[str, Path], name: str, marker_out: Path) -> dict[str, Any]:
     """Upload `files` (key -> local path) that differ from the datasource's last marker `name`.
 
     The datasource's marker is written last, so an interrupted publish uploads again whatever it
@@ -109,7 +107,4 @@ def data_files(image_dir: Path, metadata_dir: Path, filenames: list[str]) -> dic
 
 def prediction_files(pred_dir: Path) -> dict[str, Path]:
     """Datasource keys of one round's predictions (tasks.json and one folder per task)."""
-    return {
-        f".lightly/predictions/{p.relative_to(pred_dir).as_posix()}": p
-        for p in sorted(pred_dir.rglob("*.json"))
-    }
+    return {f".lightly/predictions/{p.relative_to(pred_dir).as_posix()}": p for p in sorted(pred_dir.rglob("*.json"))}

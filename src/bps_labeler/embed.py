@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import lightning as L
-from lightning.pytorch.loggers import CSVLogger
 import numpy as np
 import pandas as pd
 import torch
@@ -21,11 +20,13 @@ import torchvision
 from lightly.loss import NTXentLoss
 from lightly.models.modules import SimCLRProjectionHead
 from lightly.transforms import SimCLRTransform
+from lightning.pytorch.loggers import CSVLogger
 from sklearn.decomposition import PCA
 from torch import nn
 from torch.utils.data import DataLoader
 from torchvision.transforms import v2 as T
 
+from bps_labeler.epoch_progress import EpochProgress
 from bps_labeler.errors import InputError
 from bps_labeler.images import ImageList, load_images
 
@@ -178,6 +179,7 @@ def train_embeddings(
         enable_checkpointing=False,
         enable_progress_bar=False,
         enable_model_summary=False,
+        callbacks=[EpochProgress(f"SimCLR on {len(filenames)} images", log)],
     )
     trainer.fit(model, loader)
     feats = features(model.backbone, images)
@@ -196,8 +198,12 @@ def train_embeddings(
     )
     df = embeddings_frame(filenames, reduced)
     write_embeddings(df, out_csv)
-    log.info("SimCLR on %d images, %d epochs: final loss %s", len(filenames), spec.epochs,
-             trainer.callback_metrics.get("train_loss"))
+    log.info(
+        "SimCLR on %d images, %d epochs: final loss %s",
+        len(filenames),
+        spec.epochs,
+        trainer.callback_metrics.get("train_loss"),
+    )
     return df
 
 

@@ -43,8 +43,13 @@ def detect_foci(gray: np.ndarray) -> np.ndarray:
     hat = gaussian(white_tophat(gray.astype(np.float32), disk(TOPHAT_RADIUS)), sigma=1.0, preserve_range=True)
     median = float(np.median(hat))
     spread = 1.4826 * float(np.median(np.abs(hat - median))) + 1e-3
-    return peak_local_max(hat, min_distance=MIN_DISTANCE, threshold_abs=median + THRESHOLD_SIGMAS * spread,
-                          num_peaks=MAX_FOCI, exclude_border=False)
+    return peak_local_max(
+        hat,
+        min_distance=MIN_DISTANCE,
+        threshold_abs=median + THRESHOLD_SIGMAS * spread,
+        num_peaks=MAX_FOCI,
+        exclude_border=False,
+    )
 
 
 def best_line(points: np.ndarray) -> tuple[int, float]:
@@ -76,8 +81,7 @@ def line_features(gray: np.ndarray) -> np.ndarray:
     diagonal = float(np.hypot(*gray.shape))
     # a band 2 * tolerance wide across the image covers about this share of it
     chance = 2 + (n - 2) * min(1.0, 2 * LINE_TOLERANCE * diagonal / (gray.shape[0] * gray.shape[1])) if n >= 2 else n
-    return np.array([np.log1p(n), on_line, on_line / max(n, 1), extent / diagonal, on_line - chance],
-                    dtype=np.float64)
+    return np.array([np.log1p(n), on_line, on_line / max(n, 1), extent / diagonal, on_line - chance], dtype=np.float64)
 
 
 def image_features(image_dir: Path, filenames: Sequence[str]) -> np.ndarray:

@@ -18,7 +18,6 @@ from torch.utils.data import Dataset
 
 from bps_labeler.errors import InputError
 
-
 #: Side of the top-hat's square element in model-input pixels: wider than a focus, narrower
 #: than the nucleus' smooth shading.
 FOCI_ELEMENT = 5
@@ -37,9 +36,7 @@ def foci_map(gray: np.ndarray) -> np.ndarray:
     return np.clip(hat * FOCI_GAIN, 0, 255).astype(np.uint8)
 
 
-def load_images(
-    image_dir: Path, filenames: Sequence[str], size: int, foci_channel: bool = False
-) -> list[Image.Image]:
+def load_images(image_dir: Path, filenames: Sequence[str], size: int, foci_channel: bool = False) -> list[Image.Image]:
     """Decode and resize images to `size` x `size`, as 3-channel images for the ResNet.
 
     The channels are the grayscale image three times or, with `foci_channel`, the grayscale image

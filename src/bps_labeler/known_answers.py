@@ -113,8 +113,13 @@ def rule_records(meta: pd.DataFrame, rules: list[KnownAnswer], image_root: str) 
     names = meta["filename"].map(jpg_name).to_numpy()
     which = deciding_rule(meta, rules)
     return [
-        {"image": image_url(names[i], image_root), "id": n, "choice": rules[which[i]].label,
-         "annotator": RULE_ANNOTATOR, "known_answer": rules[which[i]].describe()}
+        {
+            "image": image_url(names[i], image_root),
+            "id": n,
+            "choice": rules[which[i]].label,
+            "annotator": RULE_ANNOTATOR,
+            "known_answer": rules[which[i]].describe(),
+        }
         for n, i in enumerate(np.flatnonzero(which >= 0), start=1)
     ]
 

@@ -24,6 +24,7 @@ from label_studio_sdk.core.api_error import ApiError
 from bps_labeler.annotations import CONTROL, image_url
 from bps_labeler.errors import InputError
 from bps_labeler.labelstudio_server import TOKEN_ENV
+from bps_labeler.progress import duration
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -50,9 +51,7 @@ def choice_result(label: str) -> dict[str, Any]:
 
 def label_config(categories: Iterable[str]) -> str:
     """The tutorial's labeling interface: one image, one `choice`, hotkeys 1, 2, ..."""
-    choices = "\n".join(
-        f'    <Choice value="{c}" hotkey="{i}"/>' for i, c in enumerate(categories, start=1)
-    )
+    choices = "\n".join(f'    <Choice value="{c}" hotkey="{i}"/>' for i, c in enumerate(categories, start=1))
     return (
         "<View>\n"
         '  <Image name="image" value="$image"/>\n'
@@ -77,9 +76,7 @@ class Server:
     retries: int = 5
     backoff_s: float = 1.0
 
-    def call(
-        self, fn: Callable[..., T], *args: Any, recheck: Callable[[], T | None] | None = None, **kwargs: Any
-    ) -> T:
+    def call(self, fn: Callable[..., T], *args: Any, recheck: Callable[[], T | None] | None = None, **kwargs: Any) -> T:
         """Call the SDK, retrying 5xx, 429 and network faults with exponential backoff.
 
         A write that failed may still have happened on the server (SQLite's "database is
@@ -111,8 +108,9 @@ class Server:
             except (httpx.TransportError, httpx.TimeoutException) as exc:
                 last = type(exc).__name__
             if attempt < self.retries:
-                log.warning("Label Studio at %s: %s, retry %d/%d in %.0f s", self.url, last,
-                            attempt, self.retries - 1, delay)
+                log.warning(
+                    "Label Studio at %s: %s, retry %d/%d in %.0f s", self.url, last, attempt, self.retries - 1, delay
+                )
                 time.sleep(delay)
                 delay *= 2
         raise InputError(
@@ -187,9 +185,7 @@ def ensure_local_storage(server: Server, project: int, image_dir: Path) -> None:
 
 
 def _tasks(server: Server, project: int) -> list[Any]:
-    return server.call(
-        lambda: list(server.client.tasks.list(project=project, fields="all", request_options=ONCE))
-    )
+    return server.call(lambda: list(server.client.tasks.list(project=project, fields="all", request_options=ONCE)))
 
 
 def import_tasks(
@@ -218,19 +214,27 @@ def import_tasks(
             }
             if predictions and name in predictions:
                 label, score = predictions[name]
-                task["predictions"] = [{
-                    "model_version": model_version,
-                    "score": round(float(score), 4),
-                    "result": [choice_result(label)],
-                }]
+                task["predictions"] = [
+                    {
+                        "model_version": model_version,
+                        "score": round(float(score), 4),
+                        "result": [choice_result(label)],
+                    }
+                ]
             payload.append(task)
 
         def imported() -> bool | None:
             present = {t.data.get("filename") for t in _tasks(server, project)}
             return True if set(new) <= present else None
 
-        result = server.call(server.client.projects.import_tasks, id=project, request=payload,
-                             return_task_ids=True, request_options=ONCE, recheck=imported)
+        result = server.call(
+            server.client.projects.import_tasks,
+            id=project,
+            request=payload,
+            return_task_ids=True,
+            request_options=ONCE,
+            recheck=imported,
+        )
         log.info("imported %d new task(s), %d already there", len(new), len(filenames) - len(new))
         ids = getattr(result, "task_ids", None)
         if ids and len(ids) == len(new):  # ids come back in payload order
@@ -274,13 +278,19 @@ def wait_for_labels(
     selection is kept in the label store, and the rerun picks up where people stopped.
     """
     start = time.monotonic()
-    last = -1
+    last, said = -1, start
     while True:
         done, waiting = progress(server, project, filenames)
-        if done != last:
-            log.info("labeled %d / %d", done, len(filenames))
-            print(f"Label Studio project {project}: labeled {done} / {len(filenames)}", flush=True)
-            last = done
+        now = time.monotonic()
+        # on every change, and every 5 minutes while people are away: the console and the log
+        if done != last or now - said >= 300:
+            line = (
+                f"Label Studio project {project}: labeled {done} / {len(filenames)}, waited "
+                f"{duration(now - start)}, gives up in {duration(max(0.0, timeout_s - (now - start)))}"
+            )
+            log.info(line)
+            print(line, flush=True)
+            last, said = done, now
         if not waiting:
             return
         if time.monotonic() - start >= timeout_s:
@@ -318,17 +328,16 @@ def simulate_oracle(server: Server, project: int, truth: dict[str, str], filenam
     return n
 
 
-def export_tasks(
-    server: Server, project: int, task_ids: list[int], export_type: str = "JSON"
-) -> list[dict[str, Any]]:
+def export_tasks(server: Server, project: int, task_ids: list[int], export_type: str = "JSON") -> list[dict[str, Any]]:
     """The project's export restricted to the given tasks.
 
     The full JSON export (the default) is what the label store keeps: every annotation with its
     annotator and time, skipped ones included; JSON-MIN leaves skipped tasks out without a trace.
     """
     chunks = server.call(
-        lambda: list(server.client.projects.exports.download_sync(
-            project, export_type=export_type, request_options=ONCE))
+        lambda: list(
+            server.client.projects.exports.download_sync(project, export_type=export_type, request_options=ONCE)
+        )
     )
     # one project holds every round's tasks; the export endpoint's `ids` filter is not honoured
     # by Label Studio 1.23 (checked in test_labelstudio), so the round's tasks are picked here
@@ -343,8 +352,11 @@ CONDITION_FIELDS = ("particle_type", "dose_Gy", "hr_post_exposure")
 
 def task_data(metadata: dict[str, Any], round_: int | None, show_condition: bool) -> dict[str, Any]:
     """The data fields of a task besides the image: metadata, blind to the condition by default."""
-    data = {k: (v.item() if hasattr(v, "item") else v) for k, v in metadata.items()
-            if show_condition or k not in CONDITION_FIELDS}
+    data = {
+        k: (v.item() if hasattr(v, "item") else v)
+        for k, v in metadata.items()
+        if show_condition or k not in CONDITION_FIELDS
+    }
     data["round"] = round_ if round_ is not None else "validation"
     return data
 
@@ -394,8 +406,9 @@ def collect_labels(
     ensure_local_storage(server, project, image_dir)
     if before_import is not None:
         before_import(url)
-    ids = import_tasks(server, project, filenames, Path(spec.document_root), image_dir, extra,
-                       predictions, model_version)
+    ids = import_tasks(
+        server, project, filenames, Path(spec.document_root), image_dir, extra, predictions, model_version
+    )
     if spec.simulate == "oracle":
         if truth is None:
             raise InputError("annotation.labelstudio.simulate is 'oracle' but no truth file was given.")

@@ -20,9 +20,7 @@ from pathlib import Path
 TOKEN_ENV = "LABEL_STUDIO_API_KEY"
 
 
-def server_env(
-    data_dir: Path, document_root: Path, username: str, password: str, token: str
-) -> dict[str, str]:
+def server_env(data_dir: Path, document_root: Path, username: str, password: str, token: str) -> dict[str, str]:
     """Environment for `label-studio start`: local files, legacy token, nothing phoned home."""
     env = dict(os.environ)
     env.update(
@@ -54,11 +52,25 @@ def start(
     """Start `label-studio` on 127.0.0.1:port in the background; wait with `wait_until_up`."""
     data_dir.mkdir(parents=True, exist_ok=True)
     exe = Path(sys.executable).with_name("label-studio")
-    cmd = [str(exe), "start", "--no-browser", "--internal-host", "127.0.0.1", "--port", str(port),
-           "--data-dir", str(data_dir)]
+    cmd = [
+        str(exe),
+        "start",
+        "--no-browser",
+        "--internal-host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--data-dir",
+        str(data_dir),
+    ]
     out = open(log_file, "ab")  # noqa: SIM115 - handed to the child process
-    return subprocess.Popen(cmd, env=server_env(data_dir, document_root, username, password, token),
-                            stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    return subprocess.Popen(
+        cmd,
+        env=server_env(data_dir, document_root, username, password, token),
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
 
 
 def wait_until_up(url: str, timeout_s: float = 180, proc: subprocess.Popen | None = None) -> None:
@@ -83,10 +95,12 @@ def _credentials(path: Path) -> tuple[str, str, str]:
     if path.exists():
         for line in path.read_text().splitlines():
             if line.startswith("export ") and "=" in line:
-                key, value = line[len("export "):].split("=", 1)
+                key, value = line[len("export ") :].split("=", 1)
                 saved[key] = value
     username = os.environ.get("LABEL_STUDIO_USERNAME") or saved.get("LABEL_STUDIO_USERNAME", "labeler@localhost")
-    password = os.environ.get("LABEL_STUDIO_PASSWORD") or saved.get("LABEL_STUDIO_PASSWORD") or secrets.token_urlsafe(12)
+    password = (
+        os.environ.get("LABEL_STUDIO_PASSWORD") or saved.get("LABEL_STUDIO_PASSWORD") or secrets.token_urlsafe(12)
+    )
     token = os.environ.get(TOKEN_ENV) or saved.get(TOKEN_ENV) or secrets.token_hex(20)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(
@@ -101,20 +115,34 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--data-dir", type=Path, default=Path(".labelstudio/data"))
-    parser.add_argument("--document-root", type=Path, default=Path.cwd(),
-                        help="folder Label Studio may serve local files from (default: here)")
+    parser.add_argument(
+        "--document-root",
+        type=Path,
+        default=Path.cwd(),
+        help="folder Label Studio may serve local files from (default: here)",
+    )
     args = parser.parse_args(argv)
     creds = Path(".labelstudio/credentials.env")
     username, password, token = _credentials(creds)
     url = f"http://127.0.0.1:{args.port}"
-    proc = start(args.data_dir.resolve(), args.document_root.resolve(), args.port, username, password,
-                 token, Path(".labelstudio/server.log"))
+    proc = start(
+        args.data_dir.resolve(),
+        args.document_root.resolve(),
+        args.port,
+        username,
+        password,
+        token,
+        Path(".labelstudio/server.log"),
+    )
     print(f"Starting Label Studio at {url} (log: .labelstudio/server.log) ...", flush=True)
     wait_until_up(url, proc=proc)
-    print(f"Label Studio is up at {url}\n"
-          f"  log in as {username}; password and API token are in {creds} (mode 600).\n"
-          f"  Before running snakemake: source {creds}   (sets {TOKEN_ENV})\n"
-          "  Stop with Ctrl-C.", flush=True)
+    print(
+        f"Label Studio is up at {url}\n"
+        f"  log in as {username}; password and API token are in {creds} (mode 600).\n"
+        f"  Before running snakemake: source {creds}   (sets {TOKEN_ENV})\n"
+        "  Stop with Ctrl-C.",
+        flush=True,
+    )
     # The server runs in its own session; stop it with us on Ctrl-C and on SIGTERM alike.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:

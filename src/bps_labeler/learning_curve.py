@@ -30,6 +30,7 @@ def learning_curve(metrics_files: list[Path]) -> pd.DataFrame:
 def write(curve: pd.DataFrame, csv: Path, metrics: Path) -> None:
     """The curve as CSV (for `dvc plots`) and as JSON keyed by round (for `dvc metrics`)."""
     curve.to_csv(csv, index=False)
-    by_round = {f"round_{int(r['round'])}": {k: v for k, v in r.items() if k != "round"}
-                for r in curve.to_dict("records")}
+    by_round = {
+        f"round_{int(r['round'])}": {k: v for k, v in r.items() if k != "round"} for r in curve.to_dict("records")
+    }
     metrics.write_text(json.dumps(by_round, indent=1, sort_keys=True) + "\n")

@@ -130,9 +130,7 @@ def filter_meta(df: pd.DataFrame, spec: dict[str, Any]) -> pd.DataFrame:
 
 def _cap_per_condition(df: pd.DataFrame, cap: int) -> pd.DataFrame:
     """Take about `cap` rows, the same share of each condition, by sorted filename."""
-    groups = df.sort_values("filename").groupby(
-        ["particle_type", "dose_Gy", "hr_post_exposure"], sort=True
-    )
+    groups = df.sort_values("filename").groupby(["particle_type", "dose_Gy", "hr_post_exposure"], sort=True)
     share = cap / len(df)
     parts = [g.head(max(1, round(len(g) * share))) for _, g in groups]
     return pd.concat(parts).head(cap)

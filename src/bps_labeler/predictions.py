@@ -16,7 +16,6 @@ import numpy as np
 
 from bps_labeler.errors import InputError
 from bps_labeler.meta import stem
-from bps_labeler.selection_config import SCORE_NAMES
 
 TASK = "bps-classification"
 
@@ -39,9 +38,7 @@ def write_predictions(
     for name, p in zip(filenames, probabilities):
         record = {
             "file_name": name,
-            "predictions": [
-                {"category_id": int(np.argmax(p)), "probabilities": [round(float(v), 6) for v in p]}
-            ],
+            "predictions": [{"category_id": int(np.argmax(p)), "probabilities": [round(float(v), 6) for v in p]}],
         }
         (task_dir / f"{stem(name)}.json").write_text(json.dumps(record) + "\n")
 
@@ -50,9 +47,10 @@ def read_predictions(pred_dir: Path, filenames: list[str], task: str = TASK) -> 
     """Class probabilities (n_images x n_classes) for `filenames`; every image must have one."""
     task_dir = Path(pred_dir) / task
     if not (task_dir / "schema.json").exists():
+        tasks = Path(pred_dir) / "tasks.json"
+        present = json.loads(tasks.read_text()) if tasks.exists() else "none"
         raise InputError(
-            f"{task_dir}: no predictions for task {task!r} (schema.json missing). "
-            f"Tasks present: {json.loads((Path(pred_dir) / 'tasks.json').read_text()) if (Path(pred_dir) / 'tasks.json').exists() else 'none'}."
+            f"{task_dir}: no predictions for task {task!r} (schema.json missing). Tasks present: {present}."
         )
     probs = []
     missing = []

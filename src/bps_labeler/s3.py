@@ -20,6 +20,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
 from bps_labeler.errors import InputError
+from bps_labeler.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -41,15 +42,15 @@ class S3Location:
         return f"s3://{self.bucket}/{self.key(name)}"
 
     @classmethod
-    def from_config(cls, cfg: dict[str, Any]) -> "S3Location":
+    def from_config(cls, cfg: dict[str, Any]) -> S3Location:
         """From `source.s3` of the config, which also holds keys that are not about location."""
         return cls(**{k: cfg[k] for k in ("bucket", "prefix", "region", "endpoint_url", "anonymous") if k in cfg})
 
     @classmethod
-    def from_uri(cls, uri: str, **kwargs: Any) -> "S3Location":
+    def from_uri(cls, uri: str, **kwargs: Any) -> S3Location:
         if not uri.startswith("s3://"):
             raise InputError(f"{uri!r} is not an s3:// URI.")
-        bucket, _, prefix = uri[len("s3://"):].partition("/")
+        bucket, _, prefix = uri[len("s3://") :].partition("/")
         return cls(bucket=bucket, prefix=prefix, **kwargs)
 
 
@@ -179,8 +180,12 @@ def download_shard(
             raise
         return {"filename": name, "size": dst.stat().st_size, "status": "downloaded" if fetched else "present"}
 
+    progress = Progress(f"download from s3://{loc.bucket}", len(names), log)
+    rows = []
     with ThreadPoolExecutor(max(1, threads)) as pool:
-        rows = list(pool.map(one, sorted(names)))
+        for row in pool.map(one, sorted(names)):
+            rows.append(row)
+            progress.update()
     missing = [r["filename"] for r in rows if r["status"] == "missing"]
     if missing:
         listing = ", ".join(loc.key(m) for m in missing[:20]) + (" ..." if len(missing) > 20 else "")

@@ -72,8 +72,7 @@ def _input_values(item: dict[str, Any], pool: Pool, where: str) -> np.ndarray:
         key = inp["key"].removeprefix("lightly.") if inp["key"] not in pool.metadata else inp["key"]
         if key not in pool.metadata.columns:
             raise InputError(
-                f"{where}.input.key: unknown metadata key {inp['key']!r}; "
-                f"known: {', '.join(pool.metadata.columns)}."
+                f"{where}.input.key: unknown metadata key {inp['key']!r}; known: {', '.join(pool.metadata.columns)}."
             )
         return pool.metadata.loc[pool.filenames, key].to_numpy()
     if kind == "RANDOM":
@@ -81,9 +80,7 @@ def _input_values(item: dict[str, Any], pool: Pool, where: str) -> np.ndarray:
     return pool.embeddings
 
 
-def _balance_distribution(
-    values: np.ndarray, target: dict[str, float], where: str
-) -> tuple[np.ndarray, list[float]]:
+def _balance_distribution(values: np.ndarray, target: dict[str, float], where: str) -> tuple[np.ndarray, list[float]]:
     """One-hot class distributions; classes the target leaves out share what it leaves over."""
     labels = [str(v) for v in values]
     unknown = set(target) - set(labels)
@@ -94,10 +91,10 @@ def _balance_distribution(
         )
     classes = list(target)
     rest = 1.0 - sum(target.values())
-    has_rest = any(l not in target for l in labels)
+    has_rest = any(label not in target for label in labels)
     dist = np.zeros((len(labels), len(classes) + (1 if has_rest else 0)), dtype=np.float32)
-    for i, l in enumerate(labels):
-        dist[i, classes.index(l) if l in target else len(classes)] = 1.0
+    for i, label in enumerate(labels):
+        dist[i, classes.index(label) if label in target else len(classes)] = 1.0
     tgt = list(target.values()) + ([max(rest, 0.0)] if has_rest else [])
     total = sum(tgt)
     return dist, [t / total for t in tgt]
@@ -110,9 +107,15 @@ def _report_threshold(where: str, item: dict[str, Any], n_out: int, n: int) -> N
     inp, strat = item["input"], item["strategy"]
     what = f"{inp.get('key') or inp.get('score') or inp['type']} {strat['operation']} {strat['threshold']:g}"
     if n_out > THRESHOLD_WARN_SHARE * n:
-        log.warning("%s: THRESHOLD %s leaves out %d of %d images (%.0f %%); if these are not bad "
-                    "images, loosen it (their values are in results/data/metadata).",
-                    where, what, n_out, n, 100 * n_out / n)
+        log.warning(
+            "%s: THRESHOLD %s leaves out %d of %d images (%.0f %%); if these are not bad "
+            "images, loosen it (their values are in results/data/metadata).",
+            where,
+            what,
+            n_out,
+            n,
+            100 * n_out / n,
+        )
     else:
         log.info("%s: THRESHOLD %s leaves out %d of %d images", where, what, n_out, n)
 
@@ -146,8 +149,12 @@ def select(
             raise ValueError(f"Pool.known has {len(pool.known)} entries for {len(pool.filenames)} images")
         n_known = int((pool.known & candidates).sum())
         candidates &= ~pool.known
-        log.info("%s: %d of %d pool images left out: their condition decides the label (known_answers)",
-                 where, n_known, len(pool.filenames))
+        log.info(
+            "%s: %d of %d pool images left out: their condition decides the label (known_answers)",
+            where,
+            n_known,
+            len(pool.filenames),
+        )
     items = config["strategies"]
     for i, item in enumerate(items):
         if item["strategy"]["type"] == "THRESHOLD":

@@ -53,8 +53,7 @@ def validate_config(config: dict[str, Any], where: str = "selection") -> None:
         here = f"{where}.strategies[{i}]"
         if strat not in ALLOWED_PAIRS[kind]:
             raise InputError(
-                f"{here}: input {kind} cannot drive strategy {strat}; with {kind} use "
-                f"{', '.join(ALLOWED_PAIRS[kind])}."
+                f"{here}: input {kind} cannot drive strategy {strat}; with {kind} use {', '.join(ALLOWED_PAIRS[kind])}."
             )
         need = {"SCORES": ("task", "score"), "METADATA": ("key",), "PREDICTIONS": ("task", "name")}
         for key in need.get(kind, ()):
@@ -62,8 +61,7 @@ def validate_config(config: dict[str, Any], where: str = "selection") -> None:
                 raise InputError(f"{here}.input: {kind} needs '{key}'.")
         if kind == "SCORES" and item["input"]["score"] not in SCORE_NAMES:
             raise InputError(
-                f"{here}.input.score: unknown score {item['input']['score']!r}; "
-                f"allowed: {', '.join(SCORE_NAMES)}."
+                f"{here}.input.score: unknown score {item['input']['score']!r}; allowed: {', '.join(SCORE_NAMES)}."
             )
         if strat == "THRESHOLD" and not {"threshold", "operation"} <= set(item["strategy"]):
             raise InputError(f"{here}.strategy: THRESHOLD needs 'threshold' and 'operation'.")
@@ -74,6 +72,4 @@ def validate_config(config: dict[str, Any], where: str = "selection") -> None:
             if not target:
                 raise InputError(f"{here}.strategy: BALANCE needs a non-empty 'target'.")
             if sum(target.values()) > 1 + 1e-9:
-                raise InputError(
-                    f"{here}.strategy.target: fractions sum to {sum(target.values()):g} > 1."
-                )
+                raise InputError(f"{here}.strategy.target: fractions sum to {sum(target.values()):g} > 1.")

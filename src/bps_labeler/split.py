@@ -47,8 +47,7 @@ def stratified_split(
     side they were labeled for, whatever the size, fraction or seed now say.
     """
     fixed = fixed or {}
-    groups = [sorted(g["filename"], key=lambda n: _rank_key(seed, n))
-              for _, g in meta.groupby(CONDITION, sort=True)]
+    groups = [sorted(g["filename"], key=lambda n: _rank_key(seed, n)) for _, g in meta.groupby(CONDITION, sort=True)]
     if val_size is not None:
         if val_size < 0:
             raise InputError(f"split.val_size = {val_size}; need a number of images >= 0.")

@@ -140,8 +140,7 @@ class GivenSet:
     def to_json(self) -> str:
         record = {
             "set": self.name,
-            "labeler": {"backend": self.backend, "simulate": self.simulate, "kind": self.labeler,
-                        "where": self.where},
+            "labeler": {"backend": self.backend, "simulate": self.simulate, "kind": self.labeler, "where": self.where},
             "written_at": self.written_at,
             "filenames": self.filenames,
         }
@@ -194,8 +193,9 @@ def give(
     with another selection: stop rather than label a second set under the same name.
     """
     path = given_path(name, store)
-    new = GivenSet(name, list(filenames), backend, simulate,
-               datetime.now(UTC).isoformat(timespec="seconds"), selection, where)
+    new = GivenSet(
+        name, list(filenames), backend, simulate, datetime.now(UTC).isoformat(timespec="seconds"), selection, where
+    )
     write_once(path, new.to_json())
     kept = read_given(path)
     assert kept is not None
@@ -220,11 +220,17 @@ def check_labeler(backend: str, simulate: str = "none", store: Path = STORE) -> 
     """
     configured = labeler_of(backend, simulate)
     given = read_store(store)
-    conflicts = [f"{title(g.name)} was given to {describe(g.backend, g.simulate)} ({given_path(g.name, store)})"
-                 for g in given.values() if g.labeler != configured]
+    conflicts = [
+        f"{title(g.name)} was given to {describe(g.backend, g.simulate)} ({given_path(g.name, store)})"
+        for g in given.values()
+        if g.labeler != configured
+    ]
     if configured != PEOPLE:
-        conflicts += [f"{title(path.stem)} has people's export {path}" for path in sorted(store.glob("*.json"))
-                      if SET_NAME.fullmatch(path.stem) and path.stem not in given]
+        conflicts += [
+            f"{title(path.stem)} has people's export {path}"
+            for path in sorted(store.glob("*.json"))
+            if SET_NAME.fullmatch(path.stem) and path.stem not in given
+        ]
     if conflicts:
         raise InputError(
             f"the label store holds sets of another labeler than the configured "
@@ -259,8 +265,7 @@ def adopt_exports(
             if not selection.exists():
                 continue
             record = json.loads(selection.read_text())
-            give(name, [s["filename"] for s in record["selected"]], backend, simulate, selection=record,
-                 store=store)
+            give(name, [s["filename"] for s in record["selected"]], backend, simulate, selection=record, store=store)
         adopted.append(name)
     return adopted
 

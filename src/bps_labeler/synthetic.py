@@ -98,9 +98,7 @@ def _plate_barcode(plate: str, seed: int) -> str:
     return "7366" + str(int(digest[:12], 16))[:7].rjust(7, "0")
 
 
-def _gaussian_spots(
-    img: np.ndarray, ys: np.ndarray, xs: np.ndarray, amps: np.ndarray, sigmas: np.ndarray
-) -> None:
+def _gaussian_spots(img: np.ndarray, ys: np.ndarray, xs: np.ndarray, amps: np.ndarray, sigmas: np.ndarray) -> None:
     """Add small Gaussian spots in place; a local patch per spot keeps this cheap."""
     h, w = img.shape
     for y, x, a, s in zip(ys, xs, amps, sigmas):
@@ -282,9 +280,7 @@ def generate(out_dir: Path, truth_csv: Path, spec: SyntheticSpec) -> pd.DataFram
                 break
         seen.add(name)
         tifffile.imwrite(out_dir / name, img, compression="deflate", photometric="minisblack")
-        meta_rows.append(
-            {"filename": name, "dose_Gy": dose, "particle_type": particle, "hr_post_exposure": hours}
-        )
+        meta_rows.append({"filename": name, "dose_Gy": dose, "particle_type": particle, "hr_post_exposure": hours})
         truth_rows.append(
             {
                 "filename": name,

@@ -45,22 +45,30 @@ def _explain(action: str, proc: subprocess.CompletedProcess, repo: Path) -> Inpu
     """A DVC failure as one message that says what to do next."""
     out = proc.stdout + proc.stderr
     if "No remote provided and no default remote set" in out or "no remote specified" in out.lower():
-        return InputError(f"dvc {action}: no DVC remote is set in {repo / '.dvc' / 'config'}. Add one: "
-                          "dvc remote add -d shared /path/to/shared/folder (or s3://bucket/prefix); "
-                          "README, 'Versioned results with DVC'.")
+        return InputError(
+            f"dvc {action}: no DVC remote is set in {repo / '.dvc' / 'config'}. Add one: "
+            "dvc remote add -d shared /path/to/shared/folder (or s3://bucket/prefix); "
+            "README, 'Versioned results with DVC'."
+        )
     if "Unable to locate credentials" in out or "NoCredentialsError" in out or "InvalidAccessKeyId" in out:
-        return InputError(f"dvc {action}: the S3 remote refused the request: no valid credentials. Set "
-                          "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment (never in "
-                          ".dvc/config) and try again.")
+        return InputError(
+            f"dvc {action}: the S3 remote refused the request: no valid credentials. Set "
+            "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment (never in "
+            ".dvc/config) and try again."
+        )
     if "unsaved files without confirmation" in out:
         changed = [line.strip() for line in out.splitlines() if line.strip().startswith(str(repo))]
-        return InputError(f"dvc {action}: these tracked files were changed here and differ from the commit: "
-                          f"{changed or out.strip()[-500:]}. Nothing was overwritten. To keep them, save them "
-                          "(python -m bps_labeler.versioning save) and commit the .dvc files; to drop them, "
-                          "move them away and restore again.")
+        return InputError(
+            f"dvc {action}: these tracked files were changed here and differ from the commit: "
+            f"{changed or out.strip()[-500:]}. Nothing was overwritten. To keep them, save them "
+            "(python -m bps_labeler.versioning save) and commit the .dvc files; to drop them, "
+            "move them away and restore again."
+        )
     if "does not exist" in out and ("remote" in out.lower() or "bucket" in out.lower()):
-        return InputError(f"dvc {action}: the DVC remote does not exist: {out.strip()[-400:]}. Create it "
-                          "(dvc-s3 does not create buckets) or fix its URL with dvc remote modify.")
+        return InputError(
+            f"dvc {action}: the DVC remote does not exist: {out.strip()[-400:]}. Create it "
+            "(dvc-s3 does not create buckets) or fix its URL with dvc remote modify."
+        )
     return InputError(f"dvc {action} failed: {out.strip()[-1500:]}")
 
 
@@ -95,8 +103,10 @@ def restore(repo: Path, targets: list[str], snakemake: str | None = None) -> Non
         raise _explain("pull", proc, repo)
     missing = [t for t in targets if not (repo / t).exists()]
     if missing:
-        raise InputError(f"after dvc pull, {missing} are still missing: the commit's .dvc files do not hold "
-                         "them. Run the rounds (snakemake) or check out the commit that saved them.")
+        raise InputError(
+            f"after dvc pull, {missing} are still missing: the commit's .dvc files do not hold "
+            "them. Run the rounds (snakemake) or check out the commit that saved them."
+        )
     exe = snakemake or str(Path(sys.executable).with_name("snakemake"))
     # --touch walks the DAG in order: every restored output ends up newer than its inputs
     proc = _run([exe, "--touch", "--cores", "1", *targets], repo)
@@ -107,16 +117,22 @@ def restore(repo: Path, targets: list[str], snakemake: str | None = None) -> Non
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("action", choices=["save", "restore"])
-    parser.add_argument("targets", nargs="*", default=[],
-                        help="restore: the targets that must be up to date afterwards (default: snakemake's)")
+    parser.add_argument(
+        "targets",
+        nargs="*",
+        default=[],
+        help="restore: the targets that must be up to date afterwards (default: snakemake's)",
+    )
     parser.add_argument("--repo", type=Path, default=Path.cwd())
     parser.add_argument("--no-push", action="store_true", help="save: dvc add only")
     args = parser.parse_args(argv)
     try:
         if args.action == "save":
             files = save(args.repo, push=not args.no_push)
-            print(f"Saved{'' if args.no_push else ' and pushed'}. Commit: git add {' '.join(files)} .gitignore "
-                  "&& git commit")
+            print(
+                f"Saved{'' if args.no_push else ' and pushed'}. Commit: git add {' '.join(files)} .gitignore "
+                "&& git commit"
+            )
         else:
             restore(args.repo, args.targets)
             print(f"Restored; {', '.join(args.targets) or 'the default target'} up to date.")

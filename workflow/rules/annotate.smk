@@ -17,15 +17,15 @@ if BACKEND == "oracle":
             truth=config["annotation"]["oracle"]["truth"],
         output:
             annotations="results/round_{round}/annotations.json",
+        log:
+            "logs/round_{round}/annotate.log",
+        localrule: True
+        conda:
+            CONDA_ENV
         params:
             image_root=IMAGES,
             noise=config["annotation"]["oracle"]["noise"],
             seed=config["seed"],
-        localrule: True
-        log:
-            "logs/round_{round}/annotate.log",
-        conda:
-            CONDA_ENV
         script:
             "../scripts/annotate_oracle.py"
 
@@ -35,15 +35,15 @@ if BACKEND == "oracle":
             truth=config["annotation"]["oracle"]["truth"],
         output:
             annotations=validation_annotations(),
+        log:
+            "logs/annotate_validation.log",
+        localrule: True
+        conda:
+            CONDA_ENV
         params:
             image_root=IMAGES,
             noise=0.0,  # the yardstick stays true: noise simulates the labelers of rounds only
             seed=config["seed"],
-        localrule: True
-        log:
-            "logs/annotate_validation.log",
-        conda:
-            CONDA_ENV
         script:
             "../scripts/annotate_oracle.py"
 
@@ -60,19 +60,19 @@ else:
                 selection="results/round_{round}/selection.json",
             output:
                 receipt="results/round_{round}/labelstudio.json",
+            log:
+                "logs/round_{round}/labelstudio.log",
+            localrule: True
+            conda:
+                CONDA_ENV
+            resources:
+                labelstudio=1,
             params:
                 store=str(STORE),
                 set=lambda wildcards: set_name(int(wildcards.round)),
                 project=config["annotation"]["labelstudio"]["project"],
                 categories=config["annotation"]["categories"],
                 image_dir=image_dir,
-            resources:
-                labelstudio=1,
-            localrule: True
-            log:
-                "logs/round_{round}/labelstudio.log",
-            conda:
-                CONDA_ENV
             script:
                 "../scripts/annotate_labelstudio.py"
 
@@ -82,21 +82,21 @@ else:
                 split="results/data/split.csv",
             output:
                 receipt="results/validation/labelstudio.json",
+            log:
+                "logs/labelstudio_validation.log",
             # when both are ready, people get the validation images first (README)
             priority: 1
+            localrule: True
+            conda:
+                CONDA_ENV
+            resources:
+                labelstudio=1,
             params:
                 store=str(STORE),
                 set=set_name(None),
                 project=config["annotation"]["labelstudio"]["validation_project"],
                 categories=config["annotation"]["categories"],
                 image_dir=image_dir,
-            resources:
-                labelstudio=1,
-            localrule: True
-            log:
-                "logs/labelstudio_validation.log",
-            conda:
-                CONDA_ENV
             script:
                 "../scripts/annotate_labelstudio.py"
 
@@ -108,14 +108,14 @@ else:
         output:
             annotations="results/round_{round}/annotations.json",
             report="results/round_{round}/annotation_report.json",
+        log:
+            "logs/round_{round}/annotate.log",
+        localrule: True
+        conda:
+            CONDA_ENV
         params:
             store=str(STORE),
             set=lambda wildcards: set_name(int(wildcards.round)),
-        localrule: True
-        log:
-            "logs/round_{round}/annotate.log",
-        conda:
-            CONDA_ENV
         script:
             "../scripts/annotate_store.py"
 
@@ -127,13 +127,13 @@ else:
         output:
             annotations=validation_annotations(),
             report="results/validation/annotation_report.json",
+        log:
+            "logs/annotate_validation.log",
+        localrule: True
+        conda:
+            CONDA_ENV
         params:
             store=str(STORE),
             set=set_name(None),
-        localrule: True
-        log:
-            "logs/annotate_validation.log",
-        conda:
-            CONDA_ENV
         script:
             "../scripts/annotate_store.py"

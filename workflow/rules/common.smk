@@ -288,4 +288,6 @@ def final_targets():
         "results/publish/data.json",
         f"results/round_{r}/publish.json",
         "results/learning_curve.csv",
+        "results/report/learning_curve.png",
+        *[f"results/round_{k}/report/embedding_map.png" for k in range(1, r + 1)],
     ]

@@ -6,13 +6,13 @@ rule filter_meta:
         meta=raw_meta(),
     output:
         meta="results/data/filtered_meta.csv",
-    params:
-        filter=config["filter"],
-    localrule: True
     log:
         "logs/filter_meta.log",
+    localrule: True
     conda:
         CONDA_ENV
+    params:
+        filter=config["filter"],
     script:
         "../scripts/filter_meta.py"
 
@@ -23,23 +23,24 @@ rule convert:
         downloaded=download_manifest,
     output:
         manifest="results/data/shards/convert_{shard}.tsv",
-    params:
-        src_dir=raw_dir(),
-        dst_dir=IMAGES,
-        n_shards=config["convert"]["shards"],
-        convert=config["convert"],
-    threads: config["convert"]["threads"]
-    resources:
-        mem_mb=1000,
-        runtime=lambda wildcards, input, attempt: minutes(
-            rows(input.meta) / len(SHARDS) * SECONDS_PER_IMAGE["convert"], attempt
-        ),
     log:
         "logs/convert/{shard}.log",
     benchmark:
         "logs/benchmarks/convert/{shard}.tsv"
     conda:
         CONDA_ENV
+    threads: config["convert"]["threads"]
+    resources:
+        mem_mb=1000,
+        runtime=lambda wildcards, input, attempt: minutes(
+            rows(input.meta) / len(SHARDS) * SECONDS_PER_IMAGE["convert"], attempt
+        ),
+    params:
+        src_dir=raw_dir(),
+        dst_dir=IMAGES,
+        n_shards=config["convert"]["shards"],
+        # how the images look, not how many threads make them: changing threads redoes nothing
+        convert={k: v for k, v in config["convert"].items() if k != "threads"},
     script:
         "../scripts/convert.py"
 
@@ -49,9 +50,9 @@ rule images:
         manifests=expand("results/data/shards/convert_{shard}.tsv", shard=SHARDS),
     output:
         manifest=IMAGE_MANIFEST,
-    localrule: True
     log:
         "logs/images.log",
+    localrule: True
     conda:
         CONDA_ENV
     script:
@@ -64,9 +65,9 @@ rule metadata:
         images=IMAGE_MANIFEST,
     output:
         directory("results/data/metadata"),
-    localrule: True
     log:
         "logs/metadata.log",
+    localrule: True
     conda:
         CONDA_ENV
     script:
@@ -78,15 +79,15 @@ rule split:
         meta="results/data/filtered_meta.csv",
     output:
         split="results/data/split.csv",
+    log:
+        "logs/split.log",
+    localrule: True
+    conda:
+        CONDA_ENV
     params:
         split=config["split"],
         seed=config["seed"],
         store=str(STORE),
-    localrule: True
-    log:
-        "logs/split.log",
-    conda:
-        CONDA_ENV
     script:
         "../scripts/split.py"
 
@@ -98,13 +99,13 @@ rule known_answers:
         meta="results/data/filtered_meta.csv",
     output:
         known="results/data/known_answers.json",
+    log:
+        "logs/known_answers.log",
+    localrule: True
+    conda:
+        CONDA_ENV
     params:
         known_answers=config["known_answers"],
         image_root=IMAGES,
-    localrule: True
-    log:
-        "logs/known_answers.log",
-    conda:
-        CONDA_ENV
     script:
         "../scripts/known_answers.py"

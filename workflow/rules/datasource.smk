@@ -8,14 +8,14 @@ rule publish_data:
         split="results/data/split.csv",
     output:
         marker="results/publish/data.json",
+    log:
+        "logs/publish_data.log",
+    localrule: True
+    conda:
+        CONDA_ENV
     params:
         datasource=config["datasource"],
         image_dir=image_dir,
-    localrule: True
-    log:
-        "logs/publish_data.log",
-    conda:
-        CONDA_ENV
     script:
         "../scripts/publish.py"
 
@@ -26,12 +26,12 @@ rule publish_predictions:
         data="results/publish/data.json",
     output:
         marker="results/round_{round}/publish.json",
-    params:
-        datasource=config["datasource"],
-    localrule: True
     log:
         "logs/round_{round}/publish.log",
+    localrule: True
     conda:
         CONDA_ENV
+    params:
+        datasource=config["datasource"],
     script:
         "../scripts/publish.py"

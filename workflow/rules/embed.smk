@@ -8,21 +8,6 @@ rule embed:
     output:
         embeddings="results/embeddings/embeddings.csv",
         backbone="results/embeddings/backbone.pt",
-    params:
-        image_dir=image_dir,
-        embed=config["embed"],
-        seed=config["seed"],
-        accelerator=config["accelerator"],
-    threads: 8
-    resources:
-        mem_mb=lambda wildcards, input: megabytes(train_rows(input.split)),
-        runtime=lambda wildcards, input, attempt: minutes(
-            train_rows(input.split)
-            * config["embed"]["epochs"]
-            * SECONDS_PER_IMAGE["embed_epoch"],
-            attempt,
-        ),
-        gpu=GPUS,
     log:
         "logs/embed.log",
         metrics=directory("logs/embed_metrics"),
@@ -30,5 +15,18 @@ rule embed:
         "logs/benchmarks/embed.tsv"
     conda:
         CONDA_ENV
+    threads: 8
+    resources:
+        mem_mb=lambda wildcards, input: megabytes(train_rows(input.split)),
+        runtime=lambda wildcards, input, attempt: minutes(
+            train_rows(input.split) * config["embed"]["epochs"] * SECONDS_PER_IMAGE["embed_epoch"],
+            attempt,
+        ),
+        gpu=GPUS,
+    params:
+        image_dir=image_dir,
+        embed=config["embed"],
+        seed=config["seed"],
+        accelerator=config["accelerator"],
     script:
         "../scripts/embed.py"

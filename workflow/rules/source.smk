@@ -7,38 +7,38 @@ if config["source"]["kind"] == "synthetic":
         output:
             meta="resources/raw/meta.csv",
             truth=config["annotation"]["oracle"]["truth"],
-        params:
-            n_images=config["source"]["synthetic"]["n_images"],
-            artefact_fraction=config["source"]["synthetic"]["artefact_fraction"],
-            generator=config["source"]["synthetic"]["generator"],
-            seed=config["seed"],
-        resources:
-            mem_mb=1000,
-            runtime=lambda wildcards, attempt: minutes(
-                config["source"]["synthetic"]["n_images"] * SECONDS_PER_IMAGE["synthesize"], attempt
-            ),
         log:
             "logs/synthesize.log",
         benchmark:
             "logs/benchmarks/synthesize.tsv"
         conda:
             CONDA_ENV
+        resources:
+            mem_mb=1000,
+            runtime=lambda wildcards, attempt: minutes(
+                config["source"]["synthetic"]["n_images"] * SECONDS_PER_IMAGE["synthesize"],
+                attempt,
+            ),
+        params:
+            n_images=config["source"]["synthetic"]["n_images"],
+            artefact_fraction=config["source"]["synthetic"]["artefact_fraction"],
+            generator=config["source"]["synthetic"]["generator"],
+            seed=config["seed"],
         script:
             "../scripts/synthesize.py"
-
 
 elif config["source"]["kind"] == "s3":
 
     rule fetch_meta:
         output:
             meta="resources/raw/meta.csv",
-        params:
-            s3=config["source"]["s3"],
-        localrule: True
         log:
             "logs/fetch_meta.log",
+        localrule: True
         conda:
             CONDA_ENV
+        params:
+            s3=config["source"]["s3"],
         script:
             "../scripts/fetch_meta.py"
 
@@ -47,23 +47,23 @@ elif config["source"]["kind"] == "s3":
             meta="results/data/filtered_meta.csv",
         output:
             manifest="resources/raw/shards/download_{shard}.tsv",
-        params:
-            s3=config["source"]["s3"],
-            n_shards=config["convert"]["shards"],
-            dst_dir="resources/raw",
+        log:
+            "logs/download/{shard}.log",
+        benchmark:
+            "logs/benchmarks/download/{shard}.tsv"
+        # compute nodes often have no internet (source.s3.download_local)
+        localrule: config["source"]["s3"]["download_local"]
+        conda:
+            CONDA_ENV
         threads: 4
         resources:
             mem_mb=1000,
             runtime=lambda wildcards, input, attempt: minutes(
                 rows(input.meta) / len(SHARDS) * SECONDS_PER_IMAGE["download"], attempt
             ),
-        # compute nodes often have no internet (source.s3.download_local)
-        localrule: config["source"]["s3"]["download_local"]
-        log:
-            "logs/download/{shard}.log",
-        benchmark:
-            "logs/benchmarks/download/{shard}.tsv"
-        conda:
-            CONDA_ENV
+        params:
+            s3=config["source"]["s3"],
+            n_shards=config["convert"]["shards"],
+            dst_dir="resources/raw",
         script:
             "../scripts/download.py"

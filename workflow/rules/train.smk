@@ -17,12 +17,16 @@ rule train:
             category="Rounds",
             subcategory="Round {round}",
         ),
-    params:
-        image_dir=image_dir,
-        categories=config["annotation"]["categories"],
-        train=config["train"],
-        seed=config["seed"],
-        accelerator=config["accelerator"],
+    log:
+        "logs/round_{round}/train.log",
+        metrics=directory("logs/round_{round}/train_metrics"),
+    benchmark:
+        "logs/benchmarks/round_{round}/train.tsv"
+    # a round's model, its predictions and the next round's selection: one cluster job
+    group:
+        "round_{round}"
+    conda:
+        CONDA_ENV
     threads: 8
     resources:
         mem_mb=lambda wildcards, input: megabytes(train_rows(input.split)),
@@ -30,16 +34,12 @@ rule train:
             train_rows(input.split) * SECONDS_PER_IMAGE["train"], attempt
         ),
         gpu=GPUS,
-    # a round's model, its predictions and the next round's selection: one cluster job
-    group:
-        "round_{round}"
-    log:
-        "logs/round_{round}/train.log",
-        metrics=directory("logs/round_{round}/train_metrics"),
-    benchmark:
-        "logs/benchmarks/round_{round}/train.tsv"
-    conda:
-        CONDA_ENV
+    params:
+        image_dir=image_dir,
+        categories=config["annotation"]["categories"],
+        train=config["train"],
+        seed=config["seed"],
+        accelerator=config["accelerator"],
     script:
         "../scripts/train.py"
 
@@ -52,8 +52,14 @@ rule predict:
         known="results/data/known_answers.json",
     output:
         predictions=directory("results/round_{round}/predictions"),
-    params:
-        image_dir=image_dir,
+    log:
+        "logs/round_{round}/predict.log",
+    benchmark:
+        "logs/benchmarks/round_{round}/predict.tsv"
+    group:
+        "round_{round}"
+    conda:
+        CONDA_ENV
     threads: 8
     resources:
         mem_mb=lambda wildcards, input: megabytes(train_rows(input.split)),
@@ -61,14 +67,8 @@ rule predict:
             train_rows(input.split) * SECONDS_PER_IMAGE["predict"], attempt
         ),
         gpu=GPUS,
-    group:
-        "round_{round}"
-    log:
-        "logs/round_{round}/predict.log",
-    benchmark:
-        "logs/benchmarks/round_{round}/predict.tsv"
-    conda:
-        CONDA_ENV
+    params:
+        image_dir=image_dir,
     script:
         "../scripts/predict.py"
 
@@ -82,9 +82,9 @@ rule learning_curve:
     output:
         csv="results/learning_curve.csv",
         metrics="results/metrics.json",
-    localrule: True
     log:
         "logs/learning_curve.log",
+    localrule: True
     conda:
         CONDA_ENV
     script:

@@ -55,8 +55,9 @@ else:
         predictions=predictions,
         model_version=f"round_{round_ - 1}" if round_ and round_ > 1 else "",
         truth=read_truth(Path(inputs.truth)) if "truth" in inputs.keys() else None,
-        before_import=lambda url: give(name, filenames, "labelstudio", spec.simulate, selection=selection,
-                                       where=url, store=store),
+        before_import=lambda url: give(
+            name, filenames, "labelstudio", spec.simulate, selection=selection, where=url, store=store
+        ),
     )
     if not write_once(export, json.dumps(tasks, indent=1, sort_keys=True) + "\n"):
         raise InputError(

@@ -31,8 +31,9 @@ val = set(split_filenames(Path(inputs.split), "val")) if selection is None else 
 optional = sorted(val & set(rule_labels))
 labels, report = resolve(load_export(export), str(export), filenames, categories, optional)
 # the export belongs to these images: from now on they are the round's, complete or not
-kept = give(name, filenames, annotation["backend"], annotation["labelstudio"]["simulate"],
-            selection=selection, store=store)
+kept = give(
+    name, filenames, annotation["backend"], annotation["labelstudio"]["simulate"], selection=selection, store=store
+)
 if report["unlabeled"]:
     raise InputError(
         f"{export}: {len(report['unlabeled'])} of the {len(filenames)} images to label have no "
@@ -43,16 +44,27 @@ if report["unlabeled"]:
 by_people = {filename_of(r["image"]): r["choice"] for r in labels}
 report["rule_conflicts"] = conflicts(by_people, rule_labels)
 for c in report["rule_conflicts"]:
-    logging.warning("%s: labeled %r by a person, %r by the rule (known_answers); the person's label is kept",
-                    c["filename"], c["person"], c["rule"])
+    logging.warning(
+        "%s: labeled %r by a person, %r by the rule (known_answers); the person's label is kept",
+        c["filename"],
+        c["person"],
+        c["rule"],
+    )
 if selection is None:
     by_rule = [r for r in rule_records if (f := filename_of(r["image"])) in val and f not in by_people]
     report["n_rule"] = len(by_rule)
     labels = labels + by_rule
     logging.info("%s: %d image(s) answered by their condition, not given to people", name, len(by_rule))
-report.update(export=str(export), labeler=kept.labeler, backend=kept.backend, given_at=kept.written_at,
-              labeled_in=kept.where)
-logging.info("%s: %d labels from %s (%d skipped, %d disagreements)", name, report["n_labeled"], export,
-             len(report["skipped"]), len(report["disagreements"]))
+report.update(
+    export=str(export), labeler=kept.labeler, backend=kept.backend, given_at=kept.written_at, labeled_in=kept.where
+)
+logging.info(
+    "%s: %d labels from %s (%d skipped, %d disagreements)",
+    name,
+    report["n_labeled"],
+    export,
+    len(report["skipped"]),
+    len(report["disagreements"]),
+)
 write_records(labels, Path(snakemake.output.annotations))
 Path(snakemake.output.report).write_text(json.dumps(report, indent=1, sort_keys=True) + "\n")

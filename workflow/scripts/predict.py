@@ -25,11 +25,15 @@ undecided = [f for f in filenames if f not in rule_labels]
 probs = np.zeros((len(filenames), len(categories)))
 index = {f: i for i, f in enumerate(filenames)}
 if undecided:
-    probs[[index[f] for f in undecided]] = predict_proba(model, Path(snakemake.params.image_dir), undecided,
-                                                         threads=snakemake.threads)
+    probs[[index[f] for f in undecided]] = predict_proba(
+        model, Path(snakemake.params.image_dir), undecided, threads=snakemake.threads
+    )
 for f in filenames:
     if f in rule_labels:
         probs[index[f], categories.index(rule_labels[f])] = 1.0
-logging.info("%d image(s) predicted by the model, %d answered by their condition", len(undecided),
-             len(filenames) - len(undecided))
+logging.info(
+    "%d image(s) predicted by the model, %d answered by their condition",
+    len(undecided),
+    len(filenames) - len(undecided),
+)
 write_predictions(Path(snakemake.output.predictions), filenames, probs, categories)

@@ -16,12 +16,15 @@ round_ = int(snakemake.wildcards.round)
 store = Path(snakemake.params.store)
 kept = kept_selection(round_, store)
 if kept is not None:
-    check_in_pool(round_, [s["filename"] for s in kept["selected"]],
-                  read_embeddings(Path(snakemake.input.embeddings))[0], store)
+    check_in_pool(
+        round_, [s["filename"] for s in kept["selected"]], read_embeddings(Path(snakemake.input.embeddings))[0], store
+    )
     logging.info(
         "round %d was given to a labeler (%s): its %d images are kept, not selected again, "
         "whatever changed in the config, the code or earlier labels",
-        round_, given_path(set_name(round_), store), len(kept["selected"]),
+        round_,
+        given_path(set_name(round_), store),
+        len(kept["selected"]),
     )
     write_selection(kept, Path(snakemake.output.selection))
 else:

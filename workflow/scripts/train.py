@@ -30,8 +30,9 @@ rule_labels = read_labels(Path(snakemake.input.known), categories)
 train_side = split_filenames(Path(snakemake.input.split), "train")
 clashes = conflicts(people, rule_labels)
 for c in clashes:
-    logging.warning("%s: labeled %r by a person, %r by the rule; the person's label is kept",
-                    c["filename"], c["person"], c["rule"])
+    logging.warning(
+        "%s: labeled %r by a person, %r by the rule; the person's label is kept", c["filename"], c["person"], c["rule"]
+    )
 from_rule = training_sample(rule_labels, train_side, n_rule, snakemake.params.seed)
 labels = {**{k: v for k, v in from_rule.items() if k not in people}, **people}
 logging.info("training on %d people's label(s) and %d of the rule's", len(people), len(labels) - len(people))
@@ -61,7 +62,15 @@ result.update(
     n_rule_labels=len(labels) - len(people),
     n_known_train=sum(1 for n in train_side if n in rule_labels),
     rule_conflicts=clashes,
-    baselines=with_baselines(names, probs, val, known, rule_probabilities(known, categories, positive),
-                             majority_class(people, categories), categories, positive),
+    baselines=with_baselines(
+        names,
+        probs,
+        val,
+        known,
+        rule_probabilities(known, categories, positive),
+        majority_class(people, categories),
+        categories,
+        positive,
+    ),
 )
 write_metrics(result, Path(snakemake.output.metrics))

@@ -1,0 +1,34 @@
+"""A progress line per epoch of a Lightning fit (SimCLR, fine-tuning), in the job's log.
+
+Apart from bps_labeler.progress so that jobs without a network (downloads, conversion) do not
+import Lightning.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+import lightning as L
+
+from bps_labeler.progress import Progress
+
+
+class EpochProgress(L.Callback):
+    """A progress line per epoch of a Lightning fit: epoch, loss, elapsed and time left."""
+
+    def __init__(self, what: str, logger: logging.Logger, clock: Callable[[], float] = time.monotonic) -> None:
+        self.what, self.out, self.clock = what, logger, clock
+        self.progress: Progress | None = None
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # every_s=0: one line per epoch, however short
+        self.progress = Progress(self.what, trainer.max_epochs or 0, self.out, "epochs", 0.0, self.clock)
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        assert self.progress is not None
+        loss = trainer.callback_metrics.get("train_loss")
+        self.progress.done += 1
+        suffix = f", loss {float(loss):.4f}" if loss is not None else ""
+        self.out.info(self.progress.line() + suffix)

@@ -1,0 +1,40 @@
+"""Debian's Chromium for the report check: installed with apt-get when missing (as root, as in CI)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+CHROMIUM = Path("/usr/bin/chromium")
+#: what a headless Chromium needs on a machine without a network or a display (docs/screenshot.py)
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+class NoBrowser(RuntimeError):
+    """Chromium is missing and cannot be installed here; the message says why."""
+
+
+def chromium() -> Path:
+    """The Chromium binary, installing Debian's package first when it is missing and we are root."""
+    if CHROMIUM.exists():
+        return CHROMIUM
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        raise NoBrowser(f"{CHROMIUM} is missing and installing Debian's chromium needs root and apt-get")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    cmd = ["apt-get", "install", "-y", "-q", "--no-install-recommends", "chromium"]
+    if subprocess.run(cmd, env=env, capture_output=True, check=False).returncode != 0:
+        subprocess.run(["apt-get", "update", "-q"], env=env, capture_output=True, check=False)
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            raise NoBrowser(f"apt-get install chromium failed: {proc.stderr[-2000:]}")
+    return CHROMIUM

@@ -1,0 +1,80 @@
+"""`snakemake --report` of the tiny run, opened in a real headless Chromium as a user would look at it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import zipfile
+from pathlib import Path
+
+import pytest
+from browser import ARGS, NoBrowser, chromium
+from workflows import snakemake
+
+pytestmark = pytest.mark.workflow
+
+FIGURES = ["report/embedding_map.png", "report/picks.png", "report/left_out.png", "metrics.json", "selection.json"]
+
+
+@pytest.fixture(scope="module")
+def report(tiny_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny run's report, built in a copy so the shared run stays as the other tests left it."""
+    work = tmp_path_factory.mktemp("report") / "wf"
+    shutil.copytree(tiny_run, work, symlinks=True)
+    targets = ["results/report/learning_curve.png", *[f"results/round_{r}/report/embedding_map.png" for r in (1, 2)]]
+    snakemake(work, *targets)
+    snakemake(work, "--report", "report.html")
+    snakemake(work, "--report", "report.zip")
+    return work
+
+
+def test_report_files(report):
+    for r in (1, 2):
+        for name in ("embedding_map", "picks", "left_out"):
+            png = report / f"results/round_{r}/report/{name}.png"
+            assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000, png
+    assert (report / "results/report/learning_curve.png").stat().st_size > 10_000
+    with zipfile.ZipFile(report / "report.zip") as z:
+        names = z.namelist()
+    assert any(n.endswith("round_2/report/picks.png") for n in names), names[:20]
+
+
+def test_report_in_a_browser(report):
+    try:
+        browser_path = chromium()
+    except NoBrowser as err:
+        if os.geteuid() == 0:
+            pytest.fail(f"Chromium must run here (root) but: {err}")
+        pytest.skip(str(err))
+    from playwright.sync_api import sync_playwright
+
+    errors: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(browser_path), args=ARGS)
+        page = browser.new_page(viewport={"width": 1500, "height": 1000})
+        page.on("console", lambda m: errors.append(f"console: {m.text}") if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(f"page: {e}"))
+        page.on("requestfailed", lambda r: errors.append(f"request: {r.url}"))
+        uri = (report / "report.html").as_uri()
+        page.goto(uri)
+        # the workflow description, and the two result categories
+        assert "does a fluorescence image of a mouse nucleus show" in page.inner_text("body")
+        for category in ("Learning curve", "Rounds"):
+            assert page.get_by_text(category, exact=True).count() >= 1, category
+        for r in (1, 2):
+            page.goto(uri)
+            page.get_by_text("Rounds", exact=True).first.click()
+            page.get_by_text(f"Round {r}", exact=True).first.click()
+            body = page.inner_text("body")
+            for figure in FIGURES:
+                assert f"results/round_{r}/{figure}" in body, (r, figure)
+            # the picks open as a real, decoded picture
+            page.locator("tr", has_text=f"results/round_{r}/report/picks.png").locator("a[iconname=eye]").click()
+            page.wait_for_timeout(500)
+            sizes = page.locator("img").evaluate_all("els => els.map(e => [e.naturalWidth, e.src.slice(0, 15)])")
+            assert any(w > 1000 and src.startswith("data:image/png") for w, src in sizes), sizes
+        page.goto(uri)
+        page.get_by_text("Learning curve", exact=True).first.click()
+        assert "results/report/learning_curve.png" in page.inner_text("body")
+        browser.close()
+    assert errors == []

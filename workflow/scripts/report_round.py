@@ -1,0 +1,77 @@
+"""Draw a round's pictures for the report: embedding map, the picks, the images left out."""
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from bps_labeler import logs
+from bps_labeler.annotations import read_labels
+from bps_labeler.embed import read_embeddings
+from bps_labeler.figures import embedding_map_figure, gallery_figure, left_out, map_coordinates
+from bps_labeler.lightly_metadata import metadata_table
+from bps_labeler.predictions import active_learning_scores, read_predictions
+
+logs.to_file(snakemake.log[0])
+round_ = int(snakemake.wildcards.round)
+categories = tuple(snakemake.params.categories)
+image_dir = Path(snakemake.input.images).parent
+names, embeddings = read_embeddings(Path(snakemake.input.embeddings))
+metadata = metadata_table(Path(snakemake.input.metadata))
+
+selections = [json.loads(Path(p).read_text()) for p in [*snakemake.input.earlier, snakemake.input.selection]]
+picked = {s["filename"]: sel["round"] for sel in selections for s in sel["selected"]}
+labels = {}
+for path in snakemake.input.annotations:
+    labels.update(read_labels(Path(path), categories))
+people = dict(labels)
+labels.update(read_labels(Path(snakemake.input.known), categories))  # the rule's, beside people's
+
+probs = read_predictions(Path(snakemake.input.predictions), names)
+track = pd.Series(probs[:, categories.index(categories[0])], index=names)
+entropy = pd.Series(active_learning_scores(probs)["uncertainty_entropy"], index=names)
+
+coords = map_coordinates(names, embeddings, set(picked), snakemake.params.seed)
+embedding_map_figure(
+    coords, picked, labels, metadata["particle_type"], entropy, round_, Path(snakemake.output.map)
+)
+
+
+def short(name: str) -> str:
+    """The well and field part of a BPS file name (P242_73668807145-A11_007_015_proj.jpg: A11_007_015)."""
+    return name.split("-")[-1].removesuffix(".jpg").removesuffix("_proj")
+
+
+def condition(name: str) -> str:
+    m = metadata.loc[name]
+    return f"{m['particle_type']} {m['dose_Gy']:g} Gy {m['hr_post_exposure']} h"
+
+
+this = selections[-1]
+items = []
+for s in this["selected"]:
+    n = s["filename"]
+    chose = ", ".join(f"{k.removeprefix('uncertainty_')} {v:.2f}" for k, v in s["scores"].items() if k.endswith("entropy"))
+    items.append(
+        {
+            "filename": n,
+            "caption": [
+                f"#{s['rank']} {short(n)}",
+                condition(n),
+                f"label: {people.get(n, '?')}",
+                f"model: {track[n]:.2f} {categories[0]}",
+                f"chosen by: {chose or 'diversity'}",
+            ],
+        }
+    )
+gallery_figure(items, image_dir, f"Round {round_}: the {len(items)} images picked for labeling", Path(snakemake.output.picks))
+
+out = left_out(metadata.loc[[n for n in names if n in metadata.index]], this["config"])
+shown = out[:40]
+gallery_figure(
+    [{"filename": n, "caption": [short(n), condition(n), why]} for n, why in shown],
+    image_dir,
+    f"Round {round_}: {len(out)} pool image(s) left out by the quality thresholds"
+    + (f" (first {len(shown)} shown)" if len(out) > len(shown) else ""),
+    Path(snakemake.output.left_out),
+)
