@@ -63,9 +63,9 @@ def map_coordinates(names: list[str], embeddings: np.ndarray, keep: set[str], se
         idx = np.sort(np.concatenate([must, extra]))
     x = embeddings[idx]
     x = PCA(n_components=min(30, x.shape[1], len(x)), random_state=seed).fit_transform(x)
-    xy = TSNE(n_components=2, perplexity=min(30.0, max(2.0, (len(x) - 1) / 3)), init="pca", random_state=seed).fit_transform(
-        x
-    )
+    xy = TSNE(
+        n_components=2, perplexity=min(30.0, max(2.0, (len(x) - 1) / 3)), init="pca", random_state=seed
+    ).fit_transform(x)
     return pd.DataFrame(xy, columns=["x", "y"], index=[names[i] for i in idx])
 
 
@@ -90,7 +90,9 @@ def embedding_map_figure(
     cmap = plt.get_cmap("viridis", max(2, len(rounds)))
     for k, r in enumerate(rounds):
         mask = np.array([picked_round.get(n) == r for n in names])
-        ax.scatter(xy[mask, 0], xy[mask, 1], color=cmap(k), s=24, edgecolors="black", linewidths=0.4, label=f"round {r}")
+        ax.scatter(
+            xy[mask, 0], xy[mask, 1], color=cmap(k), s=24, edgecolors="black", linewidths=0.4, label=f"round {r}"
+        )
     ax.set_title(f"picked, rounds 1-{round_}")
     ax.legend(fontsize=7, markerscale=1.5)
 
@@ -117,7 +119,9 @@ def embedding_map_figure(
         ax.scatter(xy[:, 0], xy[:, 1], color="#d0d0d0", **base)
         ax.set_title("model uncertainty: no model before round 1's")
     else:
-        sc = ax.scatter(xy[:, 0], xy[:, 1], c=uncertainty.reindex(names).to_numpy(), cmap="magma", vmin=0, vmax=1, **base)
+        sc = ax.scatter(
+            xy[:, 0], xy[:, 1], c=uncertainty.reindex(names).to_numpy(), cmap="magma", vmin=0, vmax=1, **base
+        )
         fig.colorbar(sc, ax=ax, fraction=0.046, label="entropy")
         ax.set_title(f"uncertainty of the round-{round_} model")
     for ax in axes:

@@ -32,9 +32,7 @@ track = pd.Series(probs[:, categories.index(categories[0])], index=names)
 entropy = pd.Series(active_learning_scores(probs)["uncertainty_entropy"], index=names)
 
 coords = map_coordinates(names, embeddings, set(picked), snakemake.params.seed)
-embedding_map_figure(
-    coords, picked, labels, metadata["particle_type"], entropy, round_, Path(snakemake.output.map)
-)
+embedding_map_figure(coords, picked, labels, metadata["particle_type"], entropy, round_, Path(snakemake.output.map))
 
 
 def short(name: str) -> str:
@@ -51,7 +49,9 @@ this = selections[-1]
 items = []
 for s in this["selected"]:
     n = s["filename"]
-    chose = ", ".join(f"{k.removeprefix('uncertainty_')} {v:.2f}" for k, v in s["scores"].items() if k.endswith("entropy"))
+    chose = ", ".join(
+        f"{k.removeprefix('uncertainty_')} {v:.2f}" for k, v in s["scores"].items() if k.endswith("entropy")
+    )
     items.append(
         {
             "filename": n,
@@ -64,7 +64,9 @@ for s in this["selected"]:
             ],
         }
     )
-gallery_figure(items, image_dir, f"Round {round_}: the {len(items)} images picked for labeling", Path(snakemake.output.picks))
+gallery_figure(
+    items, image_dir, f"Round {round_}: the {len(items)} images picked for labeling", Path(snakemake.output.picks)
+)
 
 out = left_out(metadata.loc[[n for n in names if n in metadata.index]], this["config"])
 shown = out[:40]
