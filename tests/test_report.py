@@ -36,7 +36,11 @@ def test_report_files(report):
     assert (report / "results/report/learning_curve.png").stat().st_size > 10_000
     with zipfile.ZipFile(report / "report.zip") as z:
         names = z.namelist()
-    assert any(n.endswith("round_2/report/picks.png") for n in names), names[:20]
+    # the zip holds each figure once (stored by content hash) and the report page
+    for name in ("embedding_map.png", "picks.png", "left_out.png", "selection.json", "metrics.json"):
+        assert sum(n.endswith(f"/{name}") for n in names) == 2, (name, names)
+    assert sum(n.endswith("/learning_curve.png") for n in names) == 1
+    assert any(n.endswith("report.html") for n in names)
 
 
 def test_report_in_a_browser(report):
@@ -75,6 +79,9 @@ def test_report_in_a_browser(report):
             assert any(w > 1000 and src.startswith("data:image/png") for w, src in sizes), sizes
         page.goto(uri)
         page.get_by_text("Learning curve", exact=True).first.click()
-        assert "results/report/learning_curve.png" in page.inner_text("body")
+        page.locator("tr", has_text="learning curve").locator("a[iconname=eye]").click()
+        page.wait_for_timeout(500)
+        sizes = page.locator("img").evaluate_all("els => els.map(e => [e.naturalWidth, e.src.slice(0, 15)])")
+        assert any(w > 500 and src.startswith("data:image/png") for w, src in sizes), sizes
         browser.close()
     assert errors == []
