@@ -11,8 +11,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
+from pathlib import Path
 
 from playwright.sync_api import sync_playwright
+
+# the same Chromium and flags as the report test
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from browser import ARGS, chromium  # noqa: E402
 
 
 def main() -> None:
@@ -24,15 +30,8 @@ def main() -> None:
     args = parser.parse_args()
     with sync_playwright() as p:
         browser = p.chromium.launch(
-            executable_path="/usr/bin/chromium",
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
+            executable_path=str(chromium()),
+            args=ARGS,
         )
         page = browser.new_page(viewport={"width": 1400, "height": 850})
         page.goto(f"{args.url}/user/login/")
