@@ -18,7 +18,7 @@ from PIL import Image  # noqa: E402
 from sklearn.decomposition import PCA  # noqa: E402
 from sklearn.manifold import TSNE  # noqa: E402
 
-from bps_labeler.selection import OPERATIONS  # noqa: E402
+from bps_labeler.selection import passes_threshold  # noqa: E402
 
 #: t-SNE above this many images would take minutes; a seeded sample is drawn instead (the picks
 #: always included).
@@ -161,8 +161,7 @@ def left_out(metadata: pd.DataFrame, config: dict) -> list[tuple[str, str]]:
             continue
         key = item["input"]["key"]
         values = metadata[key].astype(float)
-        keep = OPERATIONS[strat["operation"]](values.to_numpy(), float(strat["threshold"]))
-        op = {"SMALLER": "<", "SMALLER_EQUAL": "<=", "BIGGER": ">", "BIGGER_EQUAL": ">="}[strat["operation"]]
+        keep = passes_threshold(strat, values.to_numpy())
         for name, value in values[~keep].items():
-            out.append((name, f"{key} {value:.3g}, not {op} {strat['threshold']}"))
+            out.append((name, f"{key} {value:.3g}, not {strat['operation']} {strat['threshold']:g}"))
     return out

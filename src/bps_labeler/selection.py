@@ -100,6 +100,11 @@ def _balance_distribution(values: np.ndarray, target: dict[str, float], where: s
     return dist, [t / total for t in tgt]
 
 
+def passes_threshold(strategy: dict[str, Any], values: np.ndarray) -> np.ndarray:
+    """Which values a THRESHOLD strategy keeps: the one test behind selection and the report."""
+    return OPERATIONS[strategy["operation"]](np.asarray(values, dtype=np.float64), float(strategy["threshold"]))
+
+
 def _report_threshold(where: str, item: dict[str, Any], n_out: int, n: int) -> None:
     """Say how many images a THRESHOLD leaves out: quality thresholds are set on one dataset's
     measures, and on other images (real ones, another microscope) they can silently drop most of
@@ -160,7 +165,7 @@ def select(
         if item["strategy"]["type"] == "THRESHOLD":
             values = _input_values(item, pool, f"{where}.strategies[{i}]").astype(np.float64)
             strat = item["strategy"]
-            keep = OPERATIONS[strat["operation"]](values, float(strat["threshold"]))
+            keep = passes_threshold(strat, values)
             _report_threshold(f"{where}.strategies[{i}]", item, int((~keep).sum()), len(keep))
             candidates &= keep
     # a share of the images people could label: those the condition does not answer
