@@ -75,7 +75,7 @@ def main() -> None:
     args = parser.parse_args()
     root = pools.build(
         args.configfile,
-        ["results/data/split.csv", "results/data/images/manifest.tsv", "results/data/filtered_meta.csv"],
+        ["results/data/split.csv", "results/data/images", "results/data/filtered_meta.csv"],
     )
     cfg = yaml.safe_load((root / "config" / "config.yaml").read_text())
     results = root / "results"

@@ -177,7 +177,7 @@ def test_local_source_with_a_corrupt_tiff_names_the_file(tmp_path, tiny_dataset)
     cfg["filter"] = {}
     cfg["annotation"]["oracle"]["truth"] = str(truth)
     workdir = make_workdir(tmp_path / "work", cfg)
-    proc = snakemake(workdir, "results/data/images/manifest.tsv", check=False)
+    proc = snakemake(workdir, "results/data/images", check=False)
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0
     assert f"ERROR: {local / victim}: not a readable TIFF" in out

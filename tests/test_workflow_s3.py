@@ -64,7 +64,7 @@ def test_s3_source_to_s3_datasource(moto_s3, tiny_dataset, tmp_path):
 
     # publishing again uploads nothing; losing a few downloads fetches only those
     for n in meta["filename"][:3]:
-        (workdir / "resources/raw" / n).unlink()
+        (workdir / "resources/raw/cache" / n).unlink()
     for p in (workdir / "resources/raw/shards").glob("*.tsv"):
         p.unlink()  # as if every download job had been killed before finishing
     shards = [f"resources/raw/shards/download_{i}.tsv" for i in range(3)]

@@ -21,6 +21,7 @@ from PIL import Image
 from scipy import ndimage
 
 from bps_labeler.errors import InputError
+from bps_labeler.files import link_or_copy
 from bps_labeler.meta import jpg_name
 from bps_labeler.progress import Progress
 
@@ -209,3 +210,25 @@ def convert_shard(
                 progress.update(len(part))
     cols = ["filename", "source", "height", "width", "raw_min", "raw_max", *QUALITY_COLUMNS]
     return pd.DataFrame(rows, columns=cols).sort_values("filename").reset_index(drop=True)
+
+
+def merge_shards(manifests: list[Path], shard_dirs: list[Path], out_dir: Path) -> pd.DataFrame:
+    """Gather the shards' JPGs into one folder and return the manifest of all of them.
+
+    Every later rule, Label Studio and the published datasource name an image by its place in
+    one flat folder; the shards are only how conversion is spread over jobs. The JPGs are linked,
+    not copied (files.link_or_copy).
+    """
+    if len(manifests) != len(shard_dirs):
+        raise ValueError(f"{len(manifests)} shard manifests but {len(shard_dirs)} shard folders")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    parts = []
+    for manifest, shard_dir in zip(manifests, shard_dirs):
+        part = pd.read_csv(manifest, sep="\t")
+        for name in part["filename"]:
+            src = shard_dir / name
+            if not src.is_file():
+                raise InputError(f"{manifest} lists {name}, but {src} does not exist: rerun its convert job.")
+            link_or_copy(src, out_dir / name)
+        parts.append(part)
+    return pd.concat(parts).sort_values("filename").reset_index(drop=True)

@@ -20,6 +20,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
 from bps_labeler.errors import InputError
+from bps_labeler.files import link_or_copy
 from bps_labeler.progress import Progress
 
 log = logging.getLogger(__name__)
@@ -149,12 +150,19 @@ def fetch_meta(loc: S3Location, dst: Path, expected_sha256: str | None) -> str:
 
 
 def download_shard(
-    names: list[str], loc: S3Location, dst_dir: Path, on_missing: str = "stop", threads: int = 8
+    names: list[str],
+    loc: S3Location,
+    dst_dir: Path,
+    on_missing: str = "stop",
+    threads: int = 8,
+    out_dir: Path | None = None,
 ) -> list[dict[str, Any]]:
-    """Download the images of one shard; each is verified (size, and the TIFF opens).
+    """Download the images of one shard into `dst_dir`; each is verified (size, and the TIFF opens).
 
-    Images already on disk are kept (they only ever appear there whole), so a rerun after an
-    interruption fetches only what is missing. Objects that do not exist are collected into one
+    Images already in `dst_dir` are kept (they only ever appear there whole), so a rerun after an
+    interruption fetches only what is missing. With `out_dir`, each verified image is also linked
+    there: the shard's declared output, which Snakemake empties before a rerun and which remote
+    storage uploads, while `dst_dir` stays as the resumable cache. Objects that do not exist are collected into one
     list: with `on_missing="stop"` that list is the error, with "skip" they are left out.
     """
     from concurrent.futures import ThreadPoolExecutor
@@ -162,6 +170,8 @@ def download_shard(
     from bps_labeler.convert import check_tiff
 
     dst_dir.mkdir(parents=True, exist_ok=True)
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
     s3 = client(loc)
 
     def one(name: str) -> dict[str, Any]:
@@ -178,6 +188,8 @@ def download_shard(
         except InputError:
             dst.unlink(missing_ok=True)
             raise
+        if out_dir is not None:
+            link_or_copy(dst, out_dir / name)
         return {"filename": name, "size": dst.stat().st_size, "status": "downloaded" if fetched else "present"}
 
     progress = Progress(f"download from s3://{loc.bucket}", len(names), log)

@@ -254,13 +254,18 @@ def _pick_artefact(rng: np.random.Generator, fraction: float) -> str:
     return str(rng.choice(ARTEFACTS[1:], p=[0.4, 0.2, 0.15, 0.25]))
 
 
-def generate(out_dir: Path, truth_csv: Path, spec: SyntheticSpec) -> pd.DataFrame:
-    """Write TIFFs and meta.csv to `out_dir` and the hidden labels to `truth_csv`.
+def generate(out_dir: Path, truth_csv: Path, spec: SyntheticSpec, image_dir: Path | None = None) -> pd.DataFrame:
+    """Write meta.csv to `out_dir`, the TIFFs to `image_dir` (default: beside it) and the hidden
+    labels to `truth_csv`.
 
-    Every image gets its own random stream derived from (seed, index), so the output does not
-    depend on the order or the batch in which images are written.
+    The workflow keeps the TIFFs in a folder of their own so that Snakemake can declare them as
+    one output, which is what lets them travel through remote storage. Every image gets its own
+    random stream derived from (seed, index), so the output does not depend on the order or the
+    batch in which images are written.
     """
+    image_dir = out_dir if image_dir is None else image_dir
     out_dir.mkdir(parents=True, exist_ok=True)
+    image_dir.mkdir(parents=True, exist_ok=True)
     truth_csv.parent.mkdir(parents=True, exist_ok=True)
     meta_rows: list[dict[str, object]] = []
     truth_rows: list[dict[str, object]] = []
@@ -279,7 +284,7 @@ def generate(out_dir: Path, truth_csv: Path, spec: SyntheticSpec) -> pd.DataFram
             if name not in seen:
                 break
         seen.add(name)
-        tifffile.imwrite(out_dir / name, img, compression="deflate", photometric="minisblack")
+        tifffile.imwrite(image_dir / name, img, compression="deflate", photometric="minisblack")
         meta_rows.append({"filename": name, "dose_Gy": dose, "particle_type": particle, "hr_post_exposure": hours})
         truth_rows.append(
             {

@@ -105,8 +105,9 @@ wildcard_constraints:
 
 
 CONDA_ENV = "../envs/bps.yaml"
+# one folder of every JPG, with manifest.tsv: a single declared output, so it travels through
+# remote storage (--default-storage-provider) like any other file
 IMAGES = "results/data/images"
-IMAGE_MANIFEST = f"{IMAGES}/manifest.tsv"
 SHARDS = list(range(config["convert"]["shards"]))
 
 
@@ -150,7 +151,7 @@ def megabytes(n_images, base=3000):
 
 
 def raw_dir():
-    """Folder holding meta.csv and the TIFFs (downloaded there for an S3 source)."""
+    """Folder holding meta.csv (and, for a local source, the TIFFs)."""
     if config["source"]["kind"] == "local":
         return config["source"]["local"]["path"]
     return "resources/raw"
@@ -165,6 +166,17 @@ def download_manifest(wildcards):
     if config["source"]["kind"] == "s3":
         return [f"resources/raw/shards/download_{wildcards.shard}.tsv"]
     return []
+
+
+def raw_tiffs(wildcards):
+    """The TIFF folder a convert shard reads, where a rule makes it (a local source's folder is
+    the user's, passed as a param: it is not a workflow output)."""
+    kind = config["source"]["kind"]
+    if kind == "synthetic":
+        return {"tiffs": "resources/raw/tiffs"}
+    if kind == "s3":
+        return {"tiffs": f"resources/raw/shards/tiffs_{wildcards.shard}"}
+    return {}
 
 
 def configured_selection(round_):
@@ -224,8 +236,8 @@ def validation_annotations():
 
 
 def image_dir(wildcards, input):
-    """The JPG folder, taken from the manifest input so it follows the files on any storage."""
-    return os.path.dirname(input.images)
+    """The JPG folder, taken from the input so it follows the files on any storage."""
+    return input.images
 
 
 def invocation():
@@ -268,7 +280,7 @@ def labelstudio_inputs(wildcards):
     """What the Label Studio backend reads besides the images to label."""
     ls = config["annotation"]["labelstudio"]
     inputs = {
-        "images": IMAGE_MANIFEST,
+        "images": IMAGES,
         "metadata": "results/data/metadata",
         "known": "results/data/known_answers.json",
     }

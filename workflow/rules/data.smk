@@ -19,10 +19,13 @@ rule filter_meta:
 
 rule convert:
     input:
+        unpack(raw_tiffs),
         meta="results/data/filtered_meta.csv",
         downloaded=download_manifest,
     output:
         manifest="results/data/shards/convert_{shard}.tsv",
+        # gathered into one folder by `images`, then deleted
+        images=temp(directory("results/data/shards/images_{shard}")),
     log:
         "logs/convert/{shard}.log",
     benchmark:
@@ -37,7 +40,6 @@ rule convert:
         ),
     params:
         src_dir=raw_dir(),
-        dst_dir=IMAGES,
         n_shards=config["convert"]["shards"],
         # how the images look, not how many threads make them: changing threads redoes nothing
         convert={k: v for k, v in config["convert"].items() if k != "threads"},
@@ -48,8 +50,9 @@ rule convert:
 rule images:
     input:
         manifests=expand("results/data/shards/convert_{shard}.tsv", shard=SHARDS),
+        shards=expand("results/data/shards/images_{shard}", shard=SHARDS),
     output:
-        manifest=IMAGE_MANIFEST,
+        images=directory(IMAGES),
     log:
         "logs/images.log",
     localrule: True
@@ -62,7 +65,7 @@ rule images:
 rule metadata:
     input:
         meta="results/data/filtered_meta.csv",
-        images=IMAGE_MANIFEST,
+        images=IMAGES,
     output:
         directory("results/data/metadata"),
     log:

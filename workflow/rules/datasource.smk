@@ -3,7 +3,7 @@
 
 rule publish_data:
     input:
-        images=IMAGE_MANIFEST,
+        images=IMAGES,
         metadata="results/data/metadata",
         split="results/data/split.csv",
     output:

@@ -3,7 +3,7 @@
 
 rule embed:
     input:
-        images=IMAGE_MANIFEST,
+        images=IMAGES,
         split="results/data/split.csv",
     output:
         embeddings="results/embeddings/embeddings.csv",

@@ -11,7 +11,7 @@ rule report_round:
         predictions="results/round_{round}/predictions",
         embeddings="results/embeddings/embeddings.csv",
         metadata="results/data/metadata",
-        images=IMAGE_MANIFEST,
+        images=IMAGES,
     output:
         map=report(
             "results/round_{round}/report/embedding_map.png",

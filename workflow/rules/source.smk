@@ -6,6 +6,7 @@ if config["source"]["kind"] == "synthetic":
     rule synthesize:
         output:
             meta="resources/raw/meta.csv",
+            tiffs=directory("resources/raw/tiffs"),
             truth=config["annotation"]["oracle"]["truth"],
         log:
             "logs/synthesize.log",
@@ -47,6 +48,7 @@ elif config["source"]["kind"] == "s3":
             meta="results/data/filtered_meta.csv",
         output:
             manifest="resources/raw/shards/download_{shard}.tsv",
+            tiffs=directory("resources/raw/shards/tiffs_{shard}"),
         log:
             "logs/download/{shard}.log",
         benchmark:
@@ -64,6 +66,8 @@ elif config["source"]["kind"] == "s3":
         params:
             s3=config["source"]["s3"],
             n_shards=config["convert"]["shards"],
-            dst_dir="resources/raw",
+            # every image fetched so far, kept across reruns: Snakemake empties `tiffs` before
+            # a rerun, so an interrupted download resumes from here (linked, not copied)
+            cache="resources/raw/cache",
         script:
             "../scripts/download.py"

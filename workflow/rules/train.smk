@@ -6,7 +6,7 @@ rule train:
         annotations=round_annotations,
         validation=validation_annotations(),
         backbone="results/embeddings/backbone.pt",
-        images=IMAGE_MANIFEST,
+        images=IMAGES,
         known="results/data/known_answers.json",
         split="results/data/split.csv",
     output:
@@ -48,7 +48,7 @@ rule predict:
     input:
         model="results/round_{round}/model.ckpt",
         split="results/data/split.csv",
-        images=IMAGE_MANIFEST,
+        images=IMAGES,
         known="results/data/known_answers.json",
     output:
         predictions=directory("results/round_{round}/predictions"),

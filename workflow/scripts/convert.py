@@ -17,8 +17,9 @@ manifest = convert_shard(
     meta,
     shard=int(snakemake.wildcards.shard),
     n_shards=snakemake.params.n_shards,
-    src_dir=Path(snakemake.params.src_dir),
-    dst_dir=Path(snakemake.params.dst_dir),
+    # the TIFF folder: a rule's output (synthetic, S3 download shard) or the user's folder (local)
+    src_dir=Path(snakemake.input.get("tiffs") or snakemake.params.src_dir),
+    dst_dir=Path(snakemake.output.images),
     stretch=Stretch(cfg["stretch"], *cfg["percentiles"], quality=cfg["jpeg_quality"]),
     workers=snakemake.threads,
 )

@@ -14,6 +14,11 @@ meta = pd.read_csv(snakemake.input.meta)
 shard, n = int(snakemake.wildcards.shard), snakemake.params.n_shards
 names = [f for f in meta["filename"] if shard_of(f, n) == shard]
 rows = download_shard(
-    names, S3Location.from_config(cfg), Path(snakemake.params.dst_dir), cfg["on_missing"], threads=4 * snakemake.threads
+    names,
+    S3Location.from_config(cfg),
+    Path(snakemake.params.cache),
+    cfg["on_missing"],
+    threads=4 * snakemake.threads,
+    out_dir=Path(snakemake.output.tiffs),
 )
 pd.DataFrame(rows, columns=["filename", "size", "status"]).to_csv(snakemake.output.manifest, sep="\t", index=False)

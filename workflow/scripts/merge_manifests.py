@@ -1,9 +1,11 @@
-"""One manifest of every converted image: the sign that all shards are done."""
+"""One folder and one manifest of every converted image: the sign that all shards are done."""
 
-import pandas as pd
+from pathlib import Path
 
 from bps_labeler import logs
+from bps_labeler.convert import merge_shards
 
 logs.to_file(snakemake.log[0])
-parts = [pd.read_csv(p, sep="\t") for p in snakemake.input.manifests]
-pd.concat(parts).sort_values("filename").to_csv(snakemake.output.manifest, sep="\t", index=False)
+out = Path(snakemake.output.images)
+manifest = merge_shards([Path(p) for p in snakemake.input.manifests], [Path(p) for p in snakemake.input.shards], out)
+manifest.to_csv(out / "manifest.tsv", sep="\t", index=False)

@@ -11,5 +11,5 @@ logs.to_file(snakemake.log[0])
 write_metadata(
     pd.read_csv(snakemake.input.meta),
     Path(snakemake.output[0]),
-    quality=pd.read_csv(snakemake.input.images, sep="\t"),
+    quality=pd.read_csv(Path(snakemake.input.images) / "manifest.tsv", sep="\t"),
 )

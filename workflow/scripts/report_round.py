@@ -15,7 +15,7 @@ from bps_labeler.predictions import active_learning_scores, read_predictions
 logs.to_file(snakemake.log[0])
 round_ = int(snakemake.wildcards.round)
 categories = tuple(snakemake.params.categories)
-image_dir = Path(snakemake.input.images).parent
+image_dir = Path(snakemake.input.images)
 names, embeddings = read_embeddings(Path(snakemake.input.embeddings))
 metadata = metadata_table(Path(snakemake.input.metadata))
 

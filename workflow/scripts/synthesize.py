@@ -15,4 +15,5 @@ generate(
         artefact_fraction=snakemake.params.artefact_fraction,
         **snakemake.params.generator,
     ),
+    image_dir=Path(snakemake.output.tiffs),
 )
