@@ -90,8 +90,8 @@ BALANCE = {
     "input": {"type": "METADATA", "key": "particle_type"},
     "strategy": {"type": "BALANCE", "target": {"Fe": 0.5, "X-ray": 0.5}},
 }
-#: Leave out what the quality metadata flags: nuclei cut by the border (or empty fields, which
-#: score high there too) and saturated blobs. These are what pure diversity picks first.
+#: Leave out what the quality metadata flags, as config/config.yaml does: nuclei the crop cut off,
+#: saturated blobs and empty fields. These are what pure diversity picks first.
 CLEAN = [
     {
         "input": {"type": "METADATA", "key": "border_fraction"},
@@ -100,6 +100,10 @@ CLEAN = [
     {
         "input": {"type": "METADATA", "key": "saturated_fraction"},
         "strategy": {"type": "THRESHOLD", "threshold": 0.01, "operation": "SMALLER"},
+    },
+    {
+        "input": {"type": "METADATA", "key": "snr"},
+        "strategy": {"type": "THRESHOLD", "threshold": 3.0, "operation": "BIGGER"},
     },
 ]
 #: Only empty fields (low signal-to-noise) and saturated blobs: is the border filter needed?

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+import httpx
 import pytest
 from PIL import Image
 
@@ -11,6 +13,7 @@ from bps_labeler.annotations import filename_of, from_full_export, resolve
 from bps_labeler.errors import InputError
 from bps_labeler.labelstudio import (
     LabelStudioSpec,
+    choice_result,
     collect_labels,
     connect,
     ensure_local_storage,
@@ -111,6 +114,30 @@ def test_simulated_labeler_and_export(labelstudio, images, request):
     assert {filename_of(r["image"]): r["choice"] for r in labels} == truth
     assert report["unlabeled"] == [] and report["disagreements"] == []
     assert all(r["data"]["round"] == 1 for r in records)  # task data travels into the export
+
+
+def test_an_export_of_uploaded_images_matches_their_names(labelstudio, images, request):
+    """People may upload the round's JPGs through Label Studio's UI instead of local files."""
+    image_dir, names = images
+    server = connect(labelstudio["url"], labelstudio["token_env"])
+    project = ensure_project(server, unique_title(request), CATS)
+    for name in names[:3]:  # what the UI's "Upload Files" sends
+        with open(image_dir / name, "rb") as f:
+            httpx.post(
+                f"{labelstudio['url']}/api/projects/{project}/import",
+                headers={"Authorization": f"Token {labelstudio['token']}"},
+                files={name: (name, f, "image/jpeg")},
+                timeout=60,
+            ).raise_for_status()
+    tasks = list(server.client.tasks.list(project=project))
+    assert len(tasks) == 3
+    for t in tasks:  # Label Studio 1.23 keeps the upload under a random prefix
+        assert re.fullmatch(rf"/data/upload/{project}/[0-9a-f]{{8}}-P242_.*\.jpg", t.data["image"]), t.data
+        server.client.annotations.create(id=t.id, result=[choice_result("track")], lead_time=1.0)
+    export = export_tasks(server, project, [int(t.id) for t in tasks])
+    labels, report = resolve(from_full_export(export, "export.json"), "export.json", names[:3], CATS)
+    assert sorted(filename_of(r["image"]) for r in labels) == sorted(names[:3])
+    assert report["unlabeled"] == []
 
 
 def test_skipped_and_disagreeing_tasks_follow_the_rule(labelstudio, images, request):

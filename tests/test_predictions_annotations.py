@@ -30,7 +30,10 @@ def test_prediction_format_round_trip(tmp_path):
         "categories": [{"id": 0, "name": "track"}, {"id": 1, "name": "no track"}],
     }
     rec = json.loads((tmp_path / "bps-classification" / "b_proj.json").read_text())
-    assert rec == {"file_name": "b_proj.jpg", "predictions": [{"category_id": 1, "probabilities": [0.3, 0.7]}]}
+    assert rec == {
+        "file_name": "b_proj.jpg",
+        "predictions": [{"category_id": 1, "score": 0.7, "probabilities": [0.3, 0.7]}],
+    }
     np.testing.assert_allclose(read_predictions(tmp_path, names), probs)
     with pytest.raises(InputError, match=r"predictions missing for 1 image\(s\), e.g. \['c_proj.jpg'\]"):
         read_predictions(tmp_path, names + ["c_proj.jpg"])
@@ -69,10 +72,17 @@ def test_oracle_refuses_images_without_truth():
         "/data/local-files/?d=results%2Fdata%2Fimages%2FP1_a.jpg",
         "s3://bucket/data/P1_a.jpg",
         "/data/upload/3/P1_a.jpg",
+        # Label Studio stores an uploaded file as <8 hex>-<name> (test_labelstudio uploads one)
+        "/data/upload/3/1f0c9a2e-P1_a.jpg",
+        "http://localhost:8080/data/upload/12/deadbeef-P1_a.jpg",
     ],
 )
 def test_filename_of_any_export_form(url):
     assert filename_of(url) == "P1_a.jpg"
+
+
+def test_an_upload_like_prefix_outside_uploads_is_part_of_the_name():
+    assert filename_of("/data/local-files/?d=images/1f0c9a2e-P1_a.jpg") == "1f0c9a2e-P1_a.jpg"
 
 
 @pytest.mark.parametrize(

@@ -50,16 +50,30 @@ def test_s3_source_to_s3_datasource(moto_s3, tiny_dataset, tmp_path):
     stems = [n[:-4] for n in train]
     expected = (
         {f"wf/data/{n}" for n in train}
-        | {f"wf/.lightly/metadata/{s}.json" for s in stems}
-        | {"wf/.lightly/metadata/schema.json"}
-        | {"wf/.lightly/predictions/tasks.json", "wf/.lightly/predictions/bps-classification/schema.json"}
-        | {f"wf/.lightly/predictions/bps-classification/{s}.json" for s in stems}
+        | {f"wf/lightly/.lightly/metadata/{s}.json" for s in stems}
+        | {"wf/lightly/.lightly/metadata/schema.json"}
+        | {
+            "wf/lightly/.lightly/predictions/tasks.json",
+            "wf/lightly/.lightly/predictions/bps-classification/schema.json",
+        }
+        | {f"wf/lightly/.lightly/predictions/bps-classification/{s}.json" for s in stems}
         | {"wf/.bps-labeler/data.json", "wf/.bps-labeler/predictions.json"}
     )
     assert keys == expected
-    body = s3.get_object(Bucket=moto_s3["out_bucket"], Key="wf/.lightly/predictions/tasks.json")["Body"].read()
+    body = s3.get_object(Bucket=moto_s3["out_bucket"], Key="wf/lightly/.lightly/predictions/tasks.json")["Body"].read()
     assert json.loads(body) == ["bps-classification"]
+    # Lightly matches metadata and predictions to an image by its path under the Input datasource
+    # (<uri>/data): each file sits at that path under .lightly/metadata (or the task's folder)
+    # with .json for its suffix, and names it in file_name
     marker = json.loads((workdir / "results/publish/data.json").read_text())
+    assert marker["input_datasource"] == f"s3://{moto_s3['out_bucket']}/wf/data"
+    assert marker["lightly_datasource"] == f"s3://{moto_s3['out_bucket']}/wf/lightly"
+    for key in sorted(k for k in keys if k.startswith("wf/data/"))[:5]:
+        rel = key.removeprefix("wf/data/")
+        for folder in (".lightly/metadata", ".lightly/predictions/bps-classification"):
+            obj = f"wf/lightly/{folder}/{rel.removesuffix('.jpg')}.json"
+            record = json.loads(s3.get_object(Bucket=moto_s3["out_bucket"], Key=obj)["Body"].read())
+            assert record["file_name"] == rel, (obj, record["file_name"])
     assert marker["uploaded"] == marker["n_objects"] == 2 * len(train) + 1
 
     # publishing again uploads nothing; losing a few downloads fetches only those

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Collection
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -31,12 +32,21 @@ def image_url(filename: str, image_root: str) -> str:
     return f"{LOCAL_FILES_PREFIX}{PurePosixPath(image_root) / filename}"
 
 
+#: Label Studio keeps a file uploaded through its UI as /data/upload/<project>/<8 hex>-<name>.
+_UPLOAD = re.compile(r"/data/upload/(?:\d+/)?[0-9a-f]{8}-(?P<name>[^/]+)$")
+
+
 def filename_of(image: str) -> str:
-    """The JPG name inside a task's `image` value, whatever URL form the export used."""
+    """The JPG name inside a task's `image` value, whatever URL form the export used.
+
+    Images people uploaded carry Label Studio's random prefix, which is not part of the name
+    the selection gave them.
+    """
     parsed = urlparse(image)
     query = parse_qs(parsed.query)
     path = query["d"][0] if "d" in query else unquote(parsed.path)
-    return PurePosixPath(path).name
+    upload = _UPLOAD.search(path)
+    return upload["name"] if upload else PurePosixPath(path).name
 
 
 def read_truth(path: Path) -> dict[str, str]:

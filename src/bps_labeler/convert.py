@@ -128,13 +128,18 @@ QUALITY_COLUMNS = ("sharpness", "snr", "saturated_fraction", "foreground_fractio
 def quality(arr: np.ndarray, out: np.ndarray) -> dict[str, float]:
     """Cheap image-quality measures, so selection can drop or down-weight bad images.
 
+    Each is defined from the image itself, not from its data type, because real BPS images use
+    a small part of the 16-bit range (the one in ../shared/bps tops out at 2,470 of 65,535):
     sharpness: variance of the Laplacian of Gaussian (sigma 1.5 px) of the 8-bit image
     (blurred fields score low);
-    snr: foreground over background mean, in background standard deviations;
-    saturated_fraction: share of pixels at 95 % of the sensor's range or more (blobs);
-    foreground_fraction: share of pixels brighter than halfway between background and nucleus
-    (empty fields score near 0); border_fraction: share of the image's outer frame that is
-    foreground (a neighbouring nucleus cut by the border scores high).
+    snr: foreground over background mean, in background standard deviations (empty fields
+    score about 2.6, nuclei 4 and more);
+    saturated_fraction: share of pixels at the image's own maximum; a detector that clipped
+    leaves a flat top of many pixels there, an unclipped image one or a few;
+    foreground_fraction: share of pixels brighter than halfway between background and nucleus;
+    border_fraction: share of the image's outer frame that the central nucleus touches (a crop
+    that cut the nucleus off scores high; neighbours touching the frame, which real crops often
+    have, do not count).
     """
     # Laplacian of Gaussian at the scale of a focus: pixel noise does not count as detail
     lap = ndimage.gaussian_laplace(out.astype(np.float32), 1.5)
@@ -144,15 +149,33 @@ def quality(arr: np.ndarray, out: np.ndarray) -> dict[str, float]:
     bg_vals = a[~fg] if (~fg).any() else a.ravel()
     fg_vals = a[fg] if fg.any() else a.ravel()
     snr = (fg_vals.mean() - bg_vals.mean()) / (bg_vals.std() + 1e-6)
-    frame = np.concatenate([fg[:2].ravel(), fg[-2:].ravel(), fg[:, :2].ravel(), fg[:, -2:].ravel()])
-    top = np.iinfo(arr.dtype).max if np.issubdtype(arr.dtype, np.integer) else a.max()
+    top = a.max()
+    saturated = float((a == top).mean()) if top > a.min() else 0.0
     return {
         "sharpness": round(float(lap.var()), 3),
         "snr": round(float(snr), 3),
-        "saturated_fraction": round(float((a >= 0.95 * top).mean()), 5),
+        "saturated_fraction": round(saturated, 5),
         "foreground_fraction": round(float(fg.mean()), 4),
-        "border_fraction": round(float(frame.mean()), 4),
+        "border_fraction": round(_central_border_contact(fg), 4),
     }
+
+
+def _central_border_contact(fg: np.ndarray) -> float:
+    """Share of a 2-pixel frame covered by the foreground component at the image's centre.
+
+    The nucleus a BPS crop is made for sits at its centre; when the centre pixel is background
+    (a dark nucleolus, an empty field) the largest component stands in for it.
+    """
+    labels, n = ndimage.label(fg)
+    if n == 0:
+        return 0.0
+    h, w = fg.shape
+    central = labels[h // 2, w // 2]
+    if central == 0:
+        central = int(np.argmax(np.bincount(labels.ravel())[1:])) + 1
+    frame = np.ones_like(fg)
+    frame[2:-2, 2:-2] = False
+    return float((labels[frame] == central).mean())
 
 
 def convert_one(src: Path, dst: Path, stretch: Stretch) -> dict[str, object]:

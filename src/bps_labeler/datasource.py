@@ -1,10 +1,17 @@
 """Publishing the training set, metadata and predictions as a Lightly datasource.
 
-Layout (https://docs.lightly.ai/docs/set-up-your-first-dataset):
+Layout: two folders, as the old tutorial set them up in its bucket, one for each of the two
+datasources Lightly asks for (https://docs.lightly.ai/docs/cloud-storage):
 
-    data/<stem>.jpg
-    .lightly/metadata/schema.json, .lightly/metadata/<stem>.json
-    .lightly/predictions/tasks.json, .lightly/predictions/bps-classification/{schema,<stem>}.json
+    data/<stem>.jpg                                    the Input datasource: <uri>/data
+    lightly/.lightly/metadata/schema.json, <stem>.json the Lightly datasource: <uri>/lightly
+    lightly/.lightly/predictions/tasks.json, bps-classification/{schema,<stem>}.json
+
+Lightly matches a metadata or prediction file to its image by path: the file's path under
+`.lightly/metadata/` (or the task's folder) must be the image's path under the Input datasource
+with `.json` for its suffix, and `file_name` inside it that same image path. With the Input
+datasource at `data/`, an image `data/<stem>.jpg` is `<stem>.jpg` to Lightly, which is what
+the metadata and prediction files say (`datasource_paths` gives both URIs).
 
 The datasource is a local folder or `s3://bucket/prefix`. Every publish leaves a marker listing
 each key with its sha256, both in the datasource (`.bps-labeler/<name>.json`) and locally; the
@@ -85,7 +92,7 @@ def publish(ds: Datasource, files: dict[str, Path], name: str, marker_out: Path)
     changed = [k for k, s in sums.items() if previous.get(k) != s]
     for k in changed:
         ds.put(files[k], k)
-    marker = {"datasource": ds.uri, "name": name, "n_objects": len(sums), "objects": sums}
+    marker = {"datasource": ds.uri, **datasource_paths(ds.uri), "name": name, "n_objects": len(sums), "objects": sums}
     text = json.dumps(marker, indent=1, sort_keys=True) + "\n"
     ds.put_text(text, key, marker_out.with_name(f".{marker_out.name}.tmp"))
     marker_out.parent.mkdir(parents=True, exist_ok=True)
@@ -95,16 +102,31 @@ def publish(ds: Datasource, files: dict[str, Path], name: str, marker_out: Path)
     return {"uploaded": len(changed), "n_objects": len(sums)}
 
 
+#: Where the images go: the folder to set as Lightly's Input datasource.
+INPUT_DIR = "data"
+#: The folder to set as Lightly's Lightly datasource; `.lightly/` lives inside it.
+LIGHTLY_DIR = "lightly"
+
+
+def datasource_paths(uri: str) -> dict[str, str]:
+    """The two URIs a user gives Lightly for a datasource published at `uri`."""
+    base = uri.rstrip("/")
+    return {"input_datasource": f"{base}/{INPUT_DIR}", "lightly_datasource": f"{base}/{LIGHTLY_DIR}"}
+
+
 def data_files(image_dir: Path, metadata_dir: Path, filenames: list[str]) -> dict[str, Path]:
     """Datasource keys of the training images and their Lightly metadata."""
-    files = {".lightly/metadata/schema.json": metadata_dir / "schema.json"}
+    files = {f"{LIGHTLY_DIR}/.lightly/metadata/schema.json": metadata_dir / "schema.json"}
     for name in filenames:
         stem = Path(name).stem
-        files[f"data/{name}"] = image_dir / name
-        files[f".lightly/metadata/{stem}.json"] = metadata_dir / f"{stem}.json"
+        files[f"{INPUT_DIR}/{name}"] = image_dir / name
+        files[f"{LIGHTLY_DIR}/.lightly/metadata/{stem}.json"] = metadata_dir / f"{stem}.json"
     return files
 
 
 def prediction_files(pred_dir: Path) -> dict[str, Path]:
     """Datasource keys of one round's predictions (tasks.json and one folder per task)."""
-    return {f".lightly/predictions/{p.relative_to(pred_dir).as_posix()}": p for p in sorted(pred_dir.rglob("*.json"))}
+    return {
+        f"{LIGHTLY_DIR}/.lightly/predictions/{p.relative_to(pred_dir).as_posix()}": p
+        for p in sorted(pred_dir.rglob("*.json"))
+    }

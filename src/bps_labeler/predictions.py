@@ -38,7 +38,14 @@ def write_predictions(
     for name, p in zip(filenames, probabilities):
         record = {
             "file_name": name,
-            "predictions": [{"category_id": int(np.argmax(p)), "probabilities": [round(float(v), 6) for v in p]}],
+            "predictions": [
+                {
+                    "category_id": int(np.argmax(p)),
+                    # Lightly's classification record: the chosen class's probability
+                    "score": round(float(np.max(p)), 6),
+                    "probabilities": [round(float(v), 6) for v in p],
+                }
+            ],
         }
         (task_dir / f"{stem(name)}.json").write_text(json.dumps(record) + "\n")
 

@@ -3,8 +3,9 @@
 The generator imitates what makes the real task hard rather than what makes it easy: image sizes
 vary, the nucleus is textured and sits on a noisy dark background, foci are tiny, X-ray foci are
 scattered, Fe nuclei that a particle crossed show lines of foci that fade with time, not every Fe
-nucleus is hit, and a share of images are the artefacts a real thumbnail grid shows (a cut
-neighbour, a saturated blob, an empty field, a blurred field).
+nucleus is hit, and a share of images are the artefacts a real thumbnail grid shows (a nucleus
+cut off by a bad crop, a saturated blob, an empty field, a blurred field). A neighbour touching
+the frame is not one of them: the real image in ../shared/bps has two, and is a good image.
 
 The true label of every image goes to a separate file: only the simulated annotator reads it.
 """
@@ -47,7 +48,7 @@ CONDITIONS: tuple[tuple[str, str, float, int], ...] = (
 
 TRACK = "track"
 NO_TRACK = "no track"
-ARTEFACTS = ("none", "cut_neighbour", "saturated_blob", "empty", "blurred")
+ARTEFACTS = ("none", "cut_nucleus", "saturated_blob", "empty", "blurred")
 
 
 @dataclass(frozen=True)
@@ -179,6 +180,9 @@ def render_nucleus(
 
     cy, cx = h / 2 + rng.normal(0, h * 0.04), w / 2 + rng.normal(0, w * 0.04)
     ry, rx = h * rng.uniform(0.28, 0.4) * spec.nucleus_size, w * rng.uniform(0.28, 0.4) * spec.nucleus_size
+    if artefact == "cut_nucleus":  # a bad crop: a third to a half of the nucleus lies outside
+        side, inside = int(rng.integers(4)), rng.uniform(0.0, 0.35)
+        cy, cx = [(ry * inside, cx), (h - ry * inside, cx), (cy, rx * inside), (cy, w - rx * inside)][side]
     theta = rng.uniform(0, math.pi)
     wobble = [(rng.uniform(0, 0.05), rng.uniform(0, 2 * math.pi)) for _ in range(3)]
     mask = _ellipse_mask(h, w, cy, cx, ry, rx, theta, wobble)
@@ -230,12 +234,7 @@ def render_nucleus(
     # A track is only a track if a person would see a line: at least four foci on it.
     label = TRACK if n_tracks > 0 and track_foci >= 4 else NO_TRACK
 
-    if artefact == "cut_neighbour":
-        side = rng.integers(4)
-        ncy, ncx = [(-ry * 0.5, cx), (h + ry * 0.5, cx), (cy, -rx * 0.5), (cy, w + rx * 0.5)][side]
-        neighbour = _ellipse_mask(h, w, ncy, ncx, ry * 0.9, rx * 0.9, rng.uniform(0, math.pi))
-        img += neighbour * (1 - mask) * rng.uniform(350, 650)
-    elif artefact == "saturated_blob":
+    if artefact == "saturated_blob":
         by, bx = cy + rng.normal(0, ry / 3), cx + rng.normal(0, rx / 3)
         blob = _ellipse_mask(h, w, by, bx, ry * 0.35, rx * 0.35, 0.0)
         img += blob * 65535.0  # clipped at the sensor's maximum below, as a real saturated blob
