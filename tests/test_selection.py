@@ -297,3 +297,49 @@ def test_images_whose_condition_decides_are_never_picked():
         r"rounds, 20 whose condition decides the label .* \(or narrow known_answers\)",
     ):
         select({**cfg, "n_samples": 25}, pool, [])
+
+
+def test_balance_refuses_a_class_that_is_not_in_the_pool():
+    """Lightly's docs write {Xray: 0.5}; the data says X-ray: a typo must not drop the class."""
+    config = {
+        "n_samples": 20,
+        "strategies": [
+            {
+                "input": {"type": "METADATA", "key": "particle_type"},
+                "strategy": {"type": "BALANCE", "target": {"Fe": 0.5, "Xray": 0.5}},
+            }
+        ],
+    }
+    with pytest.raises(
+        InputError, match=r"class\(es\) \['Xray'\] do not occur in the pool; its classes are \['Fe', 'X-ray'\]"
+    ):
+        select(config, make_pool(), [])
+
+
+def lightly_similarity(**inp) -> dict:
+    return {
+        "n_samples": 5,
+        "strategies": [{"input": {"type": "EMBEDDINGS", **inp}, "strategy": {"type": "SIMILARITY"}}],
+    }
+
+
+def test_similarity_by_tag_name_queries_an_earlier_rounds_picks():
+    pool = clustered_pool()
+    tags = {"round_1": ["img_0160.jpg", "img_0161.jpg"]}
+    chosen = select(lightly_similarity(tag_name="round_1"), pool, tags["round_1"], tags=tags)
+    assert all(150 <= int(c[4:8]) < 190 for c in chosen) and not set(chosen) & set(tags["round_1"])
+    with pytest.raises(InputError, match=r"no tag 'round_2' before this round; .*\['round_1'\]"):
+        select(lightly_similarity(tag_name="round_2"), pool, [], tags=tags)
+
+
+@pytest.mark.parametrize(
+    "inp, message",
+    [
+        ({"dataset_id": "6401d4534d2ed9112da782f5", "tag_name": "initial-tag"}, "needs Lightly's cloud"),
+        ({"tag_name": "initial-tag"}, r"'initial-tag' is not a tag this pipeline has.*round_1, round_2"),
+        ({}, "SIMILARITY needs the images to look like"),
+    ],
+)
+def test_similarity_queries_that_need_lightlys_cloud_say_so(inp, message):
+    with pytest.raises(InputError, match=message):
+        validate_config(lightly_similarity(**inp), "selection")

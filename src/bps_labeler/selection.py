@@ -83,11 +83,12 @@ def _input_values(item: dict[str, Any], pool: Pool, where: str) -> np.ndarray:
 def _balance_distribution(values: np.ndarray, target: dict[str, float], where: str) -> tuple[np.ndarray, list[float]]:
     """One-hot class distributions; classes the target leaves out share what it leaves over."""
     labels = [str(v) for v in values]
-    unknown = set(target) - set(labels)
-    if unknown and not set(target) & set(labels):
+    unknown = sorted(set(target) - set(labels))
+    if unknown:
+        # a misspelt class ({Xray: 0.5}) would otherwise quietly hand its share to the others
         raise InputError(
-            f"{where}.strategy.target: none of {sorted(target)} occurs in the data "
-            f"(values: {sorted(set(labels))[:10]})."
+            f"{where}.strategy.target: class(es) {unknown} do not occur in the pool; its classes "
+            f"are {sorted(set(labels))[:20]}. Spell them as in meta.csv, or leave them out."
         )
     classes = list(target)
     rest = 1.0 - sum(target.values())
@@ -130,11 +131,13 @@ def select(
     pool: Pool,
     preselected: list[str],
     where: str = "selection",
+    tags: dict[str, list[str]] | None = None,
 ) -> list[str]:
     """Filenames chosen this round, in the engine's order.
 
     Earlier rounds' picks are passed to the engine as preselected, so diversity keeps away from
-    them and they are never chosen again.
+    them and they are never chosen again. `tags` (round_<r> -> that round's picks) stand in for
+    the Lightly tags a SIMILARITY query may name.
     """
     validate_config(config, where)
     index = {n: i for i, n in enumerate(pool.filenames)}
@@ -203,7 +206,15 @@ def select(
                 int(strat.get("num_nearest_neighbors", 20)),
             )
         elif kind == "SIMILARITY":
-            queries = strat["query_filenames"]
+            queries = list(strat.get("query_filenames") or [])
+            tag = item["input"].get("tag_name")
+            if tag is not None:  # Lightly's query by tag: here, an earlier round's picks
+                if tag not in (tags or {}):
+                    raise InputError(
+                        f"{here}.input.tag_name: no tag {tag!r} before this round; the tags are the "
+                        f"earlier rounds' picks: {sorted(tags or {}) or 'none yet (round 1)'}."
+                    )
+                queries += [q for q in tags[tag] if q not in queries]
             unknown_q = [q for q in queries if q not in index]
             if unknown_q:
                 raise InputError(f"{here}.strategy.query_filenames: not in the pool: {unknown_q[:5]}.")
@@ -270,6 +281,15 @@ def selection_record(
 
 def read_selected(path: Path) -> list[str]:
     return [s["filename"] for s in json.loads(Path(path).read_text())["selected"]]
+
+
+def round_tags(paths: list[Path]) -> dict[str, list[str]]:
+    """Earlier rounds' selections as tags, as Lightly tags each selection run: round_<r>."""
+    tags = {}
+    for path in paths:
+        record = json.loads(Path(path).read_text())
+        tags[f"round_{record['round']}"] = [s["filename"] for s in record["selected"]]
+    return tags
 
 
 def write_selection(record: dict[str, Any], path: Path) -> None:

@@ -6,6 +6,7 @@ starts, in the Snakemake process, with only jsonschema and PyYAML at hand.
 
 from __future__ import annotations
 
+import re
 from importlib import resources
 from typing import Any
 
@@ -65,11 +66,40 @@ def validate_config(config: dict[str, Any], where: str = "selection") -> None:
             )
         if strat == "THRESHOLD" and not {"threshold", "operation"} <= set(item["strategy"]):
             raise InputError(f"{here}.strategy: THRESHOLD needs 'threshold' and 'operation'.")
-        if strat == "SIMILARITY" and not item["strategy"].get("query_filenames"):
-            raise InputError(f"{here}.strategy: SIMILARITY needs 'query_filenames' (images to look like).")
+        if strat == "SIMILARITY":
+            _check_similarity_query(item, here)
         if strat == "BALANCE":
             target = item["strategy"].get("target")
             if not target:
                 raise InputError(f"{here}.strategy: BALANCE needs a non-empty 'target'.")
             if sum(target.values()) > 1 + 1e-9:
                 raise InputError(f"{here}.strategy.target: fractions sum to {sum(target.values()):g} > 1.")
+
+
+def _check_similarity_query(item: dict[str, Any], here: str) -> None:
+    """A SIMILARITY query this pipeline can answer offline, or a message saying why not.
+
+    Lightly names the query images by a tag of a dataset in its cloud (`input: {type:
+    EMBEDDINGS, dataset_id, tag_name}`). The tags this pipeline has are its own rounds' picks;
+    anything else is only in Lightly's cloud.
+    """
+    inp = item["input"]
+    if "dataset_id" in inp:
+        raise InputError(
+            f"{here}.input.dataset_id: a query from a dataset in Lightly's cloud needs Lightly's "
+            "cloud, which this pipeline does not use. Name the query images in "
+            "strategy.query_filenames, or an earlier round's picks as input.tag_name: round_<r> "
+            "(without dataset_id)."
+        )
+    tag = inp.get("tag_name")
+    if tag is not None and not re.fullmatch(r"round_[1-9][0-9]*", str(tag)):
+        raise InputError(
+            f"{here}.input.tag_name: {tag!r} is not a tag this pipeline has. Its tags are the earlier "
+            "rounds' picks (round_1, round_2, ...); other Lightly tags live in Lightly's cloud: list "
+            "their images in strategy.query_filenames instead."
+        )
+    if tag is None and not item["strategy"].get("query_filenames"):
+        raise InputError(
+            f"{here}.strategy: SIMILARITY needs the images to look like: strategy.query_filenames, "
+            "or input.tag_name: round_<r> for an earlier round's picks."
+        )

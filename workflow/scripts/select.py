@@ -8,7 +8,7 @@ from bps_labeler.embed import read_embeddings
 from bps_labeler.known_answers import read_known
 from bps_labeler.lightly_metadata import metadata_table
 from bps_labeler.predictions import read_predictions
-from bps_labeler.selection import Pool, read_selected, select, selection_record, write_selection
+from bps_labeler.selection import Pool, read_selected, round_tags, select, selection_record, write_selection
 from bps_labeler.store import check_in_pool, given_path, kept_selection, set_name
 
 logs.to_file(snakemake.log[0])
@@ -41,7 +41,8 @@ else:
     )
     preselected = [n for path in snakemake.input.earlier for n in read_selected(Path(path))]
     where = f"selection config of round {round_}"
-    chosen = select(snakemake.params.config, pool, preselected, where=where)
+    tags = round_tags([Path(p) for p in snakemake.input.earlier])
+    chosen = select(snakemake.params.config, pool, preselected, where=where, tags=tags)
     write_selection(
         selection_record(round_, snakemake.params.config, pool, preselected, chosen),
         Path(snakemake.output.selection),
