@@ -38,6 +38,17 @@ def test_percentile_stretch_brightens_the_nucleus_minmax_leaves_it_dim():
     assert robust.dtype == np.uint8
 
 
+@pytest.mark.parametrize("dtype", [np.int32, np.uint32, np.uint64, np.int64])
+def test_wide_pixels_near_their_maximum_convert_without_a_huge_histogram(dtype):
+    top = np.iinfo(dtype).max
+    arr = np.full((40, 40), top - 1000, dtype=dtype)
+    arr[10:30, 10:30] = top - 10  # a bright nucleus on a dark field, both near the type's maximum
+    arr[0, 0] = 0  # and one pixel at zero: the range spans the whole type
+    out = to_uint8(arr, Stretch())
+    assert out[20, 20] == 255 and out[5, 5] < out[20, 20]
+    assert to_uint8(arr, Stretch("minmax"))[20, 20] == 255
+
+
 def test_flat_image_becomes_black_not_nan():
     assert not to_uint8(np.full((10, 10), 7, np.uint16), Stretch()).any()
 
@@ -49,6 +60,8 @@ def test_flat_image_becomes_black_not_nan():
         (lambda p: p.write_bytes(b"not a tiff at all"), "not a readable TIFF"),
         (lambda p: tifffile.imwrite(p, np.zeros((3, 20, 20), np.uint16)), "expected a 2-D single-channel image"),
         (lambda p: tifffile.imwrite(p, np.zeros((20, 20), np.float32)), "expected integer pixels"),
+        (lambda p: tifffile.imwrite(p, np.zeros((5, 20, 20), np.uint16)), "a stack of 5 planes"),
+        (lambda p: tifffile.imwrite(p, np.zeros((1, 1), np.uint16)), "1 x 1 pixels is too small"),
     ],
 )
 def test_bad_tiff_names_the_file(tmp_path, writer, message):

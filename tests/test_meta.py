@@ -27,6 +27,12 @@ def test_reads_the_real_meta_csv():
         (HEADER + "b.tif,1,Fe,4.5\n", "row 2: hr_post_exposure = '4.5' is not a non-negative integer"),
         (HEADER + "b.png,1,Fe,4\n", "row 2: filename 'b.png' is not a .tif file"),
         ("", "the file is empty"),
+        (HEADER, "a header but no rows"),
+        (HEADER + "b.tif,inf,Fe,4\n", "row 2: dose_Gy = 'inf' is not a non-negative number"),
+        (HEADER + '"b\tc.tif",1,Fe,4\n', "row 2: filename 'b\\tc.tif' has a control character"),
+        (HEADER + '"b\nc.tif",1,Fe,4\n', "row 2: filename 'b\\nc.tif' has a control character"),
+        (HEADER + "b.tif,0,82,Fe,4\n", "row 2: expected 4 fields, saw 5"),  # a decimal comma
+        (HEADER.rstrip("\n") + ",dose_Gy\n" + "b.tif,1,Fe,4,2\n", "column 'dose_Gy' appears twice"),
     ],
 )
 def test_bad_meta_names_the_row(tmp_path, text, expected):
@@ -35,6 +41,18 @@ def test_bad_meta_names_the_row(tmp_path, text, expected):
         read_meta(path)
     assert str(path) in str(err.value)
     assert expected in str(err.value)
+
+
+def test_meta_that_is_not_utf8_text_or_not_a_file(tmp_path):
+    latin1 = tmp_path / "latin1" / "meta.csv"
+    latin1.parent.mkdir()
+    latin1.write_bytes((HEADER + "b.tif,1,Fe,4\n").replace("b.tif", "caf\u00e9.tif").encode("latin-1"))
+    with pytest.raises(InputError, match=r"latin1/meta.csv: not UTF-8 text \(byte 0xe9 at line 2\)"):
+        read_meta(latin1)
+    folder = tmp_path / "dir" / "meta.csv"
+    folder.mkdir(parents=True)
+    with pytest.raises(InputError, match=r"dir/meta.csv: is a folder, not a CSV file"):
+        read_meta(folder)
 
 
 def test_tutorial_filter_keeps_high_dose_4h():

@@ -49,6 +49,24 @@ def test_embeddings_are_reproducible(jpgs, embedded, tmp_path):
     assert (tmp_path / "e.csv").read_bytes() == (out / "embeddings.csv").read_bytes()
 
 
+def test_more_dimensions_than_the_pca_can_give_says_so(jpgs, tmp_path, caplog):
+    image_dir, names, _ = jpgs
+    spec = EmbedSpec(input_size=32, epochs=1, batch_size=16, dim=500)
+    with caplog.at_level("WARNING"):
+        df = train_embeddings(image_dir, names[:40], spec, tmp_path / "e.csv", tmp_path / "b.pt")
+    n_dims = sum(c.startswith("embedding_") for c in df.columns)
+    assert n_dims < 500
+    assert f"embed.dim is 500, but the embeddings have {n_dims} dimensions" in caplog.text
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_gpu_asked_for_on_a_machine_without_one_is_one_line(jpgs, tmp_path):
+    image_dir, names, _ = jpgs
+    spec = EmbedSpec(input_size=32, epochs=1, batch_size=16, dim=8, accelerator="gpu")
+    with pytest.raises(InputError, match="accelerator is 'gpu', but .* has no GPU that PyTorch can use"):
+        train_embeddings(image_dir, names, spec, tmp_path / "e.csv", tmp_path / "b.pt")
+
+
 def test_nan_embeddings_are_refused(tmp_path):
     (tmp_path / "e.csv").write_text("filenames,embedding_0,labels\na.jpg,nan,0\nb.jpg,0.1,0\n")
     with pytest.raises(ValueError, match=r"NaN for 1 image\(s\), e.g. \['a.jpg'\]"):

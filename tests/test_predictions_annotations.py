@@ -1,9 +1,10 @@
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from bps_labeler.annotations import filename_of, oracle_records, read_labels, write_records
+from bps_labeler.annotations import filename_of, from_full_export, oracle_records, read_labels, write_records
 from bps_labeler.errors import InputError
 from bps_labeler.predictions import active_learning_scores, read_predictions, write_predictions
 
@@ -94,11 +95,37 @@ def test_an_upload_like_prefix_outside_uploads_is_part_of_the_name():
         ('[{"image": "/a.jpg"}]', r"record 0 \(/a.jpg\): no 'choice' field"),
         ('[{"image": "/a.jpg", "choice": "maybe"}]', "label 'maybe' is not one of track, no track"),
         ('[{"choice": "track"}]', "record 0: no 'image' field"),
+        ('[{"image": 17, "choice": "track"}]', r"record 0: 'image' is int 17, not a file path or URL"),
+        (b'[{"image": "/caf\xe9.jpg", "choice": "track"}]', r"not UTF-8 text \(byte 0xe9 at offset 16\)"),
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply to be a Label Studio export"),
     ],
 )
 def test_bad_exports_are_named(tmp_path, content, message):
     path = tmp_path / "round_1.json"
-    path.write_text(content)
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
     with pytest.raises(InputError, match=message) as err:
         read_labels(path)
     assert str(path) in str(err.value)
+
+
+def test_an_export_that_is_not_a_file_is_named(tmp_path):
+    folder = tmp_path / "round_1.json"
+    folder.mkdir()
+    with pytest.raises(InputError, match="round_1.json: is a folder"):
+        read_labels(folder)
+    endless = tmp_path / "round_2.json"
+    endless.symlink_to("/dev/zero")  # read to its end, it never ends
+    with pytest.raises(InputError, match="round_2.json: not a regular file"):
+        read_labels(endless)
+
+
+def test_a_full_export_with_another_choices_control_name_is_read():
+    """A project of the user's own may call its Choices control anything."""
+    task = {
+        "id": 1,
+        "data": {"image": "/data/local-files/?d=images/a.jpg"},
+        "annotations": [
+            {"id": 5, "result": [{"from_name": "label", "type": "choices", "value": {"choices": ["track"]}}]}
+        ],
+    }
+    assert from_full_export([task], Path("x.json"))[0]["choice"] == "track"

@@ -343,3 +343,40 @@ def test_similarity_by_tag_name_queries_an_earlier_rounds_picks():
 def test_similarity_queries_that_need_lightlys_cloud_say_so(inp, message):
     with pytest.raises(InputError, match=message):
         validate_config(lightly_similarity(**inp), "selection")
+
+
+def test_a_size_given_twice_or_not_at_all_is_one_line():
+    for config in ({"n_samples": 5, "proportion_samples": 0.1}, {}):
+        with pytest.raises(InputError, match="either n_samples or proportion_samples") as err:
+            validate_config({**config, "strategies": [DIVERSITY]}, "selection")
+        assert "is valid under each of" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "strategy", [{"type": "THRESHOLD", "threshold": 1, "operation": "BIGGER"}, {"type": "WEIGHTS"}]
+)
+def test_threshold_or_weights_on_a_text_key_names_the_number_keys(strategy):
+    config = {
+        "n_samples": 5,
+        "strategies": [{"input": {"type": "METADATA", "key": "particle_type"}, "strategy": strategy}],
+    }
+    with pytest.raises(
+        InputError, match=r"'particle_type' holds text \(Fe, X-ray\); \w+ needs a number key: .*dose_Gy"
+    ):
+        select(config, make_pool(), [])
+
+
+def test_diversity_that_stops_early_says_so(caplog):
+    config = {
+        "n_samples": 10,
+        "strategies": [
+            {
+                "input": {"type": "EMBEDDINGS"},
+                "strategy": {"type": "DIVERSITY", "stopping_condition_minimum_distance": 100.0},
+            }
+        ],
+    }
+    with caplog.at_level("WARNING"):
+        chosen = select(config, make_pool(), [])
+    assert len(chosen) < 10
+    assert f"picked {len(chosen)} of the 10 samples asked for" in caplog.text

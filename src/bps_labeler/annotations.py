@@ -49,6 +49,14 @@ def filename_of(image: str) -> str:
     return upload["name"] if upload else PurePosixPath(path).name
 
 
+def _check_image(image: object, where: str) -> None:
+    if not isinstance(image, str) or not image:
+        raise InputError(
+            f"{where}: 'image' is {type(image).__name__} {image!r:.40}, not a file path or URL. Export "
+            "the tasks from Label Studio again rather than editing the file."
+        )
+
+
 def read_truth(path: Path) -> dict[str, str]:
     """Hidden true labels by JPG name; only the simulated annotator may read them."""
     df = pd.read_csv(path)
@@ -97,6 +105,7 @@ def read_labels(path: Path, categories: tuple[str, ...] = CATEGORIES) -> dict[st
     for i, rec in enumerate(records):
         if not isinstance(rec, dict) or "image" not in rec:
             raise InputError(f"{path}, record {i}: no 'image' field.")
+        _check_image(rec["image"], f"{path}, record {i}")
         if "choice" not in rec:
             raise InputError(f"{path}, record {i} ({rec['image']}): no 'choice' field (unlabeled).")
         choice = rec["choice"]
@@ -119,6 +128,7 @@ def from_full_export(tasks: list[dict[str, Any]], path: Path) -> list[dict[str, 
         image = (task.get("data") or {}).get("image")
         if image is None:
             raise InputError(f"{path}, task {i}: no data.image field.")
+        _check_image(image, f"{path}, task {i}")
         for ann in task.get("annotations") or []:
             # as JSON-MIN writes it: the task's data fields, then who answered and when
             rec: dict[str, Any] = {
@@ -132,27 +142,59 @@ def from_full_export(tasks: list[dict[str, Any]], path: Path) -> list[dict[str, 
             if ann.get("was_cancelled"):
                 records.append({**rec, "skipped": True})
                 continue
-            choices = [
-                c
-                for r in ann.get("result") or []
-                if r.get("from_name") == CONTROL
-                for c in (r.get("value") or {}).get("choices", [])
-            ]
+            results = [r for r in ann.get("result") or [] if isinstance(r, dict)]
+            ours = [r for r in results if r.get("from_name") == CONTROL]
+            if not ours:  # a project of the user's own may name its one Choices control otherwise
+                controls = {r.get("from_name") for r in results if r.get("type") == "choices"}
+                if len(controls) > 1:
+                    raise InputError(
+                        f"{path}, task {i}: choices from several controls {sorted(map(str, controls))}; "
+                        f"the pipeline reads the one named {CONTROL!r}. Rename it in the labeling interface."
+                    )
+                ours = [r for r in results if r.get("type") == "choices"]
+            choices = [c for r in ours for c in (r.get("value") or {}).get("choices", [])]
             if choices:
                 rec["choice"] = choices[0]
             records.append(rec)
     return records
 
 
+#: Far more than any export of this pipeline's rounds (about 2 kB a task); anything bigger is
+#: a wrong file, read no further.
+MAX_EXPORT_BYTES = 1 << 30
+
+
 def load_export(path: Path) -> list[dict[str, Any]]:
     """JSON-MIN records from a Label Studio export file, JSON-MIN or full JSON."""
-    text = Path(path).read_text()
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder; put the exported JSON file (JSON-MIN or JSON) there.")
+    if not path.is_file():
+        raise InputError(
+            f"{path}: not a regular file (a device, a pipe or a link to one); put the exported JSON "
+            "file (JSON-MIN or JSON) there."
+        )
+    if path.stat().st_size > MAX_EXPORT_BYTES:
+        raise InputError(
+            f"{path}: {path.stat().st_size / 2**30:.1f} GiB is not a Label Studio export of a round; "
+            "check that the right file is there."
+        )
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{path}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start}). Label Studio "
+            "exports UTF-8: export again rather than saving the file in another encoding."
+        ) from None
     if not text.strip():
         raise InputError(f"{path}: empty file; expected a Label Studio export (JSON-MIN or JSON).")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(f"{path}: not valid JSON ({exc}).") from exc
+    except RecursionError:
+        raise InputError(f"{path}: JSON nested too deeply to be a Label Studio export.") from None
     if not isinstance(data, list):
         raise InputError(
             f"{path}: expected a list of JSON-MIN records (or a full JSON export), got {type(data).__name__}."
@@ -185,6 +227,7 @@ def resolve(
     for i, rec in enumerate(records):
         if not isinstance(rec, dict) or "image" not in rec:
             raise InputError(f"{source}, record {i}: no 'image' field.")
+        _check_image(rec["image"], f"{source}, record {i}")
         name = filename_of(rec["image"])
         if name not in wanted:
             raise InputError(

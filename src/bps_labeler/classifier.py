@@ -24,6 +24,7 @@ from torch.nn import functional as F
 from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import v2 as T
 
+from bps_labeler.accelerator import check_accelerator
 from bps_labeler.embed import NORMALIZE, eval_transform, make_backbone, read_backbone
 from bps_labeler.epoch_progress import EpochProgress
 from bps_labeler.errors import InputError
@@ -157,6 +158,7 @@ def train(
     """
     if not labels:
         raise InputError("no labeled images to train on; check the round's annotations.")
+    check_accelerator(spec.accelerator)
     torch.set_num_threads(max(1, threads))
     L.seed_everything(spec.seed, workers=True, verbose=False)
     names, y = _label_indices(labels, categories)

@@ -69,14 +69,30 @@ def _first_page(path: Path, decode: bool, shown: str | None = None) -> np.ndarra
             ends = [o + n for o, n in zip(page.dataoffsets, page.databytecounts)]
             if not ends or max(ends) > size:
                 raise ValueError(f"image data ends at byte {max(ends, default=0)}, file has {size}")
+            if len(tif.pages) > 1:
+                # a z-stack or time series: converting its first plane would silently drop the rest
+                raise _NotOnePlane(f"{shown or path}: a stack of {len(tif.pages)} planes")
             return page.asarray() if decode else None
     except FileNotFoundError as exc:
         raise InputError(f"{shown or path}: image listed in meta.csv is missing.") from exc
+    except _NotOnePlane as exc:
+        raise InputError(
+            f"{exc}; BPS images are single-plane projections. Project the stack to one plane "
+            "(maximum intensity) or drop its row from meta.csv."
+        ) from None
     except Exception as exc:  # tifffile raises many types for corrupt files
         raise InputError(
             f"{shown or path}: not a readable TIFF ({type(exc).__name__}: {exc}). The file is corrupt "
             "or truncated: download it again or drop its row from meta.csv."
         ) from exc
+
+
+class _NotOnePlane(Exception):
+    """A TIFF that holds more than one image plane."""
+
+
+#: Smaller than this on a side is no nucleus image (BPS crops are about 100-200 px).
+MIN_SIDE = 8
 
 
 def check_tiff(path: Path, shown: str | None = None) -> None:
@@ -87,11 +103,17 @@ def check_tiff(path: Path, shown: str | None = None) -> None:
 def read_tiff(path: Path) -> np.ndarray:
     """Read one BPS TIFF as a 2-D integer array, or raise InputError naming the file."""
     arr = _first_page(path, decode=True)
-    arr = np.squeeze(arr)
+    if arr.ndim > 2 and sum(n > 1 for n in arr.shape) == 2:  # one plane with extra axes of length 1
+        arr = arr.reshape([n for n in arr.shape if n > 1])
     if arr.ndim != 2:
         raise InputError(
             f"{path}: expected a 2-D single-channel image, got shape {arr.shape}. "
             "BPS images are single-plane projections."
+        )
+    if min(arr.shape) < MIN_SIDE:
+        raise InputError(
+            f"{path}: {arr.shape[0]} x {arr.shape[1]} pixels is too small for a nucleus image "
+            f"(at least {MIN_SIDE} on a side); drop its row from meta.csv."
         )
     if not np.issubdtype(arr.dtype, np.integer):
         raise InputError(f"{path}: expected integer pixels (uint16), got {arr.dtype}.")
@@ -105,8 +127,12 @@ def to_uint8(arr: np.ndarray, stretch: Stretch) -> np.ndarray:
     (bincount, table lookup) instead of being sorted, which halves the cost of a conversion.
     Percentiles are the nearest lower rank, i.e. always values that occur in the image.
     """
-    if arr.dtype.kind == "i" and arr.min() < 0:  # signed data: shift into the histogram's range
-        arr = (arr.astype(np.int64) - int(arr.min())).astype(np.uint32)
+    lo_v, hi_v = int(arr.min()), int(arr.max())
+    if hi_v - lo_v >= 1 << 16:
+        # 32- and 64-bit pixels: a histogram over their range could need gigabytes
+        return _to_uint8_wide(arr, stretch)
+    if lo_v < 0 or hi_v >= 1 << 16:  # shift into a histogram of at most 65,536 levels
+        arr = (arr.astype(np.int64) - lo_v).astype(np.uint32)
     counts = np.bincount(arr.ravel())
     if stretch.method == "minmax":
         nonzero = np.flatnonzero(counts)
@@ -120,6 +146,29 @@ def to_uint8(arr: np.ndarray, stretch: Stretch) -> np.ndarray:
     levels = np.arange(len(counts), dtype=np.float32)
     lut = np.clip(np.round((levels - lo) * (255.0 / (hi - lo))), 0, 255).astype(np.uint8)
     return lut[arr]
+
+
+def _to_uint8_wide(arr: np.ndarray, stretch: Stretch) -> np.ndarray:
+    """to_uint8 for pixel values spanning more than 16 bits, exact in integers.
+
+    Floats cannot tell 2**64 - 10 from 2**64 - 1000, so the percentiles are taken by partial
+    sorting and the offsets from the low end are computed in the type's unsigned twin, where
+    they are exact; only the final scaling is in floats.
+    """
+    flat = arr.ravel()
+    if stretch.method == "minmax":
+        lo, hi = flat.min(), flat.max()
+    else:
+        ranks = [int(np.floor(q / 100.0 * (flat.size - 1))) for q in (stretch.low, stretch.high)]
+        part = np.partition(flat, ranks)
+        lo, hi = part[ranks[0]], part[ranks[1]]
+    if hi <= lo:
+        return np.zeros(arr.shape, dtype=np.uint8)
+    unsigned = np.dtype(f"u{arr.dtype.itemsize}")
+    base = np.asarray(lo, dtype=arr.dtype).view(unsigned)
+    offsets = np.clip(arr, lo, hi).view(unsigned) - base  # exact: two's complement wraps back
+    span = float(np.asarray(hi, dtype=arr.dtype).view(unsigned) - base)
+    return np.clip(np.round(offsets.astype(np.float64) * (255.0 / span)), 0, 255).astype(np.uint8)
 
 
 QUALITY_COLUMNS = ("sharpness", "snr", "saturated_fraction", "foreground_fraction", "border_fraction")
@@ -149,8 +198,8 @@ def quality(arr: np.ndarray, out: np.ndarray) -> dict[str, float]:
     bg_vals = a[~fg] if (~fg).any() else a.ravel()
     fg_vals = a[fg] if fg.any() else a.ravel()
     snr = (fg_vals.mean() - bg_vals.mean()) / (bg_vals.std() + 1e-6)
-    top = a.max()
-    saturated = float((a == top).mean()) if top > a.min() else 0.0
+    top = arr.max()  # compared in the image's own type: floats merge neighbouring 32-bit values
+    saturated = float((arr == top).mean()) if top > arr.min() else 0.0
     return {
         "sharpness": round(float(lap.var()), 3),
         "snr": round(float(snr), 3),

@@ -26,6 +26,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 from torchvision.transforms import v2 as T
 
+from bps_labeler.accelerator import check_accelerator
 from bps_labeler.epoch_progress import EpochProgress
 from bps_labeler.errors import InputError
 from bps_labeler.images import ImageList, load_images
@@ -158,6 +159,7 @@ def train_embeddings(
     Lightly Worker's compact `num_ftrs` embeddings: distances stay meaningful for diversity and
     the CSV stays small at 77,000 images.
     """
+    check_accelerator(spec.accelerator)
     torch.set_num_threads(max(1, threads))
     L.seed_everything(spec.seed, workers=True, verbose=False)
     filenames = sorted(filenames)
@@ -184,6 +186,17 @@ def train_embeddings(
     trainer.fit(model, loader)
     feats = features(model.backbone, images)
     dim = min(spec.dim, feats.shape[1], len(filenames))
+    if dim < spec.dim:  # PCA gives at most as many components as features and images
+        log.warning(
+            "embed.dim is %d, but the embeddings have %d dimensions: PCA gives at most as many as "
+            "the backbone's %d features and the pool's %d images. Set embed.dim to %d or less to "
+            "silence this.",
+            spec.dim,
+            dim,
+            feats.shape[1],
+            len(filenames),
+            dim,
+        )
     reduced = PCA(n_components=dim, svd_solver="full", random_state=spec.seed).fit_transform(feats)
     reduced /= np.linalg.norm(reduced, axis=1, keepdims=True) + 1e-12
     out_backbone.parent.mkdir(parents=True, exist_ok=True)

@@ -6,9 +6,12 @@ here once, so later stages can trust names and values.
 
 from __future__ import annotations
 
+import csv
+import io
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from bps_labeler.errors import InputError
@@ -36,6 +39,11 @@ def _check_filename(name: object, row: int, path: Path) -> None:
             f"{path}, row {row}: filename {name!r} is not a plain file name (it has a folder, "
             "'..' or is absolute). meta.csv must name images beside it; fix or drop the row."
         )
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        raise InputError(
+            f"{path}, row {row}: filename {name!r} has a control character (a tab or a line "
+            "break); image names are one line of printable text. Fix or drop the row."
+        )
     if p.suffix.lower() not in (".tif", ".tiff"):
         raise InputError(f"{path}, row {row}: filename {name!r} is not a .tif file.")
 
@@ -48,10 +56,34 @@ def read_meta(path: Path) -> pd.DataFrame:
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: meta.csv not found. Check `source` in the config.")
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder, not a CSV file. Point `source` at the folder that holds meta.csv.")
+    raw = path.read_bytes()
     try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except pd.errors.EmptyDataError as exc:
-        raise InputError(f"{path}: the file is empty; expected a header {','.join(META_COLUMNS)}") from exc
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise InputError(
+            f"{path}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at line {line}). Save it as UTF-8 "
+            "(in a spreadsheet: CSV UTF-8), or fix the file name on that line."
+        ) from None
+    rows = csv.reader(io.StringIO(raw.decode("utf-8")))
+    header = next(rows, [])
+    if not header:
+        raise InputError(f"{path}: the file is empty; expected a header {','.join(META_COLUMNS)}")
+    twice = sorted({c for c in header if header.count(c) > 1})
+    if twice:
+        raise InputError(f"{path}: column {twice[0]!r} appears twice in the header; keep one of them.")
+    for i, row in enumerate(rows):
+        if row and len(row) != len(header):
+            raise InputError(
+                f"{path}, row {i + 2}: expected {len(header)} fields, saw {len(row)}. A value holds a "
+                "comma (a decimal comma, or an unquoted name): use a point for decimals and quote "
+                "such fields."
+            )
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    if df.empty:
+        raise InputError(f"{path}: has a header but no rows; a BPS meta.csv lists one image per row.")
     missing = [c for c in META_COLUMNS if c not in df.columns]
     if missing:
         raise InputError(
@@ -86,7 +118,7 @@ def read_meta(path: Path) -> pd.DataFrame:
         )
     for col, kind in (("dose_Gy", float), ("hr_post_exposure", int)):
         values = pd.to_numeric(df[col], errors="coerce")
-        bad = values.isna() | (values < 0)
+        bad = values.isna() | (values < 0) | ~np.isfinite(values.fillna(0))
         if kind is int:
             bad |= values.notna() & (values != values.round())
         if bad.any():

@@ -74,7 +74,16 @@ def _input_values(item: dict[str, Any], pool: Pool, where: str) -> np.ndarray:
             raise InputError(
                 f"{where}.input.key: unknown metadata key {inp['key']!r}; known: {', '.join(pool.metadata.columns)}."
             )
-        return pool.metadata.loc[pool.filenames, key].to_numpy()
+        values = pool.metadata.loc[pool.filenames, key].to_numpy()
+        strat = item["strategy"]["type"]
+        if strat in ("THRESHOLD", "WEIGHTS") and not np.issubdtype(values.dtype, np.number):
+            numeric = [c for c in pool.metadata.columns if np.issubdtype(pool.metadata[c].dtype, np.number)]
+            raise InputError(
+                f"{where}.input.key: {key!r} holds text ({', '.join(sorted(map(str, set(values)))[:5])}); "
+                f"{strat} needs a number key: {', '.join(numeric)}. To pull classes of a text key "
+                "towards shares, use BALANCE."
+            )
+        return values
     if kind == "RANDOM":
         return np.random.default_rng(inp.get("random_seed", 0)).uniform(size=len(pool.filenames))
     return pool.embeddings
@@ -244,7 +253,18 @@ def select(
                 dist, tgt = _balance_distribution(values[sub], strat["target"], here)
                 engine.add_balancing_strategy(dist, tgt, strength)
     chosen = engine.run_selection(list(range(len(pre_idx))), len(sub), len(pre_idx) + n)
-    return [pool.filenames[sub[k]] for k in chosen if k >= len(pre_idx)]
+    picked = [pool.filenames[sub[k]] for k in chosen if k >= len(pre_idx)]
+    if len(picked) < n:
+        # Lightly's stopping_condition_minimum_distance ends DIVERSITY early by design; say so
+        log.warning(
+            "%s: picked %d of the %d samples asked for: DIVERSITY's stopping_condition_minimum_distance "
+            "stopped it once every image left was closer than that to one already picked. Lower it "
+            "to pick more.",
+            where,
+            len(picked),
+            n,
+        )
+    return picked
 
 
 def selection_record(

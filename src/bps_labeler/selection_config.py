@@ -42,6 +42,13 @@ def _describe(error: jsonschema.ValidationError, where: str) -> str:
 
 def validate_config(config: dict[str, Any], where: str = "selection") -> None:
     """Check a selection config; the error names the bad key and lists the allowed ones."""
+    if isinstance(config, dict):
+        sizes = [k for k in ("n_samples", "proportion_samples") if k in config]
+        if len(sizes) != 1:
+            raise InputError(
+                f"invalid selection config: {where}: give the number of images to pick as either "
+                f"n_samples or proportion_samples{', not both' if sizes else ''}."
+            )
     errors = sorted(
         jsonschema.Draft202012Validator(schema()).iter_errors(config),
         key=lambda e: (len(list(e.absolute_path)), list(map(str, e.absolute_path))),

@@ -10,7 +10,8 @@ rule embed:
         backbone="results/embeddings/backbone.pt",
     log:
         "logs/embed.log",
-        metrics=directory("logs/embed_metrics"),
+        # a file, not a folder: Snakemake shows the logs of a failed job and cannot show a folder
+        metrics="logs/embed_metrics/metrics.csv",
     benchmark:
         "logs/benchmarks/embed.tsv"
     conda:

@@ -19,7 +19,7 @@ rule train:
         ),
     log:
         "logs/round_{round}/train.log",
-        metrics=directory("logs/round_{round}/train_metrics"),
+        metrics="logs/round_{round}/train_metrics/metrics.csv",
     benchmark:
         "logs/benchmarks/round_{round}/train.tsv"
     # a round's model, its predictions and the next round's selection: one cluster job

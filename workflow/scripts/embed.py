@@ -14,5 +14,5 @@ train_embeddings(
     Path(snakemake.output.embeddings),
     Path(snakemake.output.backbone),
     threads=snakemake.threads,
-    log_dir=Path(snakemake.log.metrics),
+    log_dir=Path(snakemake.log.metrics).parent,  # Lightning's CSVLogger writes metrics.csv there
 )

@@ -44,7 +44,7 @@ model = train(
     TrainSpec(**settings, seed=snakemake.params.seed, accelerator=snakemake.params.accelerator),
     Path(snakemake.output.model),
     threads=snakemake.threads,
-    log_dir=Path(snakemake.log.metrics),
+    log_dir=Path(snakemake.log.metrics).parent,  # Lightning's CSVLogger writes metrics.csv there
 )
 val = read_labels(Path(snakemake.input.validation), categories)
 names = sorted(val)
