@@ -114,6 +114,20 @@ def test_publish_uploads_only_what_changed(moto_s3, tmp_path, kind):
     marker = json.loads((tmp_path / "m3.json").read_text())
     assert marker["objects"]["data/a1.jpg"] == hashlib.sha256(b"changed").hexdigest()
     assert sorted(marker["objects"]) == sorted(files)
+    # the pool shrank to one image: what the last publish put there for the others goes
+    fewer = data_files(images, metadata, ["a0.jpg"])
+    assert publish(ds, fewer, "data", tmp_path / "m4.json") == {"uploaded": 0, "n_objects": 3, "removed": 4}
+    listed = (
+        {
+            o["Key"].removeprefix(f"run-{tmp_path.name}/")
+            for o in boto3.client("s3", endpoint_url=moto_s3["endpoint"], region_name="us-west-2").list_objects_v2(
+                Bucket=moto_s3["out_bucket"], Prefix=f"run-{tmp_path.name}/"
+            )["Contents"]
+        }
+        if kind == "s3"
+        else {p.relative_to(tmp_path / "ds").as_posix() for p in (tmp_path / "ds").rglob("*") if p.is_file()}
+    )
+    assert listed == set(fewer) | {".bps-labeler/data.json"}
     if kind == "s3":
         s3 = boto3.client("s3", endpoint_url=moto_s3["endpoint"], region_name="us-west-2")
         acl = s3.get_object_acl(Bucket=moto_s3["out_bucket"], Key=f"run-{tmp_path.name}/data/a0.jpg")
@@ -127,3 +141,8 @@ def test_private_object_read_anonymously_is_a_clear_403(moto_s3, tmp_path):
         fetch_meta(
             S3Location(moto_s3["out_bucket"], "private", endpoint_url=moto_s3["endpoint"]), tmp_path / "m.csv", None
         )
+
+
+def test_an_s3_uri_in_capitals_is_s3_not_a_local_folder(moto_s3):
+    ds = Datasource("S3://bps-datasource/caps", endpoint_url=moto_s3["endpoint"])
+    assert ds.s3loc is not None and (ds.s3loc.bucket, ds.s3loc.prefix) == ("bps-datasource", "caps")

@@ -149,6 +149,14 @@ def test_bad_selection_config_stops_before_any_job(tmp_path):
     assert "round 1" in out and "'strenght' was unexpected" in out
 
 
+def test_a_shard_count_beyond_reason_stops_before_any_job(tmp_path):
+    cfg = tiny_config()
+    cfg["convert"]["shards"] = 20_000  # 20,000 jobs for 240 images
+    proc = snakemake(make_workdir(tmp_path, cfg), "-n", check=False)
+    assert proc.returncode != 0
+    assert "20000 is greater than the maximum of 1024" in proc.stdout + proc.stderr
+
+
 def test_too_many_samples_is_explained(tmp_path):
     cfg = tiny_config()
     cfg["selection"][0]["n_samples"] = 500

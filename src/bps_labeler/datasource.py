@@ -31,7 +31,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from bps_labeler.s3 import S3Location, client, explain, is_missing, sha256_file
+from bps_labeler.s3 import S3Location, client, explain, is_missing, is_s3_uri, sha256_file
 
 log = logging.getLogger(__name__)
 MARKER_DIR = ".bps-labeler"
@@ -44,7 +44,7 @@ class Datasource:
         self.uri = uri
         self.s3loc = (
             S3Location.from_uri(uri, endpoint_url=endpoint_url, region=region, anonymous=False)
-            if uri.startswith("s3://")
+            if is_s3_uri(uri)
             else None
         )
         self._s3 = client(self.s3loc) if self.s3loc else None
@@ -66,6 +66,15 @@ class Datasource:
         scratch.parent.mkdir(parents=True, exist_ok=True)
         scratch.write_text(text)
         self.put(scratch, key)
+
+    def delete(self, key: str) -> None:
+        if self.s3loc is None:
+            (Path(self.uri) / key).unlink(missing_ok=True)
+            return
+        try:
+            self._s3.delete_object(Bucket=self.s3loc.bucket, Key=self.s3loc.key(key))
+        except (ClientError, BotoCoreError) as exc:
+            raise explain(exc, self.s3loc.uri(key)) from exc
 
     def get_text(self, key: str) -> str | None:
         if self.s3loc is None:
@@ -92,14 +101,23 @@ def publish(ds: Datasource, files: dict[str, Path], name: str, marker_out: Path)
     changed = [k for k, s in sums.items() if previous.get(k) != s]
     for k in changed:
         ds.put(files[k], k)
+    # what this publish name put there before and no longer lists (the pool shrank): only keys
+    # of its own last marker, never anything else in the datasource
+    stale = sorted(set(previous) - set(sums))
+    for k in stale:
+        ds.delete(k)
     marker = {"datasource": ds.uri, **datasource_paths(ds.uri), "name": name, "n_objects": len(sums), "objects": sums}
     text = json.dumps(marker, indent=1, sort_keys=True) + "\n"
     ds.put_text(text, key, marker_out.with_name(f".{marker_out.name}.tmp"))
     marker_out.parent.mkdir(parents=True, exist_ok=True)
-    marker_out.write_text(json.dumps({**marker, "uploaded": len(changed)}, indent=1, sort_keys=True) + "\n")
+    marker_out.write_text(
+        json.dumps({**marker, "uploaded": len(changed), "removed": len(stale)}, indent=1, sort_keys=True) + "\n"
+    )
     marker_out.with_name(f".{marker_out.name}.tmp").unlink(missing_ok=True)
-    log.info("published %s to %s: %d object(s), %d uploaded", name, ds.uri, len(sums), len(changed))
-    return {"uploaded": len(changed), "n_objects": len(sums)}
+    log.info(
+        "published %s to %s: %d object(s), %d uploaded, %d removed", name, ds.uri, len(sums), len(changed), len(stale)
+    )
+    return {"uploaded": len(changed), "n_objects": len(sums), "removed": len(stale)}
 
 
 #: Where the images go: the folder to set as Lightly's Input datasource.

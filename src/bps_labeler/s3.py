@@ -49,10 +49,15 @@ class S3Location:
 
     @classmethod
     def from_uri(cls, uri: str, **kwargs: Any) -> S3Location:
-        if not uri.startswith("s3://"):
+        if not is_s3_uri(uri):
             raise InputError(f"{uri!r} is not an s3:// URI.")
         bucket, _, prefix = uri[len("s3://") :].partition("/")
         return cls(bucket=bucket, prefix=prefix, **kwargs)
+
+
+def is_s3_uri(uri: str) -> bool:
+    """URI schemes are case-insensitive (RFC 3986): S3://bucket is S3, not a local folder named S3:."""
+    return uri[:5].lower() == "s3://"
 
 
 def client(loc: S3Location):  # type: ignore[no-untyped-def]
