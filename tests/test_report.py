@@ -13,7 +13,14 @@ from workflows import snakemake
 
 pytestmark = pytest.mark.workflow
 
-FIGURES = ["report/embedding_map.png", "report/picks.png", "report/left_out.png", "metrics.json", "selection.json"]
+FIGURES = [
+    "report/embedding_map.png",
+    "report/picks.png",
+    "report/left_out.png",
+    "report/confusion.png",
+    "metrics.json",
+    "selection.json",
+]
 
 
 @pytest.fixture(scope="module")
@@ -30,14 +37,14 @@ def report(tiny_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_report_files(report):
     for r in (1, 2):
-        for name in ("embedding_map", "picks", "left_out"):
+        for name in ("embedding_map", "picks", "left_out", "confusion"):
             png = report / f"results/round_{r}/report/{name}.png"
             assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000, png
     assert (report / "results/report/learning_curve.png").stat().st_size > 10_000
     with zipfile.ZipFile(report / "report.zip") as z:
         names = z.namelist()
     # the zip holds each figure once (stored by content hash) and the report page
-    for name in ("embedding_map.png", "picks.png", "left_out.png", "selection.json", "metrics.json"):
+    for name in ("embedding_map.png", "picks.png", "left_out.png", "confusion.png", "selection.json", "metrics.json"):
         assert sum(n.endswith(f"/{name}") for n in names) == 2, (name, names)
     assert sum(n.endswith("/learning_curve.png") for n in names) == 1
     assert any(n.endswith("report.html") for n in names)

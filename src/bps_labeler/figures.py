@@ -1,4 +1,5 @@
-"""The pictures of the Snakemake report: learning curve, embedding map, picks, left-out images.
+"""The pictures of the Snakemake report: learning curve, embedding map, picks, left-out images,
+confusion matrices.
 
 What Lightly's web app showed in the old tutorial, drawn offline with matplotlib as PNG files the
 report embeds (no script, nothing fetched when the report is opened).
@@ -47,6 +48,42 @@ def learning_curve_figure(curve: pd.DataFrame, out: Path) -> None:
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("score on the validation images")
     axes[1].legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+
+
+def confusion_figure(metrics: dict, out: Path) -> None:
+    """A round's confusion matrices beside the rule's, with the labels it was trained on.
+
+    Three panels: the model where the condition does not decide (where it has to earn its
+    place), the pipeline's answer on all validation images, and the metadata rule on all of them.
+    Rows are the true class, columns the answer; the counts are written in the cells.
+    """
+    categories = list(metrics.get("categories") or ["track", "no track"])
+    base = metrics["baselines"]
+    panels = [
+        ("model, undecided images", base["undecided"]["model"]),
+        ("rule + model (the answer), all images", base["overall"]["model_and_rule"]),
+        ("metadata rule, all images", base["overall"]["metadata_rule"]),
+    ]
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.8))
+    for ax, (title, block) in zip(axes, panels):
+        cm = np.asarray(block["confusion_matrix"])
+        ax.imshow(cm, cmap="Blues", vmin=0, vmax=max(1, cm.max()))
+        for (i, j), n in np.ndenumerate(cm):
+            ax.text(j, i, str(n), ha="center", va="center", color="white" if n > cm.max() / 2 else "black")
+        ax.set_xticks(range(len(categories)), categories)
+        ax.set_yticks(range(len(categories)), categories)
+        ax.set_xlabel("answer")
+        ax.set_title(f"{title}\nbalanced accuracy {block['balanced_accuracy']:.3f}", fontsize=9)
+    axes[0].set_ylabel("true label")
+    counts = ", ".join(f"{n} {c}" for c, n in (metrics.get("labels_per_class") or {}).items())
+    fig.suptitle(
+        f"Round {metrics['round']}: {metrics['n_labels']} human labels ({counts}); "
+        f"{base['overall']['n_val']} validation images, {base['undecided']['n_val']} undecided",
+        fontsize=10,
+    )
     fig.tight_layout()
     fig.savefig(out, dpi=100)
     plt.close(fig)

@@ -1,5 +1,5 @@
-# The pictures of `snakemake --report report.html`: per round the embedding map, the picks and the
-# images the quality thresholds left out; over rounds the learning curve.
+# The pictures of `snakemake --report report.html`: per round the embedding map, the picks, the
+# images the quality thresholds left out and the confusion matrices; over rounds the learning curve.
 
 
 rule report_round:
@@ -12,6 +12,7 @@ rule report_round:
         embeddings="results/embeddings/embeddings.csv",
         metadata="results/data/metadata",
         images=IMAGES,
+        metrics="results/round_{round}/metrics.json",
     output:
         map=report(
             "results/round_{round}/report/embedding_map.png",
@@ -33,6 +34,13 @@ rule report_round:
             category="Rounds",
             subcategory="Round {round}",
             labels={"figure": "left out by the thresholds"},
+        ),
+        confusion=report(
+            "results/round_{round}/report/confusion.png",
+            caption="../report/confusion.rst",
+            category="Rounds",
+            subcategory="Round {round}",
+            labels={"figure": "confusion matrices"},
         ),
     log:
         "logs/round_{round}/report_round.log",

@@ -8,7 +8,7 @@ import pandas as pd
 from bps_labeler import logs
 from bps_labeler.annotations import read_labels
 from bps_labeler.embed import read_embeddings
-from bps_labeler.figures import embedding_map_figure, gallery_figure, left_out, map_coordinates
+from bps_labeler.figures import confusion_figure, embedding_map_figure, gallery_figure, left_out, map_coordinates
 from bps_labeler.lightly_metadata import metadata_table
 from bps_labeler.predictions import active_learning_scores, read_predictions
 
@@ -77,3 +77,5 @@ gallery_figure(
     + (f" (first {len(shown)} shown)" if len(out) > len(shown) else ""),
     Path(snakemake.output.left_out),
 )
+
+confusion_figure(json.loads(Path(snakemake.input.metrics).read_text()), Path(snakemake.output.confusion))
