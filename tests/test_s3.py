@@ -146,3 +146,20 @@ def test_private_object_read_anonymously_is_a_clear_403(moto_s3, tmp_path):
 def test_an_s3_uri_in_capitals_is_s3_not_a_local_folder(moto_s3):
     ds = Datasource("S3://bps-datasource/caps", endpoint_url=moto_s3["endpoint"])
     assert ds.s3loc is not None and (ds.s3loc.bucket, ds.s3loc.prefix) == ("bps-datasource", "caps")
+
+
+@pytest.mark.parametrize("faults", [["503", "503", "503"], ["reset", "reset"], ["short"], ["503", "reset", "short"]])
+def test_downloads_survive_throttling_resets_and_short_bodies(moto_s3, tiny_dataset, tmp_path, faults):
+    """Each image's first GETs fail as a busy S3 or a bad network makes them; every file arrives whole."""
+    from faulty_s3 import FaultyS3
+
+    raw, _, meta = tiny_dataset
+    names = sorted(meta["filename"])[:6]
+    with FaultyS3(moto_s3["endpoint"], faults) as proxy:
+        where = S3Location(moto_s3["bucket"], moto_s3["prefix"], endpoint_url=proxy.url)
+        rows = download_shard(names, where, tmp_path / "cache", threads=2, out_dir=tmp_path / "out")
+    assert proxy.injected and sum(proxy.injected.values()) >= len(names) * len(faults)
+    assert [r["status"] for r in rows] == ["downloaded"] * len(names)
+    for n in names:
+        assert (tmp_path / "out" / n).read_bytes() == (raw / n).read_bytes(), n
+    assert not list((tmp_path / "cache").glob(".*.part"))  # no half file left behind

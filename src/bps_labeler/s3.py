@@ -10,6 +10,7 @@ import hashlib
 import logging
 import os
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,14 @@ from typing import Any
 import boto3
 import botocore
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    EndpointConnectionError,
+    IncompleteReadError,
+    ReadTimeoutError,
+    ResponseStreamingError,
+)
 
 from bps_labeler.errors import InputError
 from bps_labeler.files import link_or_copy
@@ -114,28 +122,40 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+#: Tries of one object whose body broke off mid-stream; botocore retries the request itself
+#: (throttling, resets, 5xx), not a body that ends early.
+BODY_TRIES = 4
+
+
 def download(s3: Any, loc: S3Location, name: str, dst: Path) -> int:
     """Download one object through a temporary name; return its size.
 
     The final name appears only once the whole object is on disk and its size matches what S3
-    says, so an interrupted download never looks whole.
+    says, so an interrupted download never looks whole. A body that ends early is fetched again.
     """
     uri = loc.uri(name)
     tmp = dst.with_name(f".{dst.name}.part")
-    try:
-        # one GET per image: its body streams to disk and its length checks the copy
-        resp = s3.get_object(Bucket=loc.bucket, Key=loc.key(name))
-        with open(tmp, "wb") as f:
-            shutil.copyfileobj(resp["Body"], f, 1 << 20)
-    except (ClientError, BotoCoreError) as exc:
+    for attempt in range(1, BODY_TRIES + 1):
+        try:
+            # one GET per image: its body streams to disk and its length checks the copy
+            resp = s3.get_object(Bucket=loc.bucket, Key=loc.key(name))
+            with open(tmp, "wb") as f:
+                shutil.copyfileobj(resp["Body"], f, 1 << 20)
+            size = tmp.stat().st_size
+            if size == resp["ContentLength"]:
+                os.replace(tmp, dst)
+                return size
+            problem = f"downloaded {size} bytes, S3 says {resp['ContentLength']}"
+        except (IncompleteReadError, ResponseStreamingError, ReadTimeoutError) as exc:
+            problem = f"{type(exc).__name__}: {exc}"
+        except (ClientError, BotoCoreError) as exc:
+            tmp.unlink(missing_ok=True)
+            raise explain(exc, uri) from exc
         tmp.unlink(missing_ok=True)
-        raise explain(exc, uri) from exc
-    size = tmp.stat().st_size
-    if size != resp["ContentLength"]:
-        tmp.unlink(missing_ok=True)
-        raise InputError(f"{uri}: downloaded {size} bytes, S3 says {resp['ContentLength']}; try again.")
-    os.replace(tmp, dst)
-    return size
+        if attempt < BODY_TRIES:
+            log.warning("%s: %s; fetching it again (%d/%d)", uri, problem, attempt, BODY_TRIES - 1)
+            time.sleep(0.5 * attempt)
+    raise InputError(f"{uri}: {problem} on {BODY_TRIES} tries; check the network and run again.")
 
 
 def fetch_meta(loc: S3Location, dst: Path, expected_sha256: str | None) -> str:
