@@ -380,3 +380,14 @@ def test_diversity_that_stops_early_says_so(caplog):
         chosen = select(config, make_pool(), [])
     assert len(chosen) < 10
     assert f"picked {len(chosen)} of the 10 samples asked for" in caplog.text
+
+
+def test_balance_on_a_class_whose_images_are_all_known_warns_and_picks_the_rest(caplog):
+    """The old tutorial's {Fe: 0.5, X-ray: 0.5} where every X-ray image is a known answer."""
+    pool = make_pool()
+    pool.known = (pool.metadata.loc[pool.filenames, "particle_type"] == "X-ray").to_numpy()
+    config = {"n_samples": 20, "strategies": [DIVERSITY, BALANCE_HALF]}
+    with caplog.at_level("WARNING"):
+        chosen = select(config, pool, [])
+    assert len(chosen) == 20 and set(pool.metadata.loc[chosen, "particle_type"]) == {"Fe"}
+    assert "no image of ['X-ray'] is left to pick" in caplog.text

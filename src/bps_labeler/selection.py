@@ -89,15 +89,29 @@ def _input_values(item: dict[str, Any], pool: Pool, where: str) -> np.ndarray:
     return pool.embeddings
 
 
-def _balance_distribution(values: np.ndarray, target: dict[str, float], where: str) -> tuple[np.ndarray, list[float]]:
-    """One-hot class distributions; classes the target leaves out share what it leaves over."""
+def _balance_distribution(
+    values: np.ndarray, target: dict[str, float], where: str, pool_classes: set[str]
+) -> tuple[np.ndarray, list[float]]:
+    """One-hot class distributions; classes the target leaves out share what it leaves over.
+
+    `pool_classes` are the classes of the whole pool, `values` those of the images that may
+    still be picked (known images and earlier picks are not).
+    """
     labels = [str(v) for v in values]
-    unknown = sorted(set(target) - set(labels))
+    unknown = sorted(set(target) - pool_classes)
     if unknown:
         # a misspelt class ({Xray: 0.5}) would otherwise quietly hand its share to the others
         raise InputError(
             f"{where}.strategy.target: class(es) {unknown} do not occur in the pool; its classes "
-            f"are {sorted(set(labels))[:20]}. Spell them as in meta.csv, or leave them out."
+            f"are {sorted(pool_classes)[:20]}. Spell them as in meta.csv, or leave them out."
+        )
+    unreachable = sorted(set(target) - set(labels))
+    if unreachable:
+        log.warning(
+            "%s.strategy.target: no image of %s is left to pick (their condition decides the label, or "
+            "earlier rounds took them); their share goes to the other classes",
+            where,
+            unreachable,
         )
     classes = list(target)
     rest = 1.0 - sum(target.values())
@@ -250,7 +264,7 @@ def select(
                     tgt[names.index(c)] = (1.0 - sum(target.values())) / len(left)
                 engine.add_balancing_strategy(dist, [t / sum(tgt) for t in tgt], strength)
             else:
-                dist, tgt = _balance_distribution(values[sub], strat["target"], here)
+                dist, tgt = _balance_distribution(values[sub], strat["target"], here, {str(v) for v in values})
                 engine.add_balancing_strategy(dist, tgt, strength)
     chosen = engine.run_selection(list(range(len(pre_idx))), len(sub), len(pre_idx) + n)
     picked = [pool.filenames[sub[k]] for k in chosen if k >= len(pre_idx)]
