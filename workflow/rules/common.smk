@@ -24,6 +24,7 @@ import yaml
 from bps_labeler.config_values import coerce
 from bps_labeler.errors import InputError
 from bps_labeler.known_answers import read_known
+from bps_labeler.locks import take_over
 from bps_labeler.selection_config import schema as _selection_schema
 from bps_labeler.selection_config import validate_config as _validate_selection
 from bps_labeler.store import (
@@ -215,6 +216,22 @@ def report_kept_rounds():
 
 
 report_kept_rounds()
+
+
+def remove_stale_locks():
+    """A run killed on this machine (kill -9, power loss) leaves Snakemake's lock: a plain rerun
+    removes it and resumes, when no Snakemake process works here any more (bps_labeler.locks)."""
+    if not MAIN_PROCESS:
+        return
+    for lock in take_over(Path.cwd()):
+        print(
+            f"Note: removed {lock}, left by a run that was killed (no Snakemake process works in "
+            "this folder any more); resuming.",
+            file=sys.stderr,
+        )
+
+
+remove_stale_locks()
 
 
 def earlier_selections(wildcards):
