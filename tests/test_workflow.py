@@ -201,3 +201,37 @@ def test_oracle_noise_never_touches_the_validation_labels(tmp_path):
     truth = dict(zip(truth["filename"].str.replace(".tif", ".jpg"), truth["label"]))
     val = json.loads((workdir / "results/validation/annotations.json").read_text())
     assert len(val) == 48 and all(a["choice"] == truth[Path(a["image"]).name] for a in val)  # ... none of these
+
+
+def test_categories_of_the_users_own_naming_run_to_round_2(tmp_path, tiny_dataset):
+    """The first category is the positive class, whatever it is called (here: line / none)."""
+    raw, truth, meta = tiny_dataset
+    renamed = pd.read_csv(truth)
+    renamed["label"] = renamed["label"].map({"track": "line", "no track": "none"})
+    renamed.to_csv(tmp_path / "truth.csv", index=False)
+    cfg = tiny_config()
+    cfg["source"] = {"kind": "local", "local": {"path": str(raw)}}
+    cfg["filter"] = {}
+    cfg["annotation"]["categories"] = ["line", "none"]
+    cfg["annotation"]["oracle"]["truth"] = str(tmp_path / "truth.csv")
+    for known in cfg["known_answers"]:
+        known["label"] = "none"
+    for sel in cfg["selection"]:
+        sel["n_samples"] = 5  # 68 images, half of them X-ray
+    workdir = make_workdir(tmp_path / "wf", cfg)
+    snakemake(workdir, "results/round_2/metrics.json", "results/round_2/report/embedding_map.png")
+    metrics = json.loads((workdir / "results/round_2/metrics.json").read_text())
+    assert metrics["categories"] == ["line", "none"] and set(metrics["labels_per_class"]) == {"line", "none"}
+    assert metrics["baselines"]["undecided"]["model"]["auroc"] is not None
+    schema = json.loads((workdir / "results/round_2/predictions/bps-classification/schema.json").read_text())
+    assert [c["name"] for c in schema["categories"]] == ["line", "none"]
+
+    # an oracle whose truth does not use the config's names is blamed on the config key
+    cfg["annotation"]["categories"] = ["Line", "None"]
+    for known in cfg["known_answers"]:
+        known["label"] = "None"
+    other = make_workdir(tmp_path / "wf2", cfg)
+    proc = snakemake(other, "results/validation/annotations.json", check=False)
+    assert proc.returncode != 0
+    out = proc.stdout + proc.stderr
+    assert "annotation.categories in the config is ['Line', 'None'], but the oracle's truth" in out

@@ -66,6 +66,18 @@ def read_truth(path: Path) -> dict[str, str]:
     return {jpg_name(f): str(label) for f, label in zip(df["filename"], df["label"])}
 
 
+def check_truth_categories(truth: dict[str, str], categories: tuple[str, ...], path: Path) -> None:
+    """The oracle answers with the truth file's labels: they must be the config's categories."""
+    extra = sorted(set(truth.values()) - set(categories))
+    if extra:
+        raise InputError(
+            f"annotation.categories in the config is {list(categories)}, but the oracle's truth "
+            f"file {path} labels images {sorted(set(truth.values()))}: {extra} would be labels no "
+            "category names. Set annotation.categories to the truth's labels, the positive class "
+            f"first (for the built-in data: {list(CATEGORIES)})."
+        )
+
+
 def _flip(filename: str, seed: int, noise: float) -> bool:
     h = hashlib.sha256(f"{seed}:{filename}".encode()).digest()
     return int.from_bytes(h[:8], "big") / 2**64 < noise

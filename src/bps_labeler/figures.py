@@ -114,8 +114,13 @@ def embedding_map_figure(
     uncertainty: pd.Series | None,
     round_: int,
     out: Path,
+    categories: tuple[str, ...] = ("track", "no track"),
 ) -> None:
-    """The pool in two dimensions, four ways: round picked, label, particle type, model uncertainty."""
+    """The pool in two dimensions, four ways: round picked, label, particle type, model uncertainty.
+
+    Labels are coloured in the order of `categories` (the positive class red), whatever they are
+    called.
+    """
     fig, axes = plt.subplots(1, 4, figsize=(18, 4.6))
     names = list(coords.index)
     xy = coords.to_numpy()
@@ -134,7 +139,8 @@ def embedding_map_figure(
     ax.legend(fontsize=7, markerscale=1.5)
 
     ax = axes[1]
-    colours = {"track": "#d62728", "no track": "#1f77b4"}
+    palette = ["#d62728", "#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b"]
+    colours = {c: palette[i % len(palette)] for i, c in enumerate(categories)}
     mask = np.array([n not in labels for n in names])
     ax.scatter(xy[mask, 0], xy[mask, 1], color="#d0d0d0", label="unlabeled", **base)
     for label, colour in colours.items():

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from bps_labeler import logs
-from bps_labeler.annotations import oracle_records, read_truth, write_records
+from bps_labeler.annotations import check_truth_categories, oracle_records, read_truth, write_records
 from bps_labeler.selection import read_selected
 from bps_labeler.split import split_filenames
 
@@ -12,9 +12,12 @@ if "selection" in snakemake.input.keys():
     filenames = read_selected(Path(snakemake.input.selection))
 else:
     filenames = split_filenames(Path(snakemake.input.split), "val")
+truth = read_truth(Path(snakemake.input.truth))
+# read from the config, not a param: a check, which must not make finished rounds out of date
+check_truth_categories(truth, tuple(snakemake.config["annotation"]["categories"]), Path(snakemake.input.truth))
 records = oracle_records(
     filenames,
-    read_truth(Path(snakemake.input.truth)),
+    truth,
     snakemake.params.image_root,
     noise=snakemake.params.noise,
     seed=snakemake.params.seed,

@@ -32,7 +32,9 @@ track = pd.Series(probs[:, categories.index(categories[0])], index=names)
 entropy = pd.Series(active_learning_scores(probs)["uncertainty_entropy"], index=names)
 
 coords = map_coordinates(names, embeddings, set(picked), snakemake.params.seed)
-embedding_map_figure(coords, picked, labels, metadata["particle_type"], entropy, round_, Path(snakemake.output.map))
+embedding_map_figure(
+    coords, picked, labels, metadata["particle_type"], entropy, round_, Path(snakemake.output.map), categories
+)
 
 
 def short(name: str) -> str:
