@@ -6,7 +6,10 @@ import hashlib
 import json
 
 import boto3
+import numpy as np
+import pandas as pd
 import pytest
+import tifffile
 
 from bps_labeler import s3 as s3mod
 from bps_labeler.datasource import Datasource, data_files, publish
@@ -163,3 +166,29 @@ def test_downloads_survive_throttling_resets_and_short_bodies(moto_s3, tiny_data
     for n in names:
         assert (tmp_path / "out" / n).read_bytes() == (raw / n).read_bytes(), n
     assert not list((tmp_path / "cache").glob(".*.part"))  # no half file left behind
+
+
+def test_images_pinned_by_checksum_say_what_changed_in_the_bucket(moto_s3, tiny_dataset, tmp_path):
+    from bps_labeler.pins import pins_from_manifests
+
+    _, _, meta = tiny_dataset
+    names = sorted(meta["filename"])[:4]
+    rows = download_shard(names, loc(moto_s3), tmp_path / "a", threads=2)
+    manifest = tmp_path / "download_0.tsv"
+    pd.DataFrame(rows).to_csv(manifest, sep="\t", index=False)
+    pins = dict(pins_from_manifests([manifest]).itertuples(index=False))
+    assert set(pins) == set(names) and all(len(v) == 64 for v in pins.values())
+    assert download_shard(names, loc(moto_s3), tmp_path / "b", threads=2, pins=pins)  # the same bytes: fine
+
+    s3 = boto3.client("s3", endpoint_url=moto_s3["endpoint"], region_name="us-west-2")
+    key = f"{moto_s3['prefix']}/{names[1]}"
+    original = s3.get_object(Bucket=moto_s3["bucket"], Key=key)["Body"].read()
+    tifffile.imwrite(tmp_path / "other.tif", np.full((20, 20), 7, np.uint16))
+    s3.put_object(Bucket=moto_s3["bucket"], Key=key, Body=(tmp_path / "other.tif").read_bytes())
+    try:
+        with pytest.raises(
+            InputError, match=rf"1 image\(s\) .* differ from the pinned checksums .*{names[1]} \(pinned"
+        ):
+            download_shard(names, loc(moto_s3), tmp_path / "c", threads=2, pins=pins)
+    finally:
+        s3.put_object(Bucket=moto_s3["bucket"], Key=key, Body=original)

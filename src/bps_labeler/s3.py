@@ -181,6 +181,7 @@ def download_shard(
     on_missing: str = "stop",
     threads: int = 8,
     out_dir: Path | None = None,
+    pins: dict[str, str] | None = None,
 ) -> list[dict[str, Any]]:
     """Download the images of one shard into `dst_dir`; each is verified (size, and the TIFF opens).
 
@@ -207,7 +208,7 @@ def download_shard(
                 download(s3, loc, name, dst)
                 fetched = True
             except MissingObject:
-                return {"filename": name, "size": 0, "status": "missing"}
+                return {"filename": name, "size": 0, "sha256": "", "status": "missing"}
         try:  # the header and strip extents only: convert decodes the pixels once, later
             check_tiff(dst, shown=loc.uri(name))
         except InputError:
@@ -215,7 +216,12 @@ def download_shard(
             raise
         if out_dir is not None:
             link_or_copy(dst, out_dir / name)
-        return {"filename": name, "size": dst.stat().st_size, "status": "downloaded" if fetched else "present"}
+        return {
+            "filename": name,
+            "size": dst.stat().st_size,
+            "sha256": sha256_file(dst),
+            "status": "downloaded" if fetched else "present",
+        }
 
     progress = Progress(f"download from s3://{loc.bucket}", len(names), log)
     rows = []
@@ -223,6 +229,17 @@ def download_shard(
         for row in pool.map(one, sorted(names)):
             rows.append(row)
             progress.update()
+    if pins is not None:
+        from bps_labeler.pins import changed
+
+        differ = changed(rows, pins)
+        if differ:
+            raise InputError(
+                f"{len(differ)} image(s) in s3://{loc.bucket}/{loc.prefix} differ from the pinned "
+                f"checksums (source.s3.pins): {', '.join(differ[:10])}{' ...' if len(differ) > 10 else ''}. "
+                "The bucket's copies changed since they were pinned: restore the pinned files (dvc "
+                "pull), or pin the new ones on purpose (python -m bps_labeler.pins)."
+            )
     missing = [r["filename"] for r in rows if r["status"] == "missing"]
     if missing:
         listing = ", ".join(loc.key(m) for m in missing[:20]) + (" ..." if len(missing) > 20 else "")

@@ -169,6 +169,12 @@ def download_manifest(wildcards):
     return []
 
 
+def image_pins(wildcards):
+    """The S3 source's pinned image checksums, when the config names them (source.s3.pins)."""
+    pins = config["source"].get("s3", {}).get("pins")
+    return {"pins": pins} if pins else {}
+
+
 def raw_tiffs(wildcards):
     """The TIFF folder a convert shard reads, where a rule makes it (a local source's folder is
     the user's, passed as a param: it is not a workflow output)."""

@@ -45,6 +45,7 @@ elif config["source"]["kind"] == "s3":
 
     rule download:
         input:
+            unpack(image_pins),
             meta="results/data/filtered_meta.csv",
         output:
             manifest="resources/raw/shards/download_{shard}.tsv",

@@ -6,6 +6,7 @@ import pandas as pd
 
 from bps_labeler import logs
 from bps_labeler.convert import shard_of
+from bps_labeler.pins import read_pins
 from bps_labeler.s3 import S3Location, download_shard
 
 logs.to_file(snakemake.log[0])
@@ -20,5 +21,8 @@ rows = download_shard(
     cfg["on_missing"],
     threads=4 * snakemake.threads,
     out_dir=Path(snakemake.output.tiffs),
+    pins=read_pins(Path(snakemake.input.pins)) if "pins" in snakemake.input.keys() else None,
 )
-pd.DataFrame(rows, columns=["filename", "size", "status"]).to_csv(snakemake.output.manifest, sep="\t", index=False)
+pd.DataFrame(rows, columns=["filename", "size", "sha256", "status"]).to_csv(
+    snakemake.output.manifest, sep="\t", index=False
+)
