@@ -6,6 +6,19 @@ file, row or key and says what to do lets the scripts stay thin and the user act
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
+
 
 class InputError(ValueError):
     """Bad input from the user: a file, a row or a config key that must be fixed."""
+
+
+def exit_status(action: Callable[[], object]) -> int:
+    """Run a command-line action: bad input is one line on stderr and status 1, not a traceback."""
+    try:
+        action()
+    except InputError as err:
+        print(f"ERROR: {err}", file=sys.stderr)
+        return 1
+    return 0

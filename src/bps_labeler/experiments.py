@@ -30,7 +30,7 @@ from typing import Any
 
 import yaml
 
-from bps_labeler.errors import InputError
+from bps_labeler.errors import InputError, exit_status
 
 #: The main run's folders an experiment starts from (linked), and the label store (copied).
 SEEDED = ("resources", "results")
@@ -170,7 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--snakefile", type=Path, default=None, help="default: <repo>/workflow/Snakefile")
     parser.add_argument("--cores", default="all")
     args = parser.parse_args(argv)
-    try:
+
+    def action() -> None:
         if not args.settings:
             raise InputError("give at least one setting to change: --set train.probe_c=1.0")
         folder = prepare(args.repo, args.name, parse_settings(args.settings), args.configfile)
@@ -180,10 +181,8 @@ def main(argv: list[str] | None = None) -> int:
             f"\nExperiment in {folder.relative_to(args.repo)}; with DVC: dvc metrics show results/metrics.json "
             f"{(folder / 'results' / 'metrics.json').relative_to(args.repo)}"
         )
-    except InputError as err:
-        print(f"ERROR: {err}", file=sys.stderr)
-        return 1
-    return 0
+
+    return exit_status(action)
 
 
 if __name__ == "__main__":

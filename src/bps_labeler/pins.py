@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bps_labeler.errors import InputError
+from bps_labeler.errors import InputError, exit_status
 
 
 def read_pins(path: Path) -> dict[str, str]:
@@ -33,6 +33,9 @@ def read_pins(path: Path) -> dict[str, str]:
 
 def pins_from_manifests(manifests: list[Path]) -> pd.DataFrame:
     """The pins of every image the download shards fetched (their manifests hold the checksums)."""
+    absent = [str(p) for p in manifests if not Path(p).is_file()]
+    if absent:
+        raise InputError(f"no download manifest at {', '.join(absent)}: run the downloads first (snakemake).")
     parts = [pd.read_csv(p, sep="\t", dtype=str) for p in manifests]
     df = pd.concat(parts) if parts else pd.DataFrame(columns=["filename", "sha256", "status"])
     if "sha256" not in df.columns:
@@ -59,12 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("manifests", nargs="+", type=Path, help="resources/raw/shards/download_*.tsv")
     args = parser.parse_args(argv)
-    try:
-        pins_from_manifests(args.manifests).to_csv(sys.stdout, sep="\t", index=False)
-    except InputError as err:
-        print(f"ERROR: {err}", file=sys.stderr)
-        return 1
-    return 0
+    return exit_status(lambda: pins_from_manifests(args.manifests).to_csv(sys.stdout, sep="\t", index=False))
 
 
 if __name__ == "__main__":

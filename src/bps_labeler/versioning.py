@@ -25,7 +25,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bps_labeler.errors import InputError
+from bps_labeler.errors import InputError, exit_status
 
 #: What DVC tracks: the inputs and every round's results (the label store is in git).
 TRACKED = ("resources", "results")
@@ -126,7 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repo", type=Path, default=Path.cwd())
     parser.add_argument("--no-push", action="store_true", help="save: dvc add only")
     args = parser.parse_args(argv)
-    try:
+
+    def action() -> None:
         if args.action == "save":
             files = save(args.repo, push=not args.no_push)
             print(
@@ -136,10 +137,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             restore(args.repo, args.targets)
             print(f"Restored; {', '.join(args.targets) or 'the default target'} up to date.")
-    except InputError as err:
-        print(f"ERROR: {err}", file=sys.stderr)
-        return 1
-    return 0
+
+    return exit_status(action)
 
 
 if __name__ == "__main__":
