@@ -1,10 +1,14 @@
-"""Take the README's Label Studio screenshot from a real server, in headless Chromium.
+"""Take the README's screenshots in headless Chromium: Label Studio's labeling view, the report.
 
-Not part of the pipeline or its tests: run it by hand after `make labelstudio` and a round of
-`snakemake` with `annotation.backend: labelstudio`, with Playwright installed beside Debian's
-chromium (`pip install playwright`; no browser download needed):
+Not part of the pipeline or its tests: run it by hand, with Playwright installed beside Debian's
+chromium (`pip install playwright`; no browser download needed). Label Studio, after `make
+labelstudio` and a round of `snakemake` with `annotation.backend: labelstudio`:
 
-    python docs/screenshot.py --url http://127.0.0.1:8080 --task 1 --out docs/labelstudio-labeling.png
+    python docs/screenshot.py --url http://127.0.0.1:8080 --project 1 --task 1 --out docs/labelstudio-labeling.png
+
+The report's round-2 picks, after `make run` and `snakemake --report report.html`:
+
+    python docs/screenshot.py --report report.html --out docs/report-picks.png
 """
 
 from __future__ import annotations
@@ -21,28 +25,45 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from browser import ARGS, chromium  # noqa: E402
 
 
+def labelstudio(page, url: str, project: int, task: int, out: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(f"{url}/user/login/")
+    page.fill("input[name=email]", os.environ["LABEL_STUDIO_USERNAME"])
+    page.fill("input[name=password]", os.environ["LABEL_STUDIO_PASSWORD"])
+    page.click("button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    page.goto(f"{url}/projects/{project}/data?task={task}")
+    page.wait_for_selector("img", timeout=60_000)
+    page.wait_for_timeout(4000)
+    page.screenshot(path=out)
+
+
+def report(page, path: Path, out: str) -> None:  # type: ignore[no-untyped-def]
+    """Rounds > Round 2 > picks.png, opened as the report test opens it."""
+    page.goto(path.resolve().as_uri())
+    page.get_by_text("Rounds", exact=True).first.click()
+    page.get_by_text("Round 2", exact=True).first.click()
+    page.locator("tr", has_text="results/round_2/report/picks.png").locator("a[iconname=eye]").click()
+    page.wait_for_timeout(1000)
+    page.screenshot(path=out)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--url", required=True)
-    parser.add_argument("--project", type=int, required=True)
-    parser.add_argument("--task", type=int, required=True)
+    parser.add_argument("--url", help="Label Studio")
+    parser.add_argument("--project", type=int)
+    parser.add_argument("--task", type=int)
+    parser.add_argument("--report", type=Path, help="a report.html built by snakemake --report")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
+    if not args.report and not (args.url and args.project and args.task):
+        parser.error("give --report, or --url, --project and --task")
     with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(chromium()),
-            args=ARGS,
-        )
-        page = browser.new_page(viewport={"width": 1400, "height": 850})
-        page.goto(f"{args.url}/user/login/")
-        page.fill("input[name=email]", os.environ["LABEL_STUDIO_USERNAME"])
-        page.fill("input[name=password]", os.environ["LABEL_STUDIO_PASSWORD"])
-        page.click("button[type=submit]")
-        page.wait_for_load_state("networkidle")
-        page.goto(f"{args.url}/projects/{args.project}/data?task={args.task}")
-        page.wait_for_selector("img", timeout=60_000)
-        page.wait_for_timeout(4000)
-        page.screenshot(path=args.out)
+        browser = p.chromium.launch(executable_path=str(chromium()), args=ARGS)
+        page = browser.new_page(viewport={"width": 1500, "height": 1000})
+        if args.report:
+            report(page, args.report, args.out)
+        else:
+            labelstudio(page, args.url, args.project, args.task, args.out)
         browser.close()
 
 

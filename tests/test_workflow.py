@@ -157,6 +157,17 @@ def test_a_shard_count_beyond_reason_stops_before_any_job(tmp_path):
     assert "20000 is greater than the maximum of 1024" in proc.stdout + proc.stderr
 
 
+def test_unquoted_yes_no_categories_are_explained(tmp_path):
+    workdir = make_workdir(tmp_path, tiny_config())
+    config = workdir / "config" / "config.yaml"
+    text = config.read_text()
+    assert "- track\n  - no track\n" in text
+    config.write_text(text.replace("- track\n  - no track\n", "- yes\n  - no\n"))
+    proc = snakemake(workdir, "-n", check=False)
+    assert proc.returncode != 0
+    assert "YAML read unquoted words such as yes/no as true/false" in proc.stdout + proc.stderr
+
+
 def test_too_many_samples_is_explained(tmp_path):
     cfg = tiny_config()
     cfg["selection"][0]["n_samples"] = 500

@@ -50,6 +50,13 @@ for _cfg in config.get("selection") or []:
 # a share asked for (split.val_fraction) wins over the default fixed number of validation images
 if (config.get("split") or {}).get("val_fraction") is not None:
     config["split"]["val_size"] = None
+# YAML 1.1 reads unquoted yes/no/on/off as booleans: say so rather than dump the schema
+_cats = (config.get("annotation") or {}).get("categories") or []
+if any(isinstance(_c, bool) for _c in _cats):
+    raise WorkflowError(
+        f"annotation.categories is {_cats}: YAML read unquoted words such as yes/no as true/false. "
+        "Quote them in the config: categories: ['yes', 'no']."
+    )
 validate(config, schema="../schemas/config.schema.yaml")
 for _i, _cfg in enumerate(config["selection"], start=1):
     try:
