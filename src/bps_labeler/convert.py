@@ -7,6 +7,7 @@ of rows or on which other rows the filter kept.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import os
@@ -232,7 +233,16 @@ def convert_one(src: Path, dst: Path, stretch: Stretch) -> dict[str, object]:
     arr = read_tiff(src)
     out = to_uint8(arr, stretch)
     tmp = dst.with_name(f".{dst.name}.tmp")
-    Image.fromarray(out, mode="L").save(tmp, format="JPEG", quality=stretch.quality)
+    try:
+        Image.fromarray(out, mode="L").save(tmp, format="JPEG", quality=stretch.quality)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        if exc.errno == errno.ENOSPC:
+            raise InputError(
+                f"{dst.parent}: the disk is full (writing {dst.name}). Free some space, or run in a "
+                "folder on a larger disk, then run again: finished images are kept."
+            ) from None
+        raise
     os.replace(tmp, dst)
     return {
         "filename": jpg_name(src.name),
