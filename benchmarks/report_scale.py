@@ -1,7 +1,8 @@
 """Time and size of a round's report pictures at the default pool and at the tutorial's real scale.
 
 The report's pictures are the only part whose cost grows with the pool: the embedding map (t-SNE
-of up to 5,000 images, every pick included) and the galleries (a fixed 50 picks, at most 40
+of up to 5,000 images, every pick included, as a PNG and as an interactive page with a thumbnail
+per point) and the galleries (a fixed 50 picks, at most 40
 left-out images). This draws them for the default config's pool (this checkout's results/, run
 `make run` first) and for a pool of 8,866 images (the old tutorial's real subset), whose
 embeddings are the default pool's resampled with noise, so no 9,000-image SimCLR run is needed.
@@ -23,13 +24,16 @@ import pandas as pd
 
 from bps_labeler.embed import read_embeddings
 from bps_labeler.figures import embedding_map_figure, gallery_figure, learning_curve_figure, map_coordinates
+from bps_labeler.interactive_map import map_records, spec, write_page
 from bps_labeler.learning_curve import learning_curve
 from bps_labeler.lightly_metadata import metadata_table
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def draw(names: list[str], emb: np.ndarray, picked: dict[str, int], particle: pd.Series, out: Path) -> dict:
+def draw(
+    names: list[str], emb: np.ndarray, picked: dict[str, int], particle: pd.Series, image_dir: Path, out: Path
+) -> dict:
     t = time.perf_counter()
     coords = map_coordinates(names, emb, set(picked), seed=0)
     t_map = time.perf_counter() - t
@@ -37,12 +41,18 @@ def draw(names: list[str], emb: np.ndarray, picked: dict[str, int], particle: pd
     t = time.perf_counter()
     embedding_map_figure(coords, picked, {}, particle, entropy, 2, out / "map.png")
     t_draw = time.perf_counter() - t
+    t = time.perf_counter()
+    records = map_records(coords, picked, {}, {}, particle, 1 - entropy, entropy, image_dir)
+    write_page(spec(records, "map"), out / "map.html")
+    t_page = time.perf_counter() - t
     return {
         "pool": len(names),
         "map points": len(coords),
         "t-SNE s": round(t_map, 1),
         "draw map s": round(t_draw, 1),
         "map PNG kB": round((out / "map.png").stat().st_size / 1e3),
+        "interactive page s": round(t_page, 1),
+        "interactive page MB": round((out / "map.html").stat().st_size / 1e6, 1),
     }
 
 
@@ -55,14 +65,19 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
-        rows.append(draw(names, emb, picked, meta["particle_type"], out))
+        images = results / "data" / "images"
+        rows.append(draw(names, emb, picked, meta["particle_type"], images, out))
         rng = np.random.default_rng(0)
         idx = rng.integers(0, len(names), 8866)
         big_names = [f"s{i:05d}_{names[j]}" for i, j in enumerate(idx)]
         big_emb = emb[idx] + rng.normal(0, 0.05, (len(idx), emb.shape[1]))
         big_particle = pd.Series(meta["particle_type"].reindex([names[j] for j in idx]).to_numpy(), index=big_names)
         big_picked = {big_names[i]: 2 for i in range(50)}
-        rows.append(draw(big_names, big_emb, big_picked, big_particle, out))
+        big_images = out / "big_images"  # each resampled image is a link to the one it copies
+        big_images.mkdir()
+        for big, j in zip(big_names, idx):
+            (big_images / big).symlink_to(images / names[j])
+        rows.append(draw(big_names, big_emb, big_picked, big_particle, big_images, out))
         t = time.perf_counter()
         items = [
             {"filename": s["filename"], "caption": [s["filename"][:20], "x", "y", "z", "w"]} for s in sel["selected"]

@@ -6,9 +6,12 @@ labelstudio` and a round of `snakemake` with `annotation.backend: labelstudio`:
 
     python docs/screenshot.py --url http://127.0.0.1:8080 --project 1 --task 1 --out docs/labelstudio-labeling.png
 
-The report's round-2 picks, after `make run` and `snakemake --report report.html`:
+The report's round-2 picks and interactive map, after `make run`, `snakemake --report report.zip`
+and unpacking it (the map opens inside the zip's report; report.html is one file, and browsers
+refuse a page that big inside it):
 
-    python docs/screenshot.py --report report.html --out docs/report-picks.png
+    python docs/screenshot.py --report report/report.html --out docs/report-picks.png
+    python docs/screenshot.py --report report/report.html --item embedding_map.html --out docs/report-map.png
 """
 
 from __future__ import annotations
@@ -37,13 +40,19 @@ def labelstudio(page, url: str, project: int, task: int, out: str) -> None:  # t
     page.screenshot(path=out)
 
 
-def report(page, path: Path, out: str) -> None:  # type: ignore[no-untyped-def]
-    """Rounds > Round 2 > picks.png, opened as the report test opens it."""
+def report(page, path: Path, item: str, out: str) -> None:  # type: ignore[no-untyped-def]
+    """Rounds > Round 2 > the item, opened as the report test opens it (the map with a tooltip)."""
     page.goto(path.resolve().as_uri())
     page.get_by_text("Rounds", exact=True).first.click()
     page.get_by_text("Round 2", exact=True).first.click()
-    page.locator("tr", has_text="results/round_2/report/picks.png").locator("a[iconname=eye]").click()
+    page.locator("tr", has_text=f"results/round_2/report/{item}").locator("a[iconname=eye]").click()
     page.wait_for_timeout(1000)
+    if item.endswith(".html"):
+        points = page.frame_locator("iframe").locator(".mark-symbol path")
+        points.first.wait_for(timeout=30_000)
+        # a round-2 pick near the middle of the list: its tooltip shows a picked image
+        points.nth(points.count() - 40).hover(force=True)
+        page.wait_for_timeout(800)
     page.screenshot(path=out)
 
 
@@ -52,7 +61,8 @@ def main() -> None:
     parser.add_argument("--url", help="Label Studio")
     parser.add_argument("--project", type=int)
     parser.add_argument("--task", type=int)
-    parser.add_argument("--report", type=Path, help="a report.html built by snakemake --report")
+    parser.add_argument("--report", type=Path, help="a report built by snakemake --report (report.zip, unpacked)")
+    parser.add_argument("--item", default="picks.png", help="the round-2 report item to show")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     if not args.report and not (args.url and args.project and args.task):
@@ -61,7 +71,7 @@ def main() -> None:
         browser = p.chromium.launch(executable_path=str(chromium()), args=ARGS)
         page = browser.new_page(viewport={"width": 1500, "height": 1000})
         if args.report:
-            report(page, args.report, args.out)
+            report(page, args.report, args.item, args.out)
         else:
             labelstudio(page, args.url, args.project, args.task, args.out)
         browser.close()

@@ -15,6 +15,7 @@ pytestmark = pytest.mark.workflow
 
 FIGURES = [
     "report/embedding_map.png",
+    "report/embedding_map.html",
     "report/picks.png",
     "report/left_out.png",
     "report/confusion.png",
@@ -28,7 +29,8 @@ def report(tiny_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The tiny run's report, built in a copy so the shared run stays as the other tests left it."""
     work = tmp_path_factory.mktemp("report") / "wf"
     shutil.copytree(tiny_run, work, symlinks=True)
-    targets = ["results/report/learning_curve.png", *[f"results/round_{r}/report/embedding_map.png" for r in (1, 2)]]
+    maps = [f"results/round_{r}/report/embedding_map.{ext}" for r in (1, 2) for ext in ("png", "html")]
+    targets = ["results/report/learning_curve.png", *maps]
     snakemake(work, *targets)
     snakemake(work, "--report", "report.html")
     snakemake(work, "--report", "report.zip")
@@ -44,7 +46,8 @@ def test_report_files(report):
     with zipfile.ZipFile(report / "report.zip") as z:
         names = z.namelist()
     # the zip holds each figure once (stored by content hash) and the report page
-    for name in ("embedding_map.png", "picks.png", "left_out.png", "confusion.png", "selection.json", "metrics.json"):
+    names_per_round = ("embedding_map.png", "embedding_map.html", "picks.png", "left_out.png", "confusion.png")
+    for name in (*names_per_round, "selection.json", "metrics.json"):
         assert sum(n.endswith(f"/{name}") for n in names) == 2, (name, names)
     assert sum(n.endswith("/learning_curve.png") for n in names) == 1
     assert any(n.endswith("report.html") for n in names)
@@ -84,6 +87,25 @@ def test_report_in_a_browser(report):
             page.wait_for_timeout(500)
             sizes = page.locator("img").evaluate_all("els => els.map(e => [e.naturalWidth, e.src.slice(0, 15)])")
             assert any(w > 1000 and src.startswith("data:image/png") for w, src in sizes), sizes
+        # the interactive map, in the zip's report: every pool image a point; hovering one shows
+        # its picture and scores (report.html holds items as data URLs, and Chromium refuses one
+        # of this size in a frame: the caption says to use the zip or the file itself)
+        with zipfile.ZipFile(report / "report.zip") as z:
+            z.extractall(report / "unzipped")
+        page.goto(next((report / "unzipped").rglob("report.html")).as_uri())
+        page.get_by_text("Rounds", exact=True).first.click()
+        page.get_by_text("Round 2", exact=True).first.click()
+        page.locator("tr", has_text="results/round_2/report/embedding_map.html").locator("a[iconname=eye]").click()
+        frame = page.frame_locator("iframe")
+        points = frame.locator(".mark-symbol path")
+        points.first.wait_for(timeout=30_000)
+        assert points.count() > 100
+        points.nth(3).hover(force=True)
+        tip = frame.locator("#vg-tooltip-element")
+        tip.wait_for(state="visible", timeout=5_000)
+        assert "p(track)" in tip.inner_text() and tip.locator("img").count() == 1
+        frame.locator("select").select_option("label")  # colour by label: the legend names the categories
+        assert "no track" in frame.locator("svg").first.text_content()
         page.goto(uri)
         page.get_by_text("Learning curve", exact=True).first.click()
         page.locator("tr", has_text="learning curve").locator("a[iconname=eye]").click()

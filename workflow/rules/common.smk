@@ -331,5 +331,9 @@ def final_targets():
         f"results/round_{r}/publish.json",
         "results/learning_curve.csv",
         "results/report/learning_curve.png",
-        *[f"results/round_{k}/report/embedding_map.png" for k in range(1, r + 1)],
+        *[
+            f"results/round_{k}/report/embedding_map.{ext}"
+            for k in range(1, r + 1)
+            for ext in ("png", "html")
+        ],
     ]

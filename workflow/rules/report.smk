@@ -35,6 +35,13 @@ rule report_round:
             subcategory="Round {round}",
             labels={"figure": "left out by the thresholds"},
         ),
+        map_html=report(
+            "results/round_{round}/report/embedding_map.html",
+            caption="../report/embedding_map_html.rst",
+            category="Rounds",
+            subcategory="Round {round}",
+            labels={"figure": "embedding map, interactive"},
+        ),
         confusion=report(
             "results/round_{round}/report/confusion.png",
             caption="../report/confusion.rst",

@@ -1,4 +1,4 @@
-"""Draw a round's pictures for the report: embedding map, the picks, the images left out."""
+"""Draw a round's pictures for the report: embedding maps, the picks, the images left out, confusion."""
 
 import json
 from pathlib import Path
@@ -9,6 +9,7 @@ from bps_labeler import logs
 from bps_labeler.annotations import read_labels
 from bps_labeler.embed import read_embeddings
 from bps_labeler.figures import confusion_figure, embedding_map_figure, gallery_figure, left_out, map_coordinates
+from bps_labeler.interactive_map import map_records, spec, write_page
 from bps_labeler.lightly_metadata import metadata_table
 from bps_labeler.predictions import active_learning_scores, read_predictions
 
@@ -81,3 +82,16 @@ gallery_figure(
 )
 
 confusion_figure(json.loads(Path(snakemake.input.metrics).read_text()), Path(snakemake.output.confusion))
+
+records = map_records(
+    coords,
+    picked,
+    labels,
+    {n: condition(n) for n in coords.index if n in metadata.index},
+    metadata["particle_type"],
+    track,
+    entropy,
+    image_dir,
+)
+title = f"Round {round_}: the pool in two dimensions (t-SNE of the embeddings); hover a point for its image"
+write_page(spec(records, title), Path(snakemake.output.map_html))
