@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from conftest import REPO
-from workflows import make_workdir, snakemake, tiny_config
+from workflows import SNAKEMAKE, make_workdir, snakemake, tiny_config
 
 pytestmark = pytest.mark.workflow
 
@@ -166,6 +167,16 @@ def test_unquoted_yes_no_categories_are_explained(tmp_path):
     proc = snakemake(workdir, "-n", check=False)
     assert proc.returncode != 0
     assert "YAML read unquoted words such as yes/no as true/false" in proc.stdout + proc.stderr
+
+
+def test_started_outside_the_repository_it_says_the_profile_was_not_loaded(tmp_path):
+    workdir = make_workdir(tmp_path / "wf", tiny_config())
+    cmd = [SNAKEMAKE, "--snakefile", str(REPO / "workflow" / "Snakefile"), "--directory", str(workdir), "-n"]
+    outside = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert "the workflow's profile (rerun-incomplete, one labeling job at a time) was not loaded" in outside.stderr
+    assert f"--workflow-profile {REPO / 'profiles' / 'default'}" in outside.stderr
+    inside = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, check=False)
+    assert "was not loaded" not in inside.stderr
 
 
 def test_too_many_samples_is_explained(tmp_path):

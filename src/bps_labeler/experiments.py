@@ -156,6 +156,10 @@ def run(snakefile: Path, folder: Path, cores: str = "all", snakemake: str | None
         cores,
         "results/metrics.json",
     ]
+    # Snakemake looks for the workflow's profile from the folder it starts in; this one has none
+    profile = Path(snakefile).resolve().parents[1] / "profiles" / "default"
+    if profile.is_dir():
+        cmd += ["--workflow-profile", str(profile)]
     proc = subprocess.run(cmd, cwd=folder, check=False)
     if proc.returncode:
         raise InputError(f"the experiment's rounds failed; its logs are in {folder / 'logs'}.")

@@ -247,6 +247,21 @@ def remove_stale_locks():
 remove_stale_locks()
 
 
+def check_profile():
+    """Snakemake loads profiles/default only from the folder it starts in: say when it did not."""
+    if MAIN_PROCESS and "labelstudio" not in workflow.global_resources:
+        profile = Path(workflow.basedir).parent / "profiles" / "default"
+        print(
+            "Note: the workflow's profile (rerun-incomplete, one labeling job at a time) was not "
+            "loaded: Snakemake looks for profiles/default in the folder it starts from. Start from "
+            f"the repository, or add --workflow-profile {profile}.",
+            file=sys.stderr,
+        )
+
+
+check_profile()
+
+
 def earlier_selections(wildcards):
     return [f"results/round_{r}/selection.json" for r in range(1, int(wildcards.round))]
 
