@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import httpx
@@ -261,3 +262,40 @@ def test_tasks_are_blind_to_the_condition_unless_asked():
     assert task_data(meta, 2, show_condition=False) == {"snr": 7.5, "round": 2}
     assert task_data(meta, None, show_condition=True) == {**meta, "round": "validation"}
     assert LabelStudioSpec().attach_predictions is False and LabelStudioSpec().show_condition is False
+
+
+def test_the_wait_for_labels_carries_on_through_a_server_outage(labelstudio, images, request, caplog):
+    """The server stops answering mid-wait (restarted, network gone), comes back, people finish."""
+    import threading
+
+    from faulty_proxy import FaultyProxy
+
+    image_dir, names = images
+    direct = connect(labelstudio["url"], labelstudio["token_env"])
+    project = ensure_project(direct, unique_title(request), CATS)
+    ids = import_tasks(direct, project, names[:2], Path(labelstudio["document_root"]), image_dir)
+    with FaultyProxy(labelstudio["url"], []) as proxy:
+        # the waiting side sees the server through the proxy, with few quick retries
+        waiting = connect(proxy.url, labelstudio["token_env"], retries=2, backoff_s=0.05)
+        outcome: list[object] = []
+
+        def wait() -> None:
+            try:
+                wait_for_labels(waiting, project, names[:2], timeout_s=120, poll_s=0.2, resume_command="x")
+                outcome.append("done")
+            except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+                outcome.append(exc)
+
+        with caplog.at_level("WARNING"):
+            thread = threading.Thread(target=wait)
+            thread.start()
+            time.sleep(1)
+            proxy.down = True  # several polls, each past its retries, find nobody there
+            time.sleep(3)
+            assert thread.is_alive(), outcome
+            proxy.down = False
+            for name in names[:2]:  # people label (straight on the server)
+                direct.client.annotations.create(id=ids[name], result=[choice_result("track")], lead_time=1.0)
+            thread.join(timeout=60)
+    assert outcome == ["done"]
+    assert "did not answer after 2 tries" in caplog.text and "still waiting" in caplog.text

@@ -154,11 +154,11 @@ def test_an_s3_uri_in_capitals_is_s3_not_a_local_folder(moto_s3):
 @pytest.mark.parametrize("faults", [["503", "503", "503"], ["reset", "reset"], ["short"], ["503", "reset", "short"]])
 def test_downloads_survive_throttling_resets_and_short_bodies(moto_s3, tiny_dataset, tmp_path, faults):
     """Each image's first GETs fail as a busy S3 or a bad network makes them; every file arrives whole."""
-    from faulty_s3 import FaultyS3
+    from faulty_proxy import FaultyProxy
 
     raw, _, meta = tiny_dataset
     names = sorted(meta["filename"])[:6]
-    with FaultyS3(moto_s3["endpoint"], faults) as proxy:
+    with FaultyProxy(moto_s3["endpoint"], faults) as proxy:
         where = S3Location(moto_s3["bucket"], moto_s3["prefix"], endpoint_url=proxy.url)
         rows = download_shard(names, where, tmp_path / "cache", threads=2, out_dir=tmp_path / "out")
     assert proxy.injected and sum(proxy.injected.values()) >= len(names) * len(faults)

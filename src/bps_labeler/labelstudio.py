@@ -62,6 +62,10 @@ def label_config(categories: Iterable[str]) -> str:
     )
 
 
+class Unreachable(InputError):
+    """The server did not answer (down, restarting, the network gone), as opposed to refusing."""
+
+
 @dataclass
 class Server:
     """A connection that retries transient faults and explains the permanent ones.
@@ -113,7 +117,7 @@ class Server:
                 )
                 time.sleep(delay)
                 delay *= 2
-        raise InputError(
+        raise Unreachable(
             f"Label Studio at {self.url} did not answer after {self.retries} tries ({last}). "
             "Start it with `make labelstudio`, or set annotation.labelstudio.url to your server."
         )
@@ -279,8 +283,28 @@ def wait_for_labels(
     """
     start = time.monotonic()
     last, said = -1, start
+    away: str | None = None
     while True:
-        done, waiting = progress(server, project, filenames)
+        try:
+            done, waiting = progress(server, project, filenames)
+        except Unreachable as err:
+            # a server restarted or a network gone for a while must not end a wait of hours:
+            # people's labels are in the server's database, not in this process
+            if away is None:
+                log.warning("%s; still waiting, and asking again every %g s", err, poll_s)
+                print(f"Label Studio at {server.url} is not answering; still waiting", flush=True)
+            away = str(err)
+            if time.monotonic() - start >= timeout_s:
+                raise InputError(
+                    f"timed out after {timeout_s:g} s waiting for labels, the last of it without an "
+                    f"answer from {server.url}. Nothing is lost: start the server, label, then resume "
+                    f"with: {resume_command}"
+                ) from None
+            time.sleep(poll_s)
+            continue
+        if away is not None:
+            log.info("Label Studio at %s answers again", server.url)
+            away = None
         now = time.monotonic()
         # on every change, and every 5 minutes while people are away: the console and the log
         if done != last or now - said >= 300:

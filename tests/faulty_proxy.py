@@ -1,9 +1,10 @@
-"""A proxy in front of the local S3 server that misbehaves like a real network and a busy S3.
+"""A proxy in front of a local server (S3, Label Studio) that misbehaves like a real network.
 
 Each object's first GETs get the faults asked for, in order: "503" (SlowDown, S3's throttling
 answer), "reset" (the connection closed before any answer) or "short" (the headers promise the
 whole object, half the body comes, then the connection closes). Later GETs, and every other
-request, pass through unchanged.
+request, pass through unchanged. While `down` is set, every request of any kind is answered by
+closing the connection: a server that stopped (the Label Studio tests use it so).
 """
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ SLOW_DOWN = (
 )
 
 
-class FaultyS3:
+class FaultyProxy:
     def __init__(self, upstream: str, faults: list[str]) -> None:
         self.upstream = urlparse(upstream)
         self.faults = faults
+        self.down = False
         self.seen: dict[str, int] = defaultdict(int)
         self.injected: dict[str, int] = defaultdict(int)
         self.lock = threading.Lock()
@@ -36,6 +38,8 @@ class FaultyS3:
                 pass
 
             def do_GET(self) -> None:
+                if proxy.down:
+                    return proxy.hang_up(self)
                 with proxy.lock:
                     k = proxy.seen[self.path]
                     proxy.seen[self.path] += 1
@@ -67,11 +71,21 @@ class FaultyS3:
                     return
                 proxy.reply(self, status, headers, body)
 
-            do_HEAD = do_PUT = do_POST = do_DELETE = lambda self: proxy.reply(self, *proxy.forward(self))  # noqa: E731
+            def do_other(self) -> None:
+                if proxy.down:
+                    return proxy.hang_up(self)
+                proxy.reply(self, *proxy.forward(self))
+
+            do_HEAD = do_PUT = do_POST = do_DELETE = do_PATCH = do_other
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @staticmethod
+    def hang_up(req: BaseHTTPRequestHandler) -> None:
+        req.close_connection = True
+        req.connection.close()
 
     def count(self, fault: str) -> None:
         with self.lock:
@@ -100,7 +114,7 @@ class FaultyS3:
         if req.command != "HEAD":
             req.wfile.write(body)
 
-    def __enter__(self) -> FaultyS3:
+    def __enter__(self) -> FaultyProxy:
         self.thread.start()
         return self
 
