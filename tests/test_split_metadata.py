@@ -90,3 +90,12 @@ def test_a_fixed_number_of_validation_images_stratified_by_condition():
         InputError, match=r"split.val_size = 400 takes all 400 images .* Lower split.val_size \(say 80\)"
     ):
         stratified_split(meta, None, seed=0, val_size=400)  # nothing left to select from
+
+
+@pytest.mark.parametrize(
+    "fraction, size, asked", [(None, 0, "split.val_size = 0"), (0.01, None, "val_fraction = 0.01")]
+)
+def test_a_split_with_no_validation_image_is_one_line(tiny_dataset, fraction, size, asked):
+    _, _, meta = tiny_dataset
+    with pytest.raises(InputError, match=rf"{asked} leaves no validation image among 68; every round"):
+        stratified_split(meta, fraction, seed=0, val_size=size)

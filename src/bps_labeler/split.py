@@ -71,6 +71,14 @@ def stratified_split(
         chosen = set(val)
         parts.append(pd.DataFrame({"filename": names, "split": ["val" if n in chosen else "train" for n in names]}))
     out = pd.concat(parts, ignore_index=True)
+    if not (out["split"] == "val").any():
+        # every round is scored on the validation images: with none, no figure could be made
+        asked = f"split.val_size = {val_size}" if val_size is not None else f"split.val_fraction = {val_fraction}"
+        raise InputError(
+            f"{asked} leaves no validation image among {len(meta)}; every round's model is scored on "
+            "them, beside the metadata rule. Ask for some: split.val_size: 200 (the default) or a "
+            "val_fraction such as 0.2."
+        )
     out["filename"] = out["filename"].map(jpg_name)
     return out.sort_values("filename").reset_index(drop=True)
 
