@@ -180,3 +180,14 @@ def test_a_full_disk_is_one_line_and_leaves_no_half_file(tmp_path):
         assert not list(disk.glob(".*.tmp"))
     finally:
         subprocess.run(["umount", str(disk)], check=False)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int16, np.int32, np.uint64])
+def test_histogram_percentiles_equal_numpys(dtype):
+    from bps_labeler.convert import _percentiles
+
+    rng = np.random.default_rng(3)
+    for shape in ((1, 1), (7, 9), (178, 196)):
+        arr = rng.integers(-50 if np.issubdtype(dtype, np.signedinteger) else 0, 250, shape).astype(dtype)
+        qs = (0.5, 5.0, 50.0, 95.0, 99.8)
+        np.testing.assert_allclose(_percentiles(arr, qs), np.percentile(arr.astype(np.float64), qs))
