@@ -76,6 +76,18 @@ def test_deterministic_from_seed(tmp_path):
     assert (tmp_path / "ta.csv").read_bytes() == (tmp_path / "tb.csv").read_bytes()
 
 
+def test_workers_change_nothing_but_the_time(tmp_path):
+    """Rendering in parallel gives the same names, files and truth as one process, collisions included."""
+    spec = SyntheticSpec(n_images=200, seed=7)
+    one = generate(tmp_path / "one", tmp_path / "t1.csv", spec, workers=1)
+    two = generate(tmp_path / "two", tmp_path / "t2.csv", spec, workers=2)
+    pd.testing.assert_frame_equal(one, two)
+    assert (tmp_path / "t1.csv").read_bytes() == (tmp_path / "t2.csv").read_bytes()
+    for name in one["filename"]:
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes(), name
+    assert not list((tmp_path / "two").glob(".render-*"))
+
+
 def test_generator_knobs_change_what_they_say_and_the_defaults_change_nothing():
     from bps_labeler.synthetic import render_nucleus
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -253,47 +254,80 @@ def _pick_artefact(rng: np.random.Generator, fraction: float) -> str:
     return str(rng.choice(ARTEFACTS[1:], p=[0.4, 0.2, 0.15, 0.25]))
 
 
-def generate(out_dir: Path, truth_csv: Path, spec: SyntheticSpec, image_dir: Path | None = None) -> pd.DataFrame:
+#: Names a worker offers per image, in the order one process would have tried them; the first
+#: not taken by an earlier image wins (a name is taken by about 1 image in 200).
+NAME_CANDIDATES = 32
+
+
+def _render_batch(args: tuple[list[int], SyntheticSpec, str]) -> list[dict[str, object]]:
+    """Render images `indices` into temporary files; return each with its candidate names."""
+    indices, spec, image_dir = args
+    out = []
+    for i in indices:
+        plate, particle, dose, hours = CONDITIONS[i % len(CONDITIONS)]
+        rng = np.random.default_rng([spec.seed, i])
+        artefact = _pick_artefact(rng, spec.artefact_fraction)
+        img, truth = render_nucleus(rng, particle, dose, hours, spec, artefact)
+        well = f"{'ABCDEFGH'[rng.integers(8)]}{rng.integers(1, 13)}"
+        names = [
+            f"{plate}_{_plate_barcode(plate, spec.seed)}-{well}_"
+            f"{rng.integers(1, 20):03d}_{rng.integers(1, 40):03d}_proj.tif"
+            for _ in range(NAME_CANDIDATES)
+        ]
+        tmp = Path(image_dir) / f".render-{i}.tif"
+        tifffile.imwrite(tmp, img, compression="deflate", photometric="minisblack")
+        out.append(
+            {
+                "i": i,
+                "tmp": tmp,
+                "names": names,
+                "meta": {"dose_Gy": dose, "particle_type": particle, "hr_post_exposure": hours},
+                "truth": {
+                    "label": truth.label,
+                    "n_tracks": truth.n_tracks,
+                    "n_foci": truth.n_foci,
+                    "artefact": truth.artefact,
+                },
+            }
+        )
+    return out
+
+
+def generate(
+    out_dir: Path, truth_csv: Path, spec: SyntheticSpec, image_dir: Path | None = None, workers: int = 1
+) -> pd.DataFrame:
     """Write meta.csv to `out_dir`, the TIFFs to `image_dir` (default: beside it) and the hidden
     labels to `truth_csv`.
 
     The workflow keeps the TIFFs in a folder of their own so that Snakemake can declare them as
     one output, which is what lets them travel through remote storage. Every image gets its own
     random stream derived from (seed, index), so the output does not depend on the order or the
-    batch in which images are written.
+    batch in which images are written, nor on the number of `workers` that render them: names
+    are settled afterwards, in index order, as one process would have.
     """
+    from concurrent.futures import ProcessPoolExecutor
+
     image_dir = out_dir if image_dir is None else image_dir
     out_dir.mkdir(parents=True, exist_ok=True)
     image_dir.mkdir(parents=True, exist_ok=True)
     truth_csv.parent.mkdir(parents=True, exist_ok=True)
+    batches = [(list(range(k, min(k + 64, spec.n_images))), spec, str(image_dir)) for k in range(0, spec.n_images, 64)]
+    if workers > 1 and len(batches) > 1:
+        with ProcessPoolExecutor(min(workers, len(batches))) as pool:
+            rendered = [r for part in pool.map(_render_batch, batches) for r in part]
+    else:
+        rendered = [r for batch in batches for r in _render_batch(batch)]
     meta_rows: list[dict[str, object]] = []
     truth_rows: list[dict[str, object]] = []
     seen: set[str] = set()
-    for i in range(spec.n_images):
-        plate, particle, dose, hours = CONDITIONS[i % len(CONDITIONS)]
-        rng = np.random.default_rng([spec.seed, i])
-        artefact = _pick_artefact(rng, spec.artefact_fraction)
-        img, truth = render_nucleus(rng, particle, dose, hours, spec, artefact)
-        well = f"{'ABCDEFGH'[rng.integers(8)]}{rng.integers(1, 13)}"
-        while True:
-            name = (
-                f"{plate}_{_plate_barcode(plate, spec.seed)}-{well}_"
-                f"{rng.integers(1, 20):03d}_{rng.integers(1, 40):03d}_proj.tif"
-            )
-            if name not in seen:
-                break
+    for r in sorted(rendered, key=lambda r: r["i"]):
+        name = next((n for n in r["names"] if n not in seen), None)
+        if name is None:  # 32 names in a row taken: not seen at 77,000 images
+            raise RuntimeError(f"image {r['i']}: no free name among {NAME_CANDIDATES} candidates")
         seen.add(name)
-        tifffile.imwrite(image_dir / name, img, compression="deflate", photometric="minisblack")
-        meta_rows.append({"filename": name, "dose_Gy": dose, "particle_type": particle, "hr_post_exposure": hours})
-        truth_rows.append(
-            {
-                "filename": name,
-                "label": truth.label,
-                "n_tracks": truth.n_tracks,
-                "n_foci": truth.n_foci,
-                "artefact": truth.artefact,
-            }
-        )
+        os.replace(r["tmp"], image_dir / name)
+        meta_rows.append({"filename": name, **r["meta"]})
+        truth_rows.append({"filename": name, **r["truth"]})
     meta = pd.DataFrame(meta_rows, columns=list(META_COLUMNS))
     meta.to_csv(out_dir / "meta.csv", index=False)
     pd.DataFrame(truth_rows).to_csv(truth_csv, index=False)

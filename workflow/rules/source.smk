@@ -14,6 +14,8 @@ if config["source"]["kind"] == "synthetic":
             "logs/benchmarks/synthesize.tsv"
         conda:
             CONDA_ENV
+        # images render in parallel, byte for byte as in one process
+        threads: 4
         resources:
             mem_mb=1000,
             runtime=lambda wildcards, attempt: minutes(

@@ -16,4 +16,5 @@ generate(
         **snakemake.params.generator,
     ),
     image_dir=Path(snakemake.output.tiffs),
+    workers=snakemake.threads,
 )
