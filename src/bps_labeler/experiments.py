@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -31,6 +30,7 @@ from typing import Any
 import yaml
 
 from bps_labeler.errors import InputError, exit_status
+from bps_labeler.files import link_or_copy
 
 #: The main run's folders an experiment starts from (linked), and the label store (copied).
 SEEDED = ("resources", "results")
@@ -79,14 +79,7 @@ def apply_settings(config: dict[str, Any], settings: dict[str, Any]) -> dict[str
 
 def _link_tree(src: Path, dst: Path) -> None:
     """A copy of `src` made of hard links (a real copy where links cannot be made)."""
-    shutil.copytree(src, dst, copy_function=_link, symlinks=True)
-
-
-def _link(src: str, dst: str) -> None:
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copy2(src, dst)
+    shutil.copytree(src, dst, copy_function=lambda s, d: link_or_copy(Path(s), Path(d)), symlinks=True)
 
 
 def prepare(repo: Path, name: str, settings: dict[str, Any], configfile: Path) -> Path:

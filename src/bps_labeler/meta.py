@@ -60,14 +60,14 @@ def read_meta(path: Path) -> pd.DataFrame:
         raise InputError(f"{path}: is a folder, not a CSV file. Point `source` at the folder that holds meta.csv.")
     raw = path.read_bytes()
     try:
-        raw.decode("utf-8")
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise InputError(
             f"{path}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at line {line}). Save it as UTF-8 "
             "(in a spreadsheet: CSV UTF-8), or fix the file name on that line."
         ) from None
-    rows = csv.reader(io.StringIO(raw.decode("utf-8")))
+    rows = csv.reader(io.StringIO(text))
     header = next(rows, [])
     if not header:
         raise InputError(f"{path}: the file is empty; expected a header {','.join(META_COLUMNS)}")
@@ -81,7 +81,7 @@ def read_meta(path: Path) -> pd.DataFrame:
                 "comma (a decimal comma, or an unquoted name): use a point for decimals and quote "
                 "such fields."
             )
-    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)  # the text read above, once
     if df.empty:
         raise InputError(f"{path}: has a header but no rows; a BPS meta.csv lists one image per row.")
     missing = [c for c in META_COLUMNS if c not in df.columns]

@@ -29,6 +29,7 @@ from botocore.exceptions import (
 
 from bps_labeler.errors import InputError
 from bps_labeler.files import link_or_copy
+from bps_labeler.pins import changed
 from bps_labeler.progress import Progress
 
 log = logging.getLogger(__name__)
@@ -230,8 +231,6 @@ def download_shard(
             rows.append(row)
             progress.update()
     if pins is not None:
-        from bps_labeler.pins import changed
-
         differ = changed(rows, pins)
         if differ:
             raise InputError(
