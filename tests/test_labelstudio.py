@@ -10,7 +10,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from bps_labeler.annotations import filename_of, from_full_export, resolve
+from bps_labeler.annotations import filename_of, from_full_export, resolve, run_image_folders
 from bps_labeler.errors import InputError
 from bps_labeler.labelstudio import (
     LabelStudioSpec,
@@ -111,8 +111,12 @@ def test_simulated_labeler_and_export(labelstudio, images, request):
         extra={n: {"round": 1} for n in names},
         truth=truth,
     )
-    labels, report = resolve(from_full_export(records, url), url, names, CATS)
+    # the real export's image paths are recognised as this run's folder (relative to the root)
+    folders = run_image_folders(str(image_dir), "elsewhere/datasource")
+    labels, report = resolve(from_full_export(records, url), url, names, CATS, folders=folders)
     assert {filename_of(r["image"]): r["choice"] for r in labels} == truth
+    with pytest.raises(InputError, match="not where this run's images are"):
+        resolve(from_full_export(records, url), url, names, CATS, folders=["/some/other/dataset"])
     assert report["unlabeled"] == [] and report["disagreements"] == []
     assert all(r["data"]["round"] == 1 for r in records)  # task data travels into the export
 
@@ -136,7 +140,8 @@ def test_an_export_of_uploaded_images_matches_their_names(labelstudio, images, r
         assert re.fullmatch(rf"/data/upload/{project}/[0-9a-f]{{8}}-P242_.*\.jpg", t.data["image"]), t.data
         server.client.annotations.create(id=t.id, result=[choice_result("track")], lead_time=1.0)
     export = export_tasks(server, project, [int(t.id) for t in tasks])
-    labels, report = resolve(from_full_export(export, "export.json"), "export.json", names[:3], CATS)
+    folders = run_image_folders(str(image_dir), "elsewhere/datasource")  # an upload is Label Studio's copy
+    labels, report = resolve(from_full_export(export, "export.json"), "export.json", names[:3], CATS, folders=folders)
     assert sorted(filename_of(r["image"]) for r in labels) == sorted(names[:3])
     assert report["unlabeled"] == []
 

@@ -4,7 +4,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bps_labeler.annotations import filename_of, from_full_export, oracle_records, read_labels, write_records
+from bps_labeler.annotations import (
+    filename_of,
+    from_full_export,
+    oracle_records,
+    read_labels,
+    resolve,
+    run_image_folders,
+    write_records,
+)
 from bps_labeler.errors import InputError
 from bps_labeler.predictions import active_learning_scores, read_predictions, write_predictions
 
@@ -80,6 +88,46 @@ def test_oracle_refuses_images_without_truth():
 )
 def test_filename_of_any_export_form(url):
     assert filename_of(url) == "P1_a.jpg"
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        "/data/local-files/?d=results/data/images/P1_a.jpg",  # document root = the working folder
+        "/data/local-files/?d=main/results/data/images/P1_a.jpg",  # a root above it
+        "/data/local-files/?d=images/P1_a.jpg",  # the image folder itself as root
+        "/data/local-files/?d=.snakemake/storage/s3/b/run/results/data/images/P1_a.jpg",  # storage copy
+        "/data/local-files/?d=bps-ds/data/P1_a.jpg",  # a local datasource served by Label Studio
+        "s3://bps-ds-bucket/run1/data/P1_a.jpg",  # an S3 datasource as Label Studio storage
+        "/data/upload/4/1f0c9a2e-P1_a.jpg",  # an upload is Label Studio's own copy
+        "https://copies.example.org/bps/P1_a.jpg",  # a folder the user added
+    ],
+)
+def test_labels_of_this_runs_images_are_taken_wherever_label_studio_served_them(tmp_path, image):
+    work = tmp_path / "main"
+    folders = run_image_folders("results/data/images", "s3://bps-ds-bucket/run1", ["https://copies.example.org/bps"])
+    folders += run_image_folders(str(work / "results/data/images"), str(tmp_path / "bps-ds"))
+    labels, _ = resolve([{"image": image, "choice": "track"}], "round_1.json", ["P1_a.jpg"], folders=folders)
+    assert [filename_of(r["image"]) for r in labels] == ["P1_a.jpg"]
+
+
+@pytest.mark.parametrize(
+    "image, folder",
+    [
+        ("/data/local-files/?d=other-experiment/images/P1_a.jpg", "other-experiment/images"),
+        ("/data/local-files/?d=/mnt/old/results/data/images/P1_a.jpg", "/mnt/old/results/data/images"),
+        ("s3://someone-elses-bucket/run1/data/P1_a.jpg", "s3://someone-elses-bucket/run1/data"),
+        ("s3://bps-ds-bucket/run2/data/P1_a.jpg", "s3://bps-ds-bucket/run2/data"),
+        ("https://example.org/bps/P1_a.jpg", "https://example.org/bps"),
+    ],
+)
+def test_a_label_of_another_datasets_file_of_the_same_name_is_refused(image, folder):
+    folders = run_image_folders("results/data/images", "s3://bps-ds-bucket/run1")
+    with pytest.raises(InputError) as err:
+        resolve([{"image": image, "choice": "track"}], "round_1.json", ["P1_a.jpg"], folders=folders)
+    message = str(err.value)
+    assert "round_1.json, record 0 (P1_a.jpg)" in message and repr(folder) in message
+    assert "annotation.image_folders" in message
 
 
 def test_an_upload_like_prefix_outside_uploads_is_part_of_the_name():

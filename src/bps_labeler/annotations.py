@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 
 import pandas as pd
 
+from bps_labeler.datasource import datasource_paths
 from bps_labeler.errors import InputError
 from bps_labeler.meta import jpg_name
 
@@ -47,6 +48,66 @@ def filename_of(image: str) -> str:
     path = query["d"][0] if "d" in query else unquote(parsed.path)
     upload = _UPLOAD.search(path)
     return upload["name"] if upload else PurePosixPath(path).name
+
+
+def folder_of(image: str) -> str | None:
+    """The folder, bucket prefix or URL folder a task's `image` is in; None for an upload.
+
+    Label Studio keeps an uploaded file itself, so an upload is this run's image whatever its
+    name; any other URL says where the labeled file lived, which the name alone does not.
+    """
+    if _UPLOAD.search(urlparse(image).path):
+        return None
+    parsed = urlparse(image)
+    query = parse_qs(parsed.query)
+    if "d" in query:  # local-files: a path below the server's document root
+        return str(PurePosixPath(query["d"][0]).parent)
+    if parsed.scheme and parsed.netloc:  # s3://bucket/key, https://host/key (a presigned URL)
+        return f"{parsed.scheme.lower()}://{parsed.netloc}{PurePosixPath(unquote(parsed.path)).parent}".rstrip("/")
+    return str(PurePosixPath(unquote(parsed.path)).parent)
+
+
+def _tail_match(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
+    """One path's components end the other's: a Label Studio path relative to its document root
+    names the folder as well as its absolute path does."""
+    n = min(len(a), len(b))
+    return n > 0 and a[-n:] == b[-n:]
+
+
+def _local_parts(folder: str) -> tuple[str, ...]:
+    return tuple(p for p in PurePosixPath(folder).parts if p not in (".", "/"))
+
+
+def in_folders(folder: str, known: Collection[str]) -> bool:
+    """Whether an export image's folder is one of the folders this run's images are in.
+
+    Buckets and URLs must match exactly; local paths match when one ends the other (the export
+    holds paths relative to Label Studio's document root, the config absolute or relative ones).
+    """
+    remote = "://" in folder
+    for k in known:
+        k = k.rstrip("/")
+        if "://" in k or remote:
+            if remote and "://" in k and folder.lower() == k.lower():
+                return True
+        elif PurePosixPath(folder).is_absolute():
+            if PurePosixPath(k).is_absolute() and _local_parts(folder) == _local_parts(k):
+                return True
+        elif _tail_match(_local_parts(folder), _local_parts(k)):
+            return True
+    return False
+
+
+def run_image_folders(image_dir: str, datasource_uri: str, extra: Collection[str] = ()) -> list[str]:
+    """Every folder this run's JPGs are in: the image folder (as given, absolute and with links
+    resolved, since Label Studio's tasks name the resolved path), the datasource's input folder,
+    and the folders a user added (annotation.image_folders)."""
+    folders = {image_dir, str(Path(image_dir).absolute()), str(Path(image_dir).resolve())}
+    data = datasource_paths(datasource_uri)["input_datasource"]
+    folders |= {data} if "://" in data else {data, str(Path(data).absolute()), str(Path(data).resolve())}
+    for f in extra:
+        folders |= {f} if "://" in f else {f, str(Path(f).absolute())}
+    return sorted(folders)
 
 
 def _check_image(image: object, where: str) -> None:
@@ -222,6 +283,7 @@ def resolve(
     expected: list[str],
     categories: tuple[str, ...] = CATEGORIES,
     optional: Collection[str] = (),
+    folders: Collection[str] | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """One JSON-MIN record per image from an export that may hold several per image.
 
@@ -245,6 +307,15 @@ def resolve(
             raise InputError(
                 f"{source}, record {i}: image {name!r} is not in this round's selection. Export "
                 "only this round's tasks, or put the record in the file of its own round."
+            )
+        folder = folder_of(rec["image"])
+        if folders is not None and folder is not None and not in_folders(folder, folders):
+            raise InputError(
+                f"{source}, record {i} ({name}): the labeled image is in {folder!r}, not where this "
+                f"run's images are ({', '.join(sorted(folders))}): a label of another dataset's or "
+                "bucket's file of the same name. Export the tasks of the project that shows this "
+                "run's images; if that folder holds copies of them, add it to "
+                "annotation.image_folders in the config."
             )
         if rec.get("skipped"):
             skipped.add(name)

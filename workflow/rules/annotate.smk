@@ -116,6 +116,7 @@ else:
         params:
             store=str(STORE),
             set=lambda wildcards: set_name(int(wildcards.round)),
+            image_root=IMAGES,
         script:
             "../scripts/annotate_store.py"
 
@@ -135,5 +136,6 @@ else:
         params:
             store=str(STORE),
             set=set_name(None),
+            image_root=IMAGES,
         script:
             "../scripts/annotate_store.py"

@@ -10,7 +10,7 @@ import logging
 from pathlib import Path
 
 from bps_labeler import logs
-from bps_labeler.annotations import filename_of, load_export, resolve, write_records
+from bps_labeler.annotations import filename_of, load_export, resolve, run_image_folders, write_records
 from bps_labeler.errors import InputError
 from bps_labeler.known_answers import conflicts
 from bps_labeler.split import split_filenames
@@ -29,7 +29,11 @@ export = Path(inputs.export)
 val = set(split_filenames(Path(inputs.split), "val")) if selection is None else set()
 # people may have labeled validation images the rule answers too: their labels are kept
 optional = sorted(val & set(rule_labels))
-labels, report = resolve(load_export(export), str(export), filenames, categories, optional)
+# a label counts only for this run's file: the same name in another dataset or bucket is refused
+folders = run_image_folders(
+    snakemake.params.image_root, snakemake.config["datasource"]["uri"], annotation["image_folders"]
+)
+labels, report = resolve(load_export(export), str(export), filenames, categories, optional, folders)
 # the export belongs to these images: from now on they are the round's, complete or not
 kept = give(
     name, filenames, annotation["backend"], annotation["labelstudio"]["simulate"], selection=selection, store=store
@@ -37,8 +41,9 @@ kept = give(
 if report["unlabeled"]:
     raise InputError(
         f"{export}: {len(report['unlabeled'])} of the {len(filenames)} images to label have no "
-        f"label, e.g. {report['unlabeled'][:3]}. Label them and export again (skipped images "
-        "count as done in a full JSON export)."
+        f"label, e.g. {report['unlabeled'][:3]}. Label them and export again. If people skipped "
+        "them on purpose: a JSON-MIN export leaves skipped tasks out; export as JSON (the full "
+        "format), where a skip counts as done and the image is left out of training."
     )
 # a person who contradicts the rule is kept, and reported: the rule may be wrong for this data
 by_people = {filename_of(r["image"]): r["choice"] for r in labels}
