@@ -303,4 +303,4 @@ def test_the_wait_for_labels_carries_on_through_a_server_outage(labelstudio, ima
                 direct.client.annotations.create(id=ids[name], result=[choice_result("track")], lead_time=1.0)
             thread.join(timeout=60)
     assert outcome == ["done"]
-    assert "did not answer after 2 tries" in caplog.text and "still waiting" in caplog.text
+    assert "did not answer after 2 tries" in caplog.text and "Still waiting, and asking again" in caplog.text

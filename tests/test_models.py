@@ -136,8 +136,9 @@ def test_foci_channel_images_carry_the_image_and_its_foci(jpgs):
 def test_training_without_labels_says_so(jpgs, embedded, tmp_path):
     image_dir, _, _ = jpgs
     out, _ = embedded
-    with pytest.raises(InputError, match="no labeled images"):
-        train(image_dir, {}, out / "backbone.pt", CATS, TrainSpec(), tmp_path / "m.ckpt")
+    files = ("results/round_1/annotations.json",)
+    with pytest.raises(InputError, match="no labeled images to train on: results/round_1/annotations.json hold"):
+        train(image_dir, {}, out / "backbone.pt", CATS, TrainSpec(), tmp_path / "m.ckpt", label_files=files)
 
 
 def test_metrics():

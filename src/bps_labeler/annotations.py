@@ -154,7 +154,8 @@ def oracle_records(
     missing = [f for f in filenames if f not in truth]
     if missing:
         raise InputError(
-            f"the oracle has no true label for {len(missing)} image(s), e.g. {missing[:3]}. "
+            f"the oracle's truth file (annotation.oracle.truth) has no true label for {len(missing)} "
+            f"image(s), e.g. {missing[:3]}. "
             "The oracle only works with the synthetic source; use another annotation backend."
         )
     records = []

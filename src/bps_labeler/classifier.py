@@ -151,13 +151,19 @@ def train(
     out_ckpt: Path,
     threads: int = 1,
     log_dir: Path | None = None,
+    label_files: tuple[str, ...] = (),
 ) -> TrackClassifier:
     """Fine-tune on `labels` (JPG name -> category) and save a Lightning checkpoint.
 
-    The images are made as the backbone's were (its recorded size and channels).
+    The images are made as the backbone's were (its recorded size and channels). `label_files`
+    only names where the labels came from when there are none.
     """
     if not labels:
-        raise InputError("no labeled images to train on; check the round's annotations.")
+        where = ", ".join(label_files) or "the round's annotations"
+        raise InputError(
+            f"no labeled images to train on: {where} hold no label (every image skipped?) and no "
+            "rule's label was added (train.rule_labels). Label some images, or set train.rule_labels."
+        )
     check_accelerator(spec.accelerator)
     torch.set_num_threads(max(1, threads))
     L.seed_everything(spec.seed, workers=True, verbose=False)

@@ -50,3 +50,22 @@ def coerce(config: dict[str, Any], schema: dict[str, Any], max_passes: int = 20)
         if not changed:
             break
     return converted
+
+
+def _dotted(path: list[Any]) -> str:
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
+
+
+def schema_problem(config: dict[str, Any], schema: dict[str, Any], where: str) -> str | None:
+    """The config's first schema violation as one line naming its key, or None.
+
+    Snakemake's own validation prints the whole schema after the error, and the key only at the
+    end as `instance['convert']['shards']`; a user needs the key and what it may be.
+    """
+    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(config))
+    if error is None:
+        return None
+    key = _dotted(list(error.absolute_path)) or "the config"
+    hint = error.schema.get("description") if isinstance(error.schema, dict) else None
+    line = f"{where}: {key}: {error.message}."
+    return f"{line} ({hint.strip()})" if hint else line

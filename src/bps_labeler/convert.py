@@ -11,6 +11,7 @@ import errno
 import hashlib
 import logging
 import os
+import struct
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,8 +83,11 @@ def _first_page(path: Path, decode: bool, shown: str | None = None) -> np.ndarra
             "(maximum intensity) or drop its row from meta.csv."
         ) from None
     except Exception as exc:  # tifffile raises many types for corrupt files
+        # an index or key error deep in the parser says only "0": what it means is a broken file
+        opaque = isinstance(exc, (IndexError, KeyError, EOFError, struct.error))
+        detail = "its structure is broken or it ends early" if opaque else f"{type(exc).__name__}: {exc}"
         raise InputError(
-            f"{shown or path}: not a readable TIFF ({type(exc).__name__}: {exc}). The file is corrupt "
+            f"{shown or path}: not a readable TIFF ({detail}). The file is corrupt "
             "or truncated: download it again or drop its row from meta.csv."
         ) from exc
 

@@ -291,7 +291,7 @@ def wait_for_labels(
             # a server restarted or a network gone for a while must not end a wait of hours:
             # people's labels are in the server's database, not in this process
             if away is None:
-                log.warning("%s; still waiting, and asking again every %g s", err, poll_s)
+                log.warning("%s Still waiting, and asking again every %g s.", str(err).rstrip(".") + ".", poll_s)
                 print(f"Label Studio at {server.url} is not answering; still waiting", flush=True)
             away = str(err)
             if time.monotonic() - start >= timeout_s:

@@ -21,7 +21,7 @@ os.environ.setdefault("BPS_LABELER_SRC", str(Path(workflow.basedir).parent))
 
 import yaml
 
-from bps_labeler.config_values import coerce
+from bps_labeler.config_values import coerce, schema_problem
 from bps_labeler.errors import InputError
 from bps_labeler.known_answers import read_known
 from bps_labeler.locks import take_over
@@ -57,6 +57,10 @@ if any(isinstance(_c, bool) for _c in _cats):
         f"annotation.categories is {_cats}: YAML read unquoted words such as yes/no as true/false. "
         "Quote them in the config: categories: ['yes', 'no']."
     )
+# one line naming the key, before Snakemake's validation (which dumps the schema) fills defaults
+_problem = schema_problem(config, _SCHEMA, "config (workflow/schemas/config.schema.yaml)")
+if _problem:
+    raise WorkflowError(_problem)
 validate(config, schema="../schemas/config.schema.yaml")
 for _i, _cfg in enumerate(config["selection"], start=1):
     try:

@@ -45,6 +45,7 @@ model = train(
     Path(snakemake.output.model),
     threads=snakemake.threads,
     log_dir=Path(snakemake.log.metrics).parent,  # Lightning's CSVLogger writes metrics.csv there
+    label_files=tuple(snakemake.input.annotations),
 )
 val = read_labels(Path(snakemake.input.validation), categories)
 names = sorted(val)
