@@ -3,7 +3,8 @@
 Each object's first GETs get the faults asked for, in order: "503" (SlowDown, S3's throttling
 answer), "reset" (the connection closed before any answer) or "short" (the headers promise the
 whole object, half the body comes, then the connection closes). Later GETs, and every other
-request, pass through unchanged. While `down` is set, every request of any kind is answered by
+request, pass through unchanged; `delay_s` slows every object GET (a slow network, so that a
+test can kill a download halfway). While `down` is set, every request of any kind is answered by
 closing the connection: a server that stopped (the Label Studio tests use it so).
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import http.client
 import threading
+import time
 from collections import defaultdict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlparse
@@ -26,6 +28,7 @@ class FaultyProxy:
         self.upstream = urlparse(upstream)
         self.faults = faults
         self.down = False
+        self.delay_s = 0.0
         self.seen: dict[str, int] = defaultdict(int)
         self.injected: dict[str, int] = defaultdict(int)
         self.lock = threading.Lock()
@@ -44,6 +47,8 @@ class FaultyProxy:
                     k = proxy.seen[self.path]
                     proxy.seen[self.path] += 1
                 fault = proxy.faults[k] if k < len(proxy.faults) and "list-type" not in self.path else None
+                if proxy.delay_s and "list-type" not in self.path:
+                    time.sleep(proxy.delay_s)
                 if fault == "reset":
                     proxy.count(fault)
                     self.close_connection = True

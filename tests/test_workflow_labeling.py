@@ -6,7 +6,9 @@ import hashlib
 import json
 import os
 import shlex
+import signal
 import socket
+import subprocess
 import time
 from pathlib import Path
 
@@ -115,6 +117,39 @@ def test_half_labeled_round_times_out_then_resumes(labelstudio, tmp_path):
     ann = json.loads((workdir / target).read_text())
     assert sorted(a["filename"] for a in ann) == sorted(selected)
     assert len(list(server.client.tasks.list(project=project))) == 20  # resumed, not re-imported
+
+
+def test_kill_9_during_the_wait_for_labels_loses_no_label(labelstudio, tmp_path):
+    """People label while the run waits; the run is killed; they finish; a plain rerun takes all."""
+    workdir = make_workdir(tmp_path, ls_config(labelstudio, "wf-kill", simulate="none", timeout_s=600))
+    target = "results/round_1/annotations.json"
+    snakemake(workdir, "results/round_1/selection.json", "resources/synthetic/truth.csv")
+    selected = read_selected(workdir / "results/round_1/selection.json")
+    truth = read_truth(workdir / "resources/synthetic/truth.csv")
+    log = tmp_path / "killed.log"
+    cmd = [SNAKEMAKE, "--snakefile", str(REPO / "workflow" / "Snakefile"), "--directory", str(workdir), "--cores", "2"]
+    proc = subprocess.Popen([*cmd, target], stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+
+    def wait_for(text: str) -> None:
+        end = time.monotonic() + 300
+        while text not in log.read_text():
+            assert proc.poll() is None and time.monotonic() < end, log.read_text()[-3000:]
+            time.sleep(0.2)
+
+    wait_for("labeled 0 / 20")
+    server = connect(labelstudio["url"], labelstudio["token_env"])
+    project = ensure_project(server, "wf-kill", ("track", "no track"))
+    simulate_oracle(server, project, truth, selected[:10])  # half the round, during the wait
+    wait_for("labeled 10 / 20")
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (workdir / "annotations/round_1.json").exists()  # nothing exported half-done
+    simulate_oracle(server, project, truth, selected)  # people finish while nothing runs
+    rerun = snakemake(workdir, target)
+    assert "left by a run that was killed" in rerun.stderr
+    ann = json.loads((workdir / target).read_text())
+    assert {a["filename"]: a["choice"] for a in ann} == {n: truth[n] for n in selected}
+    assert len(list(server.client.tasks.list(project=project))) == 20  # resumed, not imported again
 
 
 def test_file_backend_reads_a_dropped_export(tmp_path):

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import time
 
 import boto3
 import pandas as pd
 import pytest
-from workflows import make_workdir, snakemake, tiny_config
+from workflows import REPO, SNAKEMAKE, make_workdir, snakemake, tiny_config
 
 pytestmark = pytest.mark.workflow
 
@@ -86,3 +90,47 @@ def test_s3_source_to_s3_datasource(moto_s3, tiny_dataset, tmp_path):
     assert json.loads((workdir / "results/publish/data.json").read_text())["uploaded"] == 0
     downloads = pd.concat(pd.read_csv(p, sep="\t") for p in (workdir / "resources/raw/shards").glob("*.tsv"))
     assert sorted(downloads.loc[downloads["status"] == "downloaded", "filename"]) == sorted(meta["filename"][:3])
+
+
+def test_kill_9_inside_the_download_then_a_plain_rerun_fetches_only_the_rest(moto_s3, tiny_dataset, tmp_path):
+    """The whole run killed while images arrive over a slow network: nothing half-written stays,
+    and the rerun fetches only what had not arrived."""
+    from faulty_proxy import FaultyProxy
+
+    raw, truth, meta = tiny_dataset
+    with FaultyProxy(moto_s3["endpoint"], []) as proxy:
+        cfg = s3_config(moto_s3, truth)
+        cfg["source"]["s3"]["endpoint_url"] = proxy.url
+        workdir = make_workdir(tmp_path, cfg)
+        cache = workdir / "resources/raw/cache"
+        proxy.delay_s = 0.3
+        log = tmp_path / "killed.log"
+        cmd = [SNAKEMAKE, "--snakefile", str(REPO / "workflow" / "Snakefile"), "--directory", str(workdir)]
+        proc = subprocess.Popen(
+            [*cmd, "--cores", "2", "results/data/images"],
+            stdout=log.open("w"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        end = time.monotonic() + 300
+        while len(list(cache.glob("*.tif"))) < 10:
+            assert proc.poll() is None and time.monotonic() < end, log.read_text()[-3000:]
+            time.sleep(0.1)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        arrived = {p.name for p in cache.glob("*.tif")}
+        assert 10 <= len(arrived) < len(meta), "killed too late to test a resumed download"
+        for n in arrived:  # whatever has the image's name is the whole image
+            assert (cache / n).read_bytes() == (raw / n).read_bytes(), n
+        proxy.delay_s = 0.0
+        rerun = snakemake(workdir, "results/data/images")
+    assert "left by a run that was killed" in rerun.stderr
+    downloads = pd.concat(pd.read_csv(p, sep="\t") for p in (workdir / "resources/raw/shards").glob("*.tsv"))
+    assert sorted(downloads["filename"]) == sorted(meta["filename"])
+    present = set(downloads.loc[downloads["status"] == "present", "filename"])
+    assert arrived <= present  # what had arrived is kept, not fetched again
+    for n in meta["filename"]:
+        assert (cache / n).read_bytes() == (raw / n).read_bytes(), n
+    assert not list(cache.glob(".*.part"))
+    jpgs = {p.name for p in (workdir / "results/data/images").glob("*.jpg")}
+    assert len(jpgs) == len(meta)
