@@ -2,6 +2,7 @@ import logging
 import sys
 
 from bps_labeler import logs
+from bps_labeler.errors import InputError
 
 
 def test_our_warnings_reach_the_console_and_the_log(tmp_path, capsys, monkeypatch):
@@ -20,3 +21,29 @@ def test_our_warnings_reach_the_console_and_the_log(tmp_path, capsys, monkeypatc
     assert "out 5 of" not in err and "deprecated" not in err  # info and other libraries stay in the file
     text = (tmp_path / "rule.log").read_text()
     assert "out 75 of 100" in text and "out 5 of 100" in text and "deprecated thing" in text
+
+
+def test_a_users_mistake_is_one_line_on_the_console_and_in_the_log(tmp_path, capsys, monkeypatch):
+    """Snakemake prints a failed job's log: a traceback there would bury the message."""
+    for logger in (logging.getLogger("bps_labeler"), logging.getLogger()):
+        monkeypatch.setattr(logger, "handlers", list(logger.handlers))
+        monkeypatch.setattr(logger, "level", logger.level)
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)
+    logs.to_file(tmp_path / "rule.log")
+    try:
+        raise InputError("meta.csv, row 7: dose_Gy is 'abc', not a number.")
+    except InputError as exc:
+        sys.excepthook(type(exc), exc, exc.__traceback__)
+    try:
+        raise ZeroDivisionError("a bug of ours")
+    except ZeroDivisionError as exc:
+        sys.excepthook(type(exc), exc, exc.__traceback__)
+    for h in logging.getLogger().handlers:
+        h.flush()
+    err = capsys.readouterr().err
+    assert "ERROR: meta.csv, row 7: dose_Gy is 'abc', not a number." in err
+    text = (tmp_path / "rule.log").read_text()
+    mistake, bug = text.split("bps_labeler: failed", 1)
+    assert "row 7: dose_Gy is 'abc', not a number. (raised at test_logs.py:" in mistake
+    assert mistake.count("Traceback") == 0  # the user's mistake: its line, no traceback
+    assert "Traceback" in bug and "a bug of ours" in bug  # our bug: the whole traceback

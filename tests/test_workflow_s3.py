@@ -134,3 +134,16 @@ def test_kill_9_inside_the_download_then_a_plain_rerun_fetches_only_the_rest(mot
     assert not list(cache.glob(".*.part"))
     jpgs = {p.name for p in (workdir / "results/data/images").glob("*.jpg")}
     assert len(jpgs) == len(meta)
+
+
+def test_an_unreachable_s3_endpoint_is_one_line_naming_the_bucket(tmp_path):
+    cfg = tiny_config()
+    cfg["source"] = {
+        "kind": "s3",
+        "s3": {"bucket": "bps", "prefix": "train", "endpoint_url": "http://127.0.0.1:9", "anonymous": True},
+    }
+    proc = snakemake(make_workdir(tmp_path, cfg), "resources/raw/meta.csv", check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "ERROR: s3://bps/train/meta.csv: cannot reach the S3 endpoint" in out, out[-3000:]
+    assert "Check the network or endpoint_url" in out and "Traceback" not in out

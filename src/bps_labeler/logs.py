@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import traceback
 from pathlib import Path
 from types import TracebackType
 
@@ -14,7 +15,8 @@ def to_file(path: str | Path) -> None:
     """Log to the rule's `log:` file; bad-input errors print as one clear line, not a traceback.
 
     A user who fed a bad meta.csv needs the file, row and fix, which InputError's message holds;
-    the traceback still goes to the log for whoever debugs the code.
+    the log names the line that raised it. Any other error keeps its whole traceback, in the log
+    and on the console: that one is ours to debug.
     """
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(path)
@@ -33,10 +35,15 @@ def to_file(path: str | Path) -> None:
     ours.handlers = [console]
 
     def hook(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
-        logging.getLogger("bps_labeler").error("failed", exc_info=(kind, exc, tb))
         if isinstance(exc, InputError):
+            # Snakemake prints a failed job's log on the console: a user's mistake gets its
+            # message and where the code said it, not a traceback that buries the message
+            where = traceback.extract_tb(tb)[-1] if tb else None
+            at = f" (raised at {Path(where.filename).name}:{where.lineno})" if where else ""
+            logging.getLogger("bps_labeler").error("%s%s", exc, at)
             print(f"ERROR: {exc}", file=sys.stderr)
         else:
+            logging.getLogger("bps_labeler").error("failed", exc_info=(kind, exc, tb))
             sys.__excepthook__(kind, exc, tb)
 
     sys.excepthook = hook
