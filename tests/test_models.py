@@ -147,3 +147,58 @@ def test_metrics():
     assert m["accuracy"] == 0.75 and m["balanced_accuracy"] == pytest.approx((1 + 2 / 3) / 2, abs=1e-6)
     assert m["auroc"] == 1.0 and m["confusion_matrix"] == [[1, 0], [1, 2]] and m["n_val"] == 4
     assert metrics(probs[:2], [0, 0], CATS)["auroc"] is None  # undefined with one class
+
+
+def test_a_pool_is_embedded_and_predicted_a_chunk_at_a_time_with_the_same_results(
+    jpgs, embedded, tmp_path, monkeypatch
+):
+    """At 60,000 images the pool cannot sit in memory: chunks must give what one pass gives."""
+    import bps_labeler.images as images_mod
+    from bps_labeler.embed import features, features_of_files
+
+    image_dir, names, truth = jpgs
+    out, _ = embedded
+    net, saved = load_backbone(out / "backbone.pt")
+    whole = features(net, load_images(image_dir, names, saved["input_size"], saved["foci_channel"]))
+    model = train(
+        image_dir,
+        {n: truth[n] for n in names[:20]},
+        out / "backbone.pt",
+        CATS,
+        TrainSpec(epochs=1),
+        tmp_path / "m.ckpt",
+    )
+    probs = predict_proba(model, image_dir, names)
+    loaded: list[int] = []
+    real_load = images_mod.load_images
+
+    def counting_load(image_dir, filenames, *args, **kwargs):
+        loaded.append(len(filenames))
+        return real_load(image_dir, filenames, *args, **kwargs)
+
+    monkeypatch.setattr(images_mod, "CHUNK", 7)
+    monkeypatch.setattr(images_mod.chunks, "__defaults__", (7,))
+    monkeypatch.setattr("bps_labeler.embed.load_images", counting_load)
+    monkeypatch.setattr("bps_labeler.classifier.load_images", counting_load)
+    chunked = features_of_files(net, image_dir, names, saved["input_size"], saved["foci_channel"])
+    np.testing.assert_allclose(chunked, whole, rtol=1e-4, atol=1e-5)
+    assert max(loaded) == 7 and sum(loaded) == len(names)  # never more than a chunk decoded at once
+    loaded.clear()
+    np.testing.assert_allclose(predict_proba(model, image_dir, names), probs, rtol=1e-4, atol=1e-6)
+    assert max(loaded) == 7 and sum(loaded) == len(names)
+
+
+def test_simclr_trains_on_a_seeded_sample_and_embeds_every_image(jpgs, tmp_path, caplog):
+    from bps_labeler.embed import training_sample
+
+    image_dir, names, _ = jpgs
+    names = sorted(names)
+    assert training_sample(names, None, 0) == names == training_sample(names, len(names), 0)
+    sample = training_sample(names, 16, 3)
+    assert len(sample) == 16 and sample == sorted(sample) and set(sample) < set(names)
+    assert sample == training_sample(names, 16, 3) != training_sample(names, 16, 4)
+    spec = EmbedSpec(input_size=32, epochs=1, batch_size=8, dim=4, train_images=16)
+    with caplog.at_level("INFO"):
+        df = train_embeddings(image_dir, names, spec, tmp_path / "e.csv", tmp_path / "b.pt")
+    assert sorted(df["filenames"]) == names  # every image embedded, not only the sample
+    assert f"a sample of 16 of the {len(names)} images" in caplog.text

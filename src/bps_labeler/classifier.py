@@ -29,7 +29,7 @@ from bps_labeler.embed import NORMALIZE, eval_transform, make_backbone, read_bac
 from bps_labeler.epoch_progress import EpochProgress
 from bps_labeler.errors import InputError
 from bps_labeler.foci import image_features
-from bps_labeler.images import ImageList, load_images
+from bps_labeler.images import ImageList, chunks, load_images
 
 log = logging.getLogger(__name__)
 
@@ -295,10 +295,13 @@ def predict_proba(model: TrackClassifier, image_dir: Path, filenames: list[str],
     """Class probabilities (softmax of the logits) for every image, in order."""
     torch.set_num_threads(max(1, threads))
     model.eval()
-    images = load_images(image_dir, filenames, model.hparams.input_size, model.hparams.get("foci_channel", False))
-    extra = _line_features(image_dir, filenames, bool(model.hparams.get("n_extra", 0)))
-    loader = DataLoader(WithExtra(ImageList(images, eval_transform()), extra), batch_size=256, shuffle=False)
-    return np.concatenate([F.softmax(model(x, e), dim=1).numpy() for (x, e), _ in loader]).astype(np.float64)
+    parts = []
+    for part in chunks(filenames):  # a chunk of images in memory at a time, whatever the pool
+        images = load_images(image_dir, part, model.hparams.input_size, model.hparams.get("foci_channel", False))
+        extra = _line_features(image_dir, part, bool(model.hparams.get("n_extra", 0)))
+        loader = DataLoader(WithExtra(ImageList(images, eval_transform()), extra), batch_size=256, shuffle=False)
+        parts += [F.softmax(model(x, e), dim=1).numpy() for (x, e), _ in loader]
+    return np.concatenate(parts).astype(np.float64) if parts else np.zeros((0, len(model.hparams.categories)))
 
 
 def metrics(

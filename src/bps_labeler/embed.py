@@ -29,7 +29,7 @@ from torchvision.transforms import v2 as T
 from bps_labeler.accelerator import check_accelerator
 from bps_labeler.epoch_progress import EpochProgress
 from bps_labeler.errors import InputError
-from bps_labeler.images import ImageList, load_images
+from bps_labeler.images import ImageList, chunks, load_images
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,8 @@ class EmbedSpec:
     dim: int = 64
     #: Feed the network the image's foci map (white top-hat) beside the image; see images.foci_map.
     foci_channel: bool = True
+    #: SimCLR trains on a seeded sample of at most this many images; None = all of them.
+    train_images: int | None = None
     seed: int = 0
     accelerator: str = "cpu"
 
@@ -144,6 +146,27 @@ def features(backbone: nn.Module, images: list, batch_size: int = 256) -> np.nda
     return np.concatenate([backbone(x).numpy() for x, _ in loader]).astype(np.float32)
 
 
+def features_of_files(
+    backbone: nn.Module, image_dir: Path, filenames: list[str], input_size: int, foci_channel: bool
+) -> np.ndarray:
+    """Backbone features of image files, decoded a chunk at a time (images.CHUNK): a pool of
+    any size costs the memory of one chunk, not of every image."""
+    parts = [features(backbone, load_images(image_dir, part, input_size, foci_channel)) for part in chunks(filenames)]
+    return np.concatenate(parts) if parts else np.zeros((0, 0), dtype=np.float32)
+
+
+def training_sample(filenames: list[str], n: int | None, seed: int) -> list[str]:
+    """The images SimCLR trains on: all of them, or a seeded sample of `n`, in sorted order.
+
+    Contrastive pretraining learns what nuclei look like; past some thousands of images more of
+    the same adds time, not much else, while memory for the decoded images grows with them.
+    """
+    if n is None or len(filenames) <= n:
+        return list(filenames)
+    pick = np.random.default_rng(seed).choice(len(filenames), size=n, replace=False)
+    return sorted(filenames[i] for i in pick)
+
+
 def train_embeddings(
     image_dir: Path,
     filenames: list[str],
@@ -163,7 +186,14 @@ def train_embeddings(
     torch.set_num_threads(max(1, threads))
     L.seed_everything(spec.seed, workers=True, verbose=False)
     filenames = sorted(filenames)
-    images = load_images(image_dir, filenames, spec.input_size, spec.foci_channel)
+    sample = training_sample(filenames, spec.train_images, spec.seed)
+    if len(sample) < len(filenames):
+        log.info(
+            "SimCLR trains on a sample of %d of the %d images (embed.train_images); all are embedded",
+            len(sample),
+            len(filenames),
+        )
+    images = load_images(image_dir, sample, spec.input_size, spec.foci_channel)
     loader = DataLoader(
         ImageList(images, simclr_views(spec.input_size)),
         batch_size=min(spec.batch_size, len(images)),
@@ -181,10 +211,14 @@ def train_embeddings(
         enable_checkpointing=False,
         enable_progress_bar=False,
         enable_model_summary=False,
-        callbacks=[EpochProgress(f"SimCLR on {len(filenames)} images", log)],
+        callbacks=[EpochProgress(f"SimCLR on {len(sample)} images", log)],
     )
     trainer.fit(model, loader)
-    feats = features(model.backbone, images)
+    if len(sample) == len(filenames):  # all decoded already
+        feats = features(model.backbone, images)
+    else:
+        del images, loader
+        feats = features_of_files(model.backbone, image_dir, filenames, spec.input_size, spec.foci_channel)
     dim = min(spec.dim, feats.shape[1], len(filenames))
     if dim < spec.dim:  # PCA gives at most as many components as features and images
         log.warning(

@@ -1,8 +1,8 @@
 """Loading converted JPGs for the models.
 
-Each image is decoded once into a small uint8 array and kept in memory: the pools this pipeline
-trains on are thousands of images of about 150 px, and the old tutorial's habit of decoding every
-image twice per epoch was its main cost.
+Images a model trains on are decoded once and kept in memory: the old tutorial's habit of
+decoding every image twice per epoch was its main cost. Images that are only read once (a whole
+pool embedded or predicted) are decoded a chunk at a time, so memory stays flat at any pool size.
 """
 
 from __future__ import annotations
@@ -57,6 +57,15 @@ def load_images(image_dir: Path, filenames: Sequence[str], size: int, foci_chann
         else:
             out.append(im.convert("RGB"))
     return out
+
+
+#: Images decoded and held at once when a pool is read once: about 100 MB at 128 px.
+CHUNK = 2048
+
+
+def chunks(filenames: Sequence[str], size: int = CHUNK) -> list[list[str]]:
+    """`filenames` in consecutive pieces of at most `size`, in order."""
+    return [list(filenames[i : i + size]) for i in range(0, len(filenames), size)]
 
 
 class ImageList(Dataset):

@@ -152,6 +152,16 @@ def train_rows(split):
         return sum(1 for line in f if line.rstrip().endswith(",train"))
 
 
+def embed_params(wildcards, input):
+    """The embed settings, with train_images only where it changes anything (a pool bigger
+    than it), so that the setting's arrival marked no finished run as changed."""
+    settings = dict(config["embed"])
+    cap = settings.pop("train_images", None)
+    if cap is not None and train_rows(input.split) > cap:
+        settings["train_images"] = cap
+    return settings
+
+
 def minutes(seconds, attempt=1):
     """SLURM runtime (minutes) for a job measured at `seconds`, scaled up on each retry."""
     return (10 + math.ceil(2 * seconds / 60)) * attempt

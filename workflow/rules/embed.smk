@@ -18,7 +18,10 @@ rule embed:
         CONDA_ENV
     threads: 8
     resources:
-        mem_mb=lambda wildcards, input: megabytes(train_rows(input.split)),
+        # SimCLR holds its training sample in memory; the rest is embedded a chunk at a time
+        mem_mb=lambda wildcards, input: megabytes(
+            min(train_rows(input.split), config["embed"]["train_images"] or math.inf)
+        ),
         runtime=lambda wildcards, input, attempt: minutes(
             train_rows(input.split) * config["embed"]["epochs"] * SECONDS_PER_IMAGE["embed_epoch"],
             attempt,
@@ -26,7 +29,7 @@ rule embed:
         gpu=GPUS,
     params:
         image_dir=image_dir,
-        embed=config["embed"],
+        embed=embed_params,
         seed=config["seed"],
         accelerator=config["accelerator"],
     script:
