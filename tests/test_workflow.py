@@ -122,6 +122,11 @@ def test_every_rule_logs(run):
 
 def test_rerun_has_nothing_to_do_and_round_3_plans(run):
     assert "Nothing to be done" in snakemake(run, "-n", "results/round_2/model.ckpt").stdout
+    # embed.train_images at its default changes no finished run; set otherwise, it retrains SimCLR
+    same = snakemake(run, "-n", "results/round_2/model.ckpt", "--config", "embed={train_images: 10000}")
+    assert "Nothing to be done" in same.stdout
+    other = snakemake(run, "-n", "results/round_2/model.ckpt", "--config", "embed={train_images: 64}")
+    assert "'train_images': 64" in other.stdout and "rule embed:" in other.stdout
     plan = snakemake(run, "-n", "results/round_3/model.ckpt").stdout
     assert "results/round_3/selection.json" in plan and "results/round_2/predictions" in plan
 

@@ -48,8 +48,9 @@ class EmbedSpec:
     dim: int = 64
     #: Feed the network the image's foci map (white top-hat) beside the image; see images.foci_map.
     foci_channel: bool = True
-    #: SimCLR trains on a seeded sample of at most this many images; None = all of them.
-    train_images: int | None = None
+    #: SimCLR trains on a seeded sample of at most this many images; None = all of them. The
+    #: schema's default (embed.train_images), which the rule passes only when it is set otherwise.
+    train_images: int | None = 10000
     seed: int = 0
     accelerator: str = "cpu"
 

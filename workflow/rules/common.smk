@@ -43,6 +43,8 @@ MAIN_PROCESS = "--target-jobs" not in sys.argv
 
 # nested --config values arrive as strings ('60'); give them the types the schemas ask for
 _SCHEMA = yaml.safe_load((Path(workflow.basedir) / "schemas" / "config.schema.yaml").read_text())
+#: embed.train_images's default in the schema; see embed_params
+EMBED_TRAIN_IMAGES_DEFAULT = _SCHEMA["properties"]["embed"]["properties"]["train_images"]["default"]
 coerce(config, _SCHEMA)
 for _cfg in config.get("selection") or []:
     if isinstance(_cfg, dict):
@@ -152,13 +154,13 @@ def train_rows(split):
         return sum(1 for line in f if line.rstrip().endswith(",train"))
 
 
-def embed_params(wildcards, input):
-    """The embed settings, with train_images only where it changes anything (a pool bigger
-    than it), so that the setting's arrival marked no finished run as changed."""
+def embed_params():
+    """The embed settings as the rule's params, train_images only when it is not its default:
+    Snakemake reruns a job whose params changed, and the setting's arrival must not rerun
+    every finished embedding (and every model after it)."""
     settings = dict(config["embed"])
-    cap = settings.pop("train_images", None)
-    if cap is not None and train_rows(input.split) > cap:
-        settings["train_images"] = cap
+    if settings.get("train_images") == EMBED_TRAIN_IMAGES_DEFAULT:
+        del settings["train_images"]
     return settings
 
 

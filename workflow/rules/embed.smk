@@ -29,7 +29,7 @@ rule embed:
         gpu=GPUS,
     params:
         image_dir=image_dir,
-        embed=embed_params,
+        embed=embed_params(),
         seed=config["seed"],
         accelerator=config["accelerator"],
     script:
