@@ -95,7 +95,8 @@ def test_filename_of_any_export_form(url):
     [
         "/data/local-files/?d=results/data/images/P1_a.jpg",  # document root = the working folder
         "/data/local-files/?d=main/results/data/images/P1_a.jpg",  # a root above it
-        "/data/local-files/?d=images/P1_a.jpg",  # the image folder itself as root
+        "/data/local-files/?d=images/P1_a.jpg",  # the image folder's parent as root
+        "/data/local-files/?d=P1_a.jpg",  # the image folder itself as the document root
         "/data/local-files/?d=.snakemake/storage/s3/b/run/results/data/images/P1_a.jpg",  # storage copy
         "/data/local-files/?d=bps-ds/data/P1_a.jpg",  # a local datasource served by Label Studio
         "s3://bps-ds-bucket/run1/data/P1_a.jpg",  # an S3 datasource as Label Studio storage

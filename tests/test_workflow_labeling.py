@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -70,10 +71,13 @@ def test_whole_loop_through_label_studio(labelstudio, tmp_path):
     assert "exported to annotations/round_2.json" in log and "404" not in log  # no pager noise per poll
     # labeling is done once: the next run neither asks Label Studio nor retrains anything
     assert "Nothing to be done" in snakemake(workdir, "-n", "results/round_2/model.ckpt").stdout
-    # the token is in no log, result or export
-    for path in [*workdir.glob("logs/**/*"), *workdir.glob("results/**/*.json"), *workdir.glob("annotations/*")]:
-        if path.is_file():
-            assert labelstudio["token"] not in path.read_text(errors="ignore"), path
+    # the token is in no log, result, export, Snakemake record or the report
+    snakemake(workdir, "--report", "report.zip")
+    with zipfile.ZipFile(workdir / "report.zip") as z:
+        assert not [n for n in z.namelist() if labelstudio["token"].encode() in z.read(n)]
+    for path in workdir.rglob("*"):
+        if path.is_file() and path.suffix != ".zip":
+            assert labelstudio["token"].encode() not in path.read_bytes(), path
     # a second run changes nothing: no duplicate tasks
     snakemake(workdir, "results/round_2/model.ckpt")
     server = connect(labelstudio["url"], labelstudio["token_env"])

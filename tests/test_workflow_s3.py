@@ -38,7 +38,13 @@ def s3_config(moto_s3, truth) -> dict:
 def test_s3_source_to_s3_datasource(moto_s3, tiny_dataset, tmp_path):
     raw, truth, meta = tiny_dataset
     workdir = make_workdir(tmp_path, s3_config(moto_s3, truth))
-    snakemake(workdir, "results/publish/data.json", "results/round_1/publish.json")
+    # credentials the run must use (moto takes any) and leave nowhere: files, logs, the bucket
+    secrets = {
+        "AWS_ACCESS_KEY_ID": "AKIASENTINEL7Q3XZ",
+        "AWS_SECRET_ACCESS_KEY": "s3cr3t-Sentinel-9f2b",
+        "LABEL_STUDIO_API_KEY": "ls-token-Sentinel-77",
+    }
+    snakemake(workdir, "results/publish/data.json", "results/round_1/publish.json", env={**os.environ, **secrets})
     assert (workdir / "resources/raw/meta.csv").read_bytes() == (raw / "meta.csv").read_bytes()
     downloads = pd.concat(pd.read_csv(p, sep="\t") for p in (workdir / "resources/raw/shards").glob("*.tsv"))
     assert sorted(downloads["filename"]) == sorted(meta["filename"]) and set(downloads["status"]) == {"downloaded"}
@@ -90,6 +96,16 @@ def test_s3_source_to_s3_datasource(moto_s3, tiny_dataset, tmp_path):
     assert json.loads((workdir / "results/publish/data.json").read_text())["uploaded"] == 0
     downloads = pd.concat(pd.read_csv(p, sep="\t") for p in (workdir / "resources/raw/shards").glob("*.tsv"))
     assert sorted(downloads.loc[downloads["status"] == "downloaded", "filename"]) == sorted(meta["filename"][:3])
+    leaks = [
+        str(p)
+        for p in workdir.rglob("*")
+        if p.is_file() and any(v.encode() in p.read_bytes() for v in secrets.values())
+    ]
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=moto_s3["out_bucket"]):
+        for o in page.get("Contents", []):
+            body = s3.get_object(Bucket=moto_s3["out_bucket"], Key=o["Key"])["Body"].read()
+            leaks += [o["Key"] for v in secrets.values() if v.encode() in body]
+    assert leaks == [], leaks  # results, logs, .snakemake, resources and the datasource
 
 
 def test_kill_9_inside_the_download_then_a_plain_rerun_fetches_only_the_rest(moto_s3, tiny_dataset, tmp_path):

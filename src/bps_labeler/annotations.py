@@ -85,6 +85,8 @@ def in_folders(folder: str, known: Collection[str]) -> bool:
     holds paths relative to Label Studio's document root, the config absolute or relative ones).
     """
     remote = "://" in folder
+    if not remote and not _local_parts(folder):
+        return True  # the server's document root itself: whatever folder it is, it says nothing
     for k in known:
         k = k.rstrip("/")
         if "://" in k or remote:
