@@ -47,3 +47,20 @@ def test_a_users_mistake_is_one_line_on_the_console_and_in_the_log(tmp_path, cap
     assert "row 7: dose_Gy is 'abc', not a number. (raised at test_logs.py:" in mistake
     assert mistake.count("Traceback") == 0  # the user's mistake: its line, no traceback
     assert "Traceback" in bug and "a bug of ours" in bug  # our bug: the whole traceback
+
+
+def test_a_full_disk_anywhere_is_one_line(tmp_path, capsys, monkeypatch):
+    import errno
+
+    for logger in (logging.getLogger("bps_labeler"), logging.getLogger()):
+        monkeypatch.setattr(logger, "handlers", list(logger.handlers))
+        monkeypatch.setattr(logger, "level", logger.level)
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)
+    logs.to_file(tmp_path / "rule.log")
+    try:
+        raise OSError(errno.ENOSPC, "No space left on device", "results/embeddings/embeddings.csv")
+    except OSError as exc:
+        sys.excepthook(type(exc), exc, exc.__traceback__)
+    err = capsys.readouterr().err
+    assert "ERROR: the disk is full (writing results/embeddings/embeddings.csv). Free some space" in err
+    assert "Traceback" not in err

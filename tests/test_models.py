@@ -202,3 +202,24 @@ def test_simclr_trains_on_a_seeded_sample_and_embeds_every_image(jpgs, tmp_path,
         df = train_embeddings(image_dir, names, spec, tmp_path / "e.csv", tmp_path / "b.pt")
     assert sorted(df["filenames"]) == names  # every image embedded, not only the sample
     assert f"a sample of 16 of the {len(names)} images" in caplog.text
+
+
+def test_a_full_disk_while_saving_a_model_is_one_line_and_leaves_no_half_file(tmp_path):
+    """PyTorch says "unexpected pos 576 vs 534" when the disk fills up; the user reads why."""
+    import subprocess
+
+    from bps_labeler.files import write_or_explain
+
+    disk = tmp_path / "small"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)], capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    try:
+        weights = {"w": torch.zeros(100_000)}  # 400 kB: more than the disk holds
+        with pytest.raises(InputError, match=r"small: the disk is full \(writing backbone.pt\)"):
+            write_or_explain(disk / "backbone.pt", lambda path: torch.save(weights, path))
+        assert not (disk / "backbone.pt").exists()
+        write_or_explain(disk / "ok.pt", lambda path: torch.save({"w": torch.zeros(10)}, path))  # room for this
+        assert torch.load(disk / "ok.pt")["w"].shape == (10,)
+    finally:
+        subprocess.run(["umount", str(disk)], check=False)

@@ -28,6 +28,7 @@ from bps_labeler.accelerator import check_accelerator
 from bps_labeler.embed import NORMALIZE, eval_transform, make_backbone, read_backbone
 from bps_labeler.epoch_progress import EpochProgress
 from bps_labeler.errors import InputError
+from bps_labeler.files import write_or_explain
 from bps_labeler.foci import image_features
 from bps_labeler.images import ImageList, chunks, load_images
 
@@ -210,8 +211,7 @@ def train(
     with warnings.catch_warnings():  # the backbone is in eval mode on purpose (see TrackClassifier)
         warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode", module="lightning")
         trainer.fit(model, loader)
-    out_ckpt.parent.mkdir(parents=True, exist_ok=True)
-    trainer.save_checkpoint(out_ckpt)
+    write_or_explain(out_ckpt, trainer.save_checkpoint)
     log.info(
         "trained on %d labels (%s), final loss %s",
         len(names),

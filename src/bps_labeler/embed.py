@@ -29,6 +29,7 @@ from torchvision.transforms import v2 as T
 from bps_labeler.accelerator import check_accelerator
 from bps_labeler.epoch_progress import EpochProgress
 from bps_labeler.errors import InputError
+from bps_labeler.files import write_or_explain
 from bps_labeler.images import ImageList, chunks, load_images
 
 log = logging.getLogger(__name__)
@@ -234,16 +235,13 @@ def train_embeddings(
         )
     reduced = PCA(n_components=dim, svd_solver="full", random_state=spec.seed).fit_transform(feats)
     reduced /= np.linalg.norm(reduced, axis=1, keepdims=True) + 1e-12
-    out_backbone.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(
-        {
-            "backbone": spec.backbone,
-            "state_dict": model.backbone.state_dict(),
-            "input_size": spec.input_size,
-            "foci_channel": spec.foci_channel,
-        },
-        out_backbone,
-    )
+    saved = {
+        "backbone": spec.backbone,
+        "state_dict": model.backbone.state_dict(),
+        "input_size": spec.input_size,
+        "foci_channel": spec.foci_channel,
+    }
+    write_or_explain(out_backbone, lambda path: torch.save(saved, path))
     df = embeddings_frame(filenames, reduced)
     write_embeddings(df, out_csv)
     log.info(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import sys
 import traceback
@@ -35,6 +36,12 @@ def to_file(path: str | Path) -> None:
     ours.handlers = [console]
 
     def hook(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:  # a full disk is not our bug
+            where = f" (writing {exc.filename})" if exc.filename else ""
+            exc = InputError(
+                f"the disk is full{where}. Free some space, or run in a folder on a larger disk, then "
+                "run again: finished steps are kept."
+            )
         if isinstance(exc, InputError):
             # Snakemake prints a failed job's log on the console: a user's mistake gets its
             # message and where the code said it, not a traceback that buries the message
