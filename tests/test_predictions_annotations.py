@@ -101,6 +101,8 @@ def test_filename_of_any_export_form(url):
         "/data/local-files/?d=bps-ds/data/P1_a.jpg",  # a local datasource served by Label Studio
         "s3://bps-ds-bucket/run1/data/P1_a.jpg",  # an S3 datasource as Label Studio storage
         "/data/upload/4/1f0c9a2e-P1_a.jpg",  # an upload is Label Studio's own copy
+        "/data/upload/4/P1_a.jpg",  # ... also as older servers named it, without the prefix
+        "http://localhost:8080/data/upload/4/1f0c9a2e-P1_a.jpg",
         "https://copies.example.org/bps/P1_a.jpg",  # a folder the user added
     ],
 )

@@ -72,6 +72,7 @@ def test_whole_loop_through_label_studio(labelstudio, tmp_path):
     # labeling is done once: the next run neither asks Label Studio nor retrains anything
     assert "Nothing to be done" in snakemake(workdir, "-n", "results/round_2/model.ckpt").stdout
     # the token is in no log, result, export, Snakemake record or the report
+    snakemake(workdir)  # the report's pictures and learning curve (the default target)
     snakemake(workdir, "--report", "report.zip")
     with zipfile.ZipFile(workdir / "report.zip") as z:
         assert not [n for n in z.namelist() if labelstudio["token"].encode() in z.read(n)]

@@ -56,9 +56,9 @@ def folder_of(image: str) -> str | None:
     Label Studio keeps an uploaded file itself, so an upload is this run's image whatever its
     name; any other URL says where the labeled file lived, which the name alone does not.
     """
-    if _UPLOAD.search(urlparse(image).path):
-        return None
     parsed = urlparse(image)
+    if "/data/upload/" in parsed.path:  # with or without the random prefix (older servers)
+        return None
     query = parse_qs(parsed.query)
     if "d" in query:  # local-files: a path below the server's document root
         return str(PurePosixPath(query["d"][0]).parent)
