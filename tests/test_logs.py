@@ -1,16 +1,24 @@
 import logging
 import sys
 
+import pytest
+
 from bps_labeler import logs
 from bps_labeler.errors import InputError
 
 
-def test_our_warnings_reach_the_console_and_the_log(tmp_path, capsys, monkeypatch):
-    for logger in (logging.getLogger("bps_labeler"), logging.getLogger()):  # put back after the test
+@pytest.fixture
+def job_log(tmp_path, monkeypatch):
+    """Where a test's `logs.to_file` writes; the loggers and the excepthook are put back after."""
+    for logger in (logging.getLogger("bps_labeler"), logging.getLogger()):
         monkeypatch.setattr(logger, "handlers", list(logger.handlers))
         monkeypatch.setattr(logger, "level", logger.level)
     monkeypatch.setattr(sys, "excepthook", sys.excepthook)
-    logs.to_file(tmp_path / "rule.log")
+    return tmp_path / "rule.log"
+
+
+def test_our_warnings_reach_the_console_and_the_log(job_log, capsys):
+    logs.to_file(job_log)
     logging.getLogger("bps_labeler.selection").warning("threshold leaves out 75 of 100")
     logging.getLogger("bps_labeler.selection").info("threshold leaves out 5 of 100")
     logging.getLogger("lightning").warning("deprecated thing")
@@ -19,17 +27,13 @@ def test_our_warnings_reach_the_console_and_the_log(tmp_path, capsys, monkeypatc
     err = capsys.readouterr().err
     assert "WARNING: threshold leaves out 75 of 100" in err
     assert "out 5 of" not in err and "deprecated" not in err  # info and other libraries stay in the file
-    text = (tmp_path / "rule.log").read_text()
+    text = job_log.read_text()
     assert "out 75 of 100" in text and "out 5 of 100" in text and "deprecated thing" in text
 
 
-def test_a_users_mistake_is_one_line_on_the_console_and_in_the_log(tmp_path, capsys, monkeypatch):
+def test_a_users_mistake_is_one_line_on_the_console_and_in_the_log(job_log, capsys):
     """Snakemake prints a failed job's log: a traceback there would bury the message."""
-    for logger in (logging.getLogger("bps_labeler"), logging.getLogger()):
-        monkeypatch.setattr(logger, "handlers", list(logger.handlers))
-        monkeypatch.setattr(logger, "level", logger.level)
-    monkeypatch.setattr(sys, "excepthook", sys.excepthook)
-    logs.to_file(tmp_path / "rule.log")
+    logs.to_file(job_log)
     try:
         raise InputError("meta.csv, row 7: dose_Gy is 'abc', not a number.")
     except InputError as exc:
@@ -42,21 +46,17 @@ def test_a_users_mistake_is_one_line_on_the_console_and_in_the_log(tmp_path, cap
         h.flush()
     err = capsys.readouterr().err
     assert "ERROR: meta.csv, row 7: dose_Gy is 'abc', not a number." in err
-    text = (tmp_path / "rule.log").read_text()
+    text = job_log.read_text()
     mistake, bug = text.split("bps_labeler: failed", 1)
     assert "row 7: dose_Gy is 'abc', not a number. (raised at test_logs.py:" in mistake
     assert mistake.count("Traceback") == 0  # the user's mistake: its line, no traceback
     assert "Traceback" in bug and "a bug of ours" in bug  # our bug: the whole traceback
 
 
-def test_a_full_disk_anywhere_is_one_line(tmp_path, capsys, monkeypatch):
+def test_a_full_disk_anywhere_is_one_line(job_log, capsys):
+    logs.to_file(job_log)
     import errno
 
-    for logger in (logging.getLogger("bps_labeler"), logging.getLogger()):
-        monkeypatch.setattr(logger, "handlers", list(logger.handlers))
-        monkeypatch.setattr(logger, "level", logger.level)
-    monkeypatch.setattr(sys, "excepthook", sys.excepthook)
-    logs.to_file(tmp_path / "rule.log")
     try:
         raise OSError(errno.ENOSPC, "No space left on device", "results/embeddings/embeddings.csv")
     except OSError as exc:
