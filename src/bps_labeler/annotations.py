@@ -104,12 +104,15 @@ def run_image_folders(image_dir: str, datasource_uri: str, extra: Collection[str
     """Every folder this run's JPGs are in: the image folder (as given, absolute and with links
     resolved, since Label Studio's tasks name the resolved path), the datasource's input folder,
     and the folders a user added (annotation.image_folders)."""
-    folders = {image_dir, str(Path(image_dir).absolute()), str(Path(image_dir).resolve())}
     data = datasource_paths(datasource_uri)["input_datasource"]
-    folders |= {data} if "://" in data else {data, str(Path(data).absolute()), str(Path(data).resolve())}
-    for f in extra:
-        folders |= {f} if "://" in f else {f, str(Path(f).absolute())}
-    return sorted(folders)
+    return sorted({form for f in (image_dir, data, *extra) for form in _spellings(f)})
+
+
+def _spellings(folder: str) -> set[str]:
+    """A folder as given, absolute and with links resolved; a URL as it is."""
+    if "://" in folder:
+        return {folder}
+    return {folder, str(Path(folder).absolute()), str(Path(folder).resolve())}
 
 
 def _check_image(image: object, where: str) -> None:

@@ -137,10 +137,6 @@ class Levels:
     counts: np.ndarray
     base: int
 
-    @property
-    def n(self) -> int:
-        return int(self.counts.sum())
-
     def percentiles(self, qs: tuple[float, ...]) -> list[float]:
         """np.percentile's values (linear between order statistics)."""
         cdf = np.cumsum(self.counts)
@@ -191,9 +187,7 @@ def to_uint8(arr: np.ndarray, stretch: Stretch, hist: Levels | None = None) -> n
     # the table covers the image's own levels, offset by its minimum
     steps = np.arange(len(counts), dtype=np.float32)
     lut = np.clip(np.round((steps - lo) * (255.0 / (hi - lo))), 0, 255).astype(np.uint8)
-    if hist.base == 0 and arr.dtype.kind == "u" and arr.dtype.itemsize <= 2:
-        return np.take(lut, arr)
-    return np.take(lut, arr.astype(np.int64) - hist.base)
+    return np.take(lut, arr if hist.base == 0 else arr.astype(np.int64) - hist.base)
 
 
 def _to_uint8_wide(arr: np.ndarray, stretch: Stretch) -> np.ndarray:
