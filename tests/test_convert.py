@@ -170,10 +170,23 @@ def test_a_full_disk_is_one_line_and_leaves_no_half_file(tmp_path, small_disk):
     arr = np.random.default_rng(0).integers(0, 4000, (200, 200)).astype(np.uint16)  # noise: big JPGs
     src = tmp_path / "noise.tif"
     tifffile.imwrite(src, arr)
-    with pytest.raises(InputError, match="the disk is full"):
+    with pytest.raises(InputError, match=r"small: the disk is full \(writing n\d+\.jpg\)"):
         for i in range(100):
             convert_one(src, small_disk / f"n{i}.jpg", Stretch())
-    assert not list(small_disk.glob(".*.tmp"))
+    for jpg in small_disk.iterdir():  # every JPG left is whole
+        Image.open(jpg).load()
+    assert 0 < len(list(small_disk.iterdir())) < 100
+
+
+def test_converting_again_replaces_the_jpg_and_leaves_its_links_alone(tmp_path):
+    """Shard JPGs are hard-linked into the image folder: a rerun writes a new file, it does not
+    write through the old one (which would change the linked copy too)."""
+    jpg = tmp_path / "x.jpg"
+    convert_one(REAL, jpg, Stretch())
+    (tmp_path / "linked.jpg").hardlink_to(jpg)
+    before = (tmp_path / "linked.jpg").read_bytes()
+    convert_one(REAL, jpg, Stretch("minmax"))
+    assert (tmp_path / "linked.jpg").read_bytes() == before != jpg.read_bytes()
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int16, np.int32, np.uint64])
@@ -185,3 +198,76 @@ def test_histogram_percentiles_equal_numpys(dtype):
         arr = rng.integers(-50 if np.issubdtype(dtype, np.signedinteger) else 0, 250, shape).astype(dtype)
         qs = (0.5, 5.0, 50.0, 95.0, 99.8)
         np.testing.assert_allclose(_percentiles(arr, qs), np.percentile(arr.astype(np.float64), qs))
+
+
+def _blobs(rng: np.random.Generator, shape: tuple[int, int], dtype: type, centre_on: bool) -> np.ndarray:
+    """Smooth random blobs on noise, in `dtype`, its values offset towards the type's range."""
+    from scipy import ndimage
+
+    field = ndimage.gaussian_filter(rng.normal(size=shape), rng.uniform(0.5, 4)) * 3000 + 2000
+    field = np.clip(field + rng.normal(0, 50, shape), 0, 60000)
+    if centre_on:
+        field[shape[0] // 2 - 3 : shape[0] // 2 + 3, shape[1] // 2 - 3 : shape[1] // 2 + 3] += 5000
+    offset = -30000 if np.issubdtype(dtype, np.signedinteger) and np.iinfo(dtype).max > 40000 else 0
+    if dtype == np.uint8:
+        field = field / 250
+    elif dtype == np.int8:
+        field = field / 500 - 60
+    return (field + offset).astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.uint16, np.int16, np.int32, np.uint32, np.int64, np.uint64])
+def test_compiled_stretch_and_measures_equal_their_numpy_formulas(dtype):
+    """pixel_loops replaces numpy code; on images of every integer type, blobs and noise, with
+    the centre inside a blob or not, each result equals the numpy formula it replaced."""
+    from scipy import ndimage
+
+    from bps_labeler.convert import _quality_wide
+
+    rng = np.random.default_rng(11)
+    for k in range(24):
+        shape = (int(rng.integers(8, 90)), int(rng.integers(8, 90)))
+        arr = _blobs(rng, shape, dtype, centre_on=k % 2 == 0)
+        ordered = np.sort(arr.ravel()).astype(np.int64)
+        for method, low, high in (("percentile", 0.5, 99.8), ("percentile", 5.0, 60.0), ("minmax", 0.0, 100.0)):
+            lo, hi = (int(ordered[int(np.floor(q / 100 * (arr.size - 1)))]) for q in (low, high))
+            if hi > lo:  # the lookup table of the numpy version, per pixel
+                levels_up = (arr.astype(np.int64) - lo).astype(np.float32)
+                expected = np.clip(np.round(levels_up * np.float32(255.0 / (hi - lo))), 0, 255).astype(np.uint8)
+            else:
+                expected = np.zeros(arr.shape, np.uint8)
+            np.testing.assert_array_equal(to_uint8(arr, Stretch(method, low, high)), expected)
+        out = to_uint8(arr, Stretch())
+        got = quality(arr, out)
+        # the same measures from the pixels (the path of images wider than 16 bits)
+        from_pixels = _quality_wide(arr, out)
+        for key in ("saturated_fraction", "foreground_fraction", "border_fraction"):
+            assert got[key] == from_pixels[key], (key, k)
+        assert got["snr"] == pytest.approx(from_pixels["snr"], abs=2e-3)
+        # border_fraction: labeling every component, as before
+        fg = arr.astype(np.float64) > np.mean(np.percentile(arr.astype(np.float64), (5, 95)))
+        labels, n = ndimage.label(fg)
+        central = labels[shape[0] // 2, shape[1] // 2] or int(np.argmax(np.bincount(labels.ravel())[1:])) + 1
+        frame = np.ones(shape, bool)
+        frame[2:-2, 2:-2] = False
+        assert got["border_fraction"] == round(float((labels[frame] == central).mean()) if n else 0.0, 4)
+        # sharpness: the Laplacian of the 2 x 2-binned image, in floats
+        h, w = shape[0] // 2 * 2, shape[1] // 2 * 2
+        o = out[:h, :w].astype(np.float64)
+        b = o[0::2, 0::2] + o[1::2, 0::2] + o[0::2, 1::2] + o[1::2, 1::2]
+        lap = b[:-2, 1:-1] + b[2:, 1:-1] + b[1:-1, :-2] + b[1:-1, 2:] - 4 * b[1:-1, 1:-1]
+        assert got["sharpness"] == pytest.approx(lap.var() / 16, abs=1e-3)
+
+
+def test_border_of_an_off_centre_field_is_its_first_largest_component():
+    """With the centre in the background the largest component stands in for the nucleus; of two
+    as large, the first in raster order (as scipy's ndimage.label numbers them)."""
+    from bps_labeler.convert import _central_border_contact
+
+    arr = np.zeros((20, 20), np.uint16)
+    arr[0:3, 0:3] = 100  # first in raster order, in the corner: 8 of its 9 pixels in the frame
+    arr[5:8, 12:15] = 100  # as large, inside
+    frame = 20 * 20 - 16 * 16
+    assert _central_border_contact(arr, 50.0) == 8 / frame
+    arr[13:17, 5:9] = 100  # larger, touching nothing
+    assert _central_border_contact(arr, 50.0) == 0.0

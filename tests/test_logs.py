@@ -62,5 +62,5 @@ def test_a_full_disk_anywhere_is_one_line(job_log, capsys):
     except OSError as exc:
         sys.excepthook(type(exc), exc, exc.__traceback__)
     err = capsys.readouterr().err
-    assert "ERROR: the disk is full (writing results/embeddings/embeddings.csv). Free some space" in err
+    assert "ERROR: results/embeddings: the disk is full (writing embeddings.csv). Free some space" in err
     assert "Traceback" not in err

@@ -7,10 +7,10 @@ of rows or on which other rows the filter kept.
 
 from __future__ import annotations
 
-import errno
 import hashlib
+import io
 import logging
-import os
+import math
 import struct
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -20,10 +20,10 @@ import numpy as np
 import pandas as pd
 import tifffile
 from PIL import Image
-from scipy import ndimage
 
+from bps_labeler import pixel_loops
 from bps_labeler.errors import InputError
-from bps_labeler.files import link_or_copy
+from bps_labeler.files import link_or_copy, write_new
 from bps_labeler.meta import jpg_name
 from bps_labeler.progress import Progress
 
@@ -127,67 +127,50 @@ def read_tiff(path: Path) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Levels:
-    """How often each grey level occurs, from the image's minimum up: one pass over the pixels
-    that the contrast stretch and every quality measure read instead of the image.
+    """How often each grey level occurs, from the image's minimum (`base`) to its maximum: one
+    pass over the pixels that the contrast stretch and every quality measure read instead of the
+    image.
 
-    BPS images are small (about 150 x 150), so a conversion is a handful of whole-image passes
-    and each one counts; the histogram of a 16-bit image is at most 65,536 bins.
+    BPS images are small (about 180 x 180), so a conversion is a handful of passes over them and
+    each one counts; the histogram of a 16-bit image is at most 65,536 bins, and the loops over
+    it are compiled (pixel_loops).
     """
 
     counts: np.ndarray
     base: int
 
+    @property
+    def top(self) -> int:
+        """The image's maximum."""
+        return self.base + len(self.counts) - 1
+
     def percentiles(self, qs: tuple[float, ...]) -> list[float]:
         """np.percentile's values (linear between order statistics)."""
-        cdf = np.cumsum(self.counts)
-        n = int(cdf[-1])
-        out = []
-        for q in qs:
-            rank = q / 100.0 * (n - 1)
-            k = int(np.floor(rank))
-            below, above = np.searchsorted(cdf, [k, min(k + 1, n - 1)], side="right")
-            out.append(float(self.base + below + (rank - k) * (above - below)))
-        return out
+        return (pixel_loops.percentiles(self.counts, np.asarray(qs, dtype=np.float64)) + self.base).tolist()
 
 
 def levels(arr: np.ndarray) -> Levels | None:
     """The image's Levels, or None when its values span more than 16 bits (a histogram over a
     32- or 64-bit range could need gigabytes) or are not integers."""
-    if arr.dtype.kind == "u" and arr.dtype.itemsize <= 2:  # BPS images: counted as they are
-        return Levels(np.bincount(arr.ravel()), 0)
     if not np.issubdtype(arr.dtype, np.integer):
         return None
-    lo_v, hi_v = int(arr.min()), int(arr.max())
-    if hi_v - lo_v >= 1 << 16:
-        return None
-    return Levels(np.bincount(arr.ravel().astype(np.int64) - lo_v), lo_v)
+    counts, lo = pixel_loops.count_levels(np.ascontiguousarray(arr))
+    return Levels(counts, int(lo)) if len(counts) else None
 
 
 def to_uint8(arr: np.ndarray, stretch: Stretch, hist: Levels | None = None) -> np.ndarray:
     """Contrast-stretch an integer image to uint8.
 
-    Works on the histogram and a lookup table rather than on floats: the image is read twice
-    (bincount, table lookup) instead of being sorted. Percentiles are the nearest lower rank,
-    i.e. always values that occur in the image. `hist` is the image's Levels when the caller
-    has them already.
+    The percentiles come from the histogram's cumulative counts, not from sorting the pixels, so
+    the image is read twice (histogram, stretch). They are the nearest lower rank, i.e. always
+    values that occur in the image. `hist` is the image's Levels when the caller has them already.
     """
     hist = hist or levels(arr)
     if hist is None:
         return _to_uint8_wide(arr, stretch)
-    counts = hist.counts
-    if stretch.method == "minmax":
-        nonzero = np.flatnonzero(counts)
-        lo, hi = int(nonzero[0]), int(nonzero[-1])
-    else:
-        cdf = np.cumsum(counts)
-        ranks = [q / 100.0 * (arr.size - 1) for q in (stretch.low, stretch.high)]
-        lo, hi = (int(np.searchsorted(cdf, np.floor(r), side="right")) for r in ranks)
-    if hi <= lo:
-        return np.zeros(arr.shape, dtype=np.uint8)
-    # the table covers the image's own levels, offset by its minimum
-    steps = np.arange(len(counts), dtype=np.float32)
-    lut = np.clip(np.round((steps - lo) * (255.0 / (hi - lo))), 0, 255).astype(np.uint8)
-    return np.take(lut, arr if hist.base == 0 else arr.astype(np.int64) - hist.base)
+    # minmax is the 0th and 100th percentile: the nearest lower ranks are the minimum and maximum
+    low, high = (0.0, 100.0) if stretch.method == "minmax" else (stretch.low, stretch.high)
+    return pixel_loops.stretch(np.ascontiguousarray(arr), arr.dtype.type(hist.base), hist.counts, low, high)
 
 
 def _to_uint8_wide(arr: np.ndarray, stretch: Stretch) -> np.ndarray:
@@ -237,32 +220,17 @@ def quality(arr: np.ndarray, out: np.ndarray, hist: Levels | None = None) -> dic
     hist = hist or levels(arr)
     if hist is None:  # values spanning more than 16 bits: the pixels, in floats
         return _quality_wide(arr, out)
-    # sums of products, not `@`: a dot product calls BLAS, whose threads in every conversion
-    # worker fight over the cores (two workers ran at 1.04x one)
-    counts = hist.counts.astype(np.float64)
-    values = np.arange(len(counts), dtype=np.float64) + hist.base
-    n = counts.sum()
-    lo, hi = hist.percentiles((5.0, 95.0))
-    threshold = (lo + hi) / 2
-    split = int(np.searchsorted(values, threshold, side="right"))  # values above it: foreground
-    c_bg, v_bg, c_fg, v_fg = counts[:split], values[:split], counts[split:], values[split:]
-    n_fg = c_fg.sum()
-    n_bg = n - n_fg
-    if n_fg == 0 or n_bg == 0:  # one level only: the whole image stands for both
-        c_bg, v_bg, n_bg = counts, values, n
-        fg_mean = bg_mean = float((counts * values).sum() / n)
-    else:
-        fg_mean = float((c_fg * v_fg).sum() / n_fg)
-        bg_mean = float((c_bg * v_bg).sum() / n_bg)
-    bg_std = float(np.sqrt(max((c_bg * v_bg * v_bg).sum() / n_bg - bg_mean**2, 0.0)))
-    top = np.flatnonzero(hist.counts)
-    saturated = float(hist.counts[top[-1]] / n) if len(top) > 1 else 0.0
+    counts = hist.counts
+    threshold, n_bg, bg_mean, bg_var, n_fg, fg_mean = pixel_loops.foreground_split(counts)
+    threshold += hist.base
+    n = n_bg + n_fg
+    saturated = float(counts[-1] / n) if len(counts) > 1 else 0.0
     return {
         "sharpness": round(_sharpness(out), 3),
-        "snr": round((fg_mean - bg_mean) / (bg_std + 1e-6), 3),
+        "snr": round((fg_mean - bg_mean) / (math.sqrt(max(bg_var, 0.0)) + 1e-6), 3),
         "saturated_fraction": round(saturated, 5),
         "foreground_fraction": round(float(n_fg / n), 4),
-        "border_fraction": round(_central_border_contact(arr > threshold), 4),
+        "border_fraction": round(_central_border_contact(arr, threshold), 4),
     }
 
 
@@ -270,7 +238,8 @@ def _quality_wide(arr: np.ndarray, out: np.ndarray) -> dict[str, float]:
     """quality() for values spanning more than 16 bits, from the pixels."""
     a = arr.astype(np.float64)
     lo, hi = np.percentile(a, (5.0, 95.0))
-    fg = a > (lo + hi) / 2
+    threshold = (lo + hi) / 2
+    fg = a > threshold
     bg_vals = a[~fg] if (~fg).any() else a.ravel()
     fg_vals = a[fg] if fg.any() else a.ravel()
     top = arr.max()  # compared in the image's own type: floats merge neighbouring 32-bit values
@@ -279,7 +248,7 @@ def _quality_wide(arr: np.ndarray, out: np.ndarray) -> dict[str, float]:
         "snr": round(float((fg_vals.mean() - bg_vals.mean()) / (bg_vals.std() + 1e-6)), 3),
         "saturated_fraction": round(float((arr == top).mean()) if top > arr.min() else 0.0, 5),
         "foreground_fraction": round(float(fg.mean()), 4),
-        "border_fraction": round(_central_border_contact(fg), 4),
+        "border_fraction": round(_central_border_contact(arr, threshold), 4),
     }
 
 
@@ -289,13 +258,7 @@ def _sharpness(out: np.ndarray) -> float:
     Binning does what the Gaussian of a Laplacian-of-Gaussian does (pixel noise stops counting
     as detail) for a tenth of its cost on images this small.
     """
-    h, w = (out.shape[0] // 2) * 2, (out.shape[1] // 2) * 2
-    if h < 6 or w < 6:
-        return 0.0
-    o = out[:h, :w].astype(np.float32)
-    b = o[0::2, 0::2] + o[1::2, 0::2] + o[0::2, 1::2] + o[1::2, 1::2]
-    lap = b[:-2, 1:-1] + b[2:, 1:-1] + b[1:-1, :-2] + b[1:-1, 2:] - 4 * b[1:-1, 1:-1]
-    return float(lap.var()) / 16.0  # binned sums are 4 x the mean
+    return pixel_loops.binned_laplacian_variance(np.ascontiguousarray(out)) / 16.0  # binned sums: 4 x the mean
 
 
 def _percentiles(arr: np.ndarray, qs: tuple[float, ...]) -> list[float]:
@@ -306,52 +269,37 @@ def _percentiles(arr: np.ndarray, qs: tuple[float, ...]) -> list[float]:
     return hist.percentiles(qs)
 
 
-def _central_border_contact(fg: np.ndarray) -> float:
-    """Share of a 2-pixel frame covered by the foreground component at the image's centre.
+def _central_border_contact(arr: np.ndarray, threshold: float) -> float:
+    """Share of a 2-pixel frame covered by the foreground (pixels above `threshold`) component
+    at the image's centre.
 
     The nucleus a BPS crop is made for sits at its centre; when the centre pixel is background
     (a dark nucleolus, an empty field) the largest component stands in for it. A frame that no
     foreground touches (most clean crops) needs no labeling at all.
     """
-    if not (fg[:2].any() or fg[-2:].any() or fg[:, :2].any() or fg[:, -2:].any()):
+    arr = np.ascontiguousarray(arr)
+    if not pixel_loops.frame_above(arr, threshold, 2):
         return 0.0
-    labels, n = ndimage.label(fg)
-    if n == 0:
-        return 0.0
-    h, w = fg.shape
-    central = labels[h // 2, w // 2]
-    if central == 0:
-        central = int(np.argmax(np.bincount(labels.ravel())[1:])) + 1
-    frame = np.ones_like(fg)
-    frame[2:-2, 2:-2] = False
-    return float((labels[frame] == central).mean())
+    return pixel_loops.central_frame_share(arr, threshold, 2)
 
 
 def convert_one(src: Path, dst: Path, stretch: Stretch) -> dict[str, object]:
-    """Convert one TIFF; write through a temporary name so a killed job leaves no half JPG."""
+    """Convert one TIFF to `dst` and return its manifest row."""
     arr = read_tiff(src)
     hist = levels(arr)
     out = to_uint8(arr, stretch, hist)
-    tmp = dst.with_name(f".{dst.name}.tmp")
-    try:
-        Image.fromarray(out, mode="L").save(tmp, format="JPEG", quality=stretch.quality)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        if exc.errno == errno.ENOSPC:
-            raise InputError(
-                f"{dst.parent}: the disk is full (writing {dst.name}). Free some space, or run in a "
-                "folder on a larger disk, then run again: finished images are kept."
-            ) from None
-        raise
-    os.replace(tmp, dst)
+    measures = quality(arr, out, hist)  # while the pixels are still in the cache
+    jpg = io.BytesIO()
+    Image.fromarray(out).save(jpg, format="JPEG", quality=stretch.quality)
+    write_new(dst, jpg.getbuffer())
     return {
         "filename": jpg_name(src.name),
         "source": src.name,
         "height": int(arr.shape[0]),
         "width": int(arr.shape[1]),
-        "raw_min": int(arr.min()),
-        "raw_max": int(arr.max()),
-        **quality(arr, out, hist),
+        "raw_min": hist.base if hist else int(arr.min()),
+        "raw_max": hist.top if hist else int(arr.max()),
+        **measures,
     }
 
 

@@ -1,5 +1,5 @@
 """Placing files that one job made into another job's output without copying their bytes, and
-writing model files so that a full disk is said as such."""
+writing files so that a full disk is said as such."""
 
 from __future__ import annotations
 
@@ -15,6 +15,23 @@ from bps_labeler.errors import InputError
 NEARLY_FULL = 1 << 20
 
 
+def disk_full(path: str | os.PathLike[str] | None) -> InputError:
+    """The one sentence for a full disk, naming the file being written where it is known.
+
+    A full disk is not a bug to debug but a machine to tidy, and every step already finished
+    stays: the rerun starts where this one stopped.
+    """
+    where = ""
+    if path is not None:
+        path = Path(path)
+        where = f"{path.parent}: " if str(path.parent) != "." else ""
+        where += f"the disk is full (writing {path.name})"
+    return InputError(
+        f"{where or 'the disk is full'}. Free some space, or run in a folder on a larger disk, then "
+        "run again: finished steps are kept."
+    )
+
+
 def write_or_explain(path: Path, write: Callable[[Path], None]) -> None:
     """Run `write(path)`; a full disk stops with one line naming the file.
 
@@ -28,10 +45,35 @@ def write_or_explain(path: Path, write: Callable[[Path], None]) -> None:
         if getattr(exc, "errno", None) != errno.ENOSPC and shutil.disk_usage(path.parent).free >= NEARLY_FULL:
             raise
         path.unlink(missing_ok=True)
-        raise InputError(
-            f"{path.parent}: the disk is full (writing {path.name}). Free some space, or run in a "
-            "folder on a larger disk, then run again: finished steps are kept."
-        ) from None
+        raise disk_full(path) from None
+
+
+def write_new(path: str | os.PathLike[str], data: bytes | memoryview) -> None:
+    """Write `data` as a new file at `path`, which must not be left half written by a full disk.
+
+    A file already there is unlinked, not overwritten: converted JPGs are hard-linked into the
+    image folder, and writing through the old name would change that copy too. There is no
+    temporary name and rename (they cost a conversion as much as the quality measures): the
+    caller's output is a folder whose manifest is written last, so a killed job's half file
+    is never listed, and Snakemake empties the folder before the rerun.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+    try:
+        fd = os.open(path, flags, 0o666)
+    except FileExistsError:
+        os.unlink(path)
+        fd = os.open(path, flags, 0o666)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    except OSError as exc:
+        os.close(fd)
+        os.unlink(path)
+        if exc.errno == errno.ENOSPC:
+            raise disk_full(path) from None
+        raise
+    os.close(fd)
 
 
 def link_or_copy(src: Path, dst: Path) -> None:

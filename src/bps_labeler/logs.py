@@ -10,6 +10,7 @@ from pathlib import Path
 from types import TracebackType
 
 from bps_labeler.errors import InputError
+from bps_labeler.files import disk_full
 
 
 def to_file(path: str | Path) -> None:
@@ -37,11 +38,7 @@ def to_file(path: str | Path) -> None:
 
     def hook(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
         if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:  # a full disk is not our bug
-            where = f" (writing {exc.filename})" if exc.filename else ""
-            exc = InputError(
-                f"the disk is full{where}. Free some space, or run in a folder on a larger disk, then "
-                "run again: finished steps are kept."
-            )
+            exc = disk_full(exc.filename)
         if isinstance(exc, InputError):
             # Snakemake prints a failed job's log on the console: a user's mistake gets its
             # message and where the code said it, not a traceback that buries the message
