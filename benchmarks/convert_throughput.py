@@ -17,7 +17,9 @@ this machine's disk, creating a file costs from 0.03 to 0.8 ms depending on what
 before (deleted files are discarded in the background), which swamps everything else; give
 `--dir benchmarks/out` to measure on the disk the pipeline writes to.
 
-    .venv/bin/python benchmarks/convert_throughput.py [--n-images 4000] [--repeats 3]
+    .venv/bin/python benchmarks/convert_throughput.py [--n-images 4000] [--repeats 3] [--save FILE]
+
+`--save docs/results/convert_throughput.txt` keeps the printed figures (the README quotes them).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from __future__ import annotations
 import argparse
 import io
 import os
+import platform
 import shutil
 import tempfile
 import time
@@ -82,6 +85,7 @@ def main() -> None:
     memory = Path("/dev/shm")
     default_dir = memory / "bps-convert-benchmark" if memory.is_dir() else Path(__file__).resolve().parent / "out"
     parser.add_argument("--dir", type=Path, default=default_dir)
+    parser.add_argument("--save", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
     cores = len(os.sched_getaffinity(0))
     args.dir.mkdir(parents=True, exist_ok=True)
@@ -114,20 +118,22 @@ def main() -> None:
                 shutil.rmtree(out)
 
     n = len(names)
+    lines: list[str] = []
+    say = lines.append
     raw_limit = best["decode"] + best["encode"]
     file_limit = raw_limit + best["write"]
-    print(
+    say(
         f"convert benchmark, {n} synthetic images, {cores} cores, files under {args.dir}, best of {args.repeats} rounds"
     )
-    print(f"  decode only (tifffile)               {rate(n, best['decode'])}")
-    print(f"  encode only (Pillow JPEG q95)        {rate(n, best['encode'])}")
-    print(f"  write only (new file)                {rate(n, best['write'])}")
-    print(f"  raw limit, 1 core (decode + encode)  {rate(n, raw_limit)}")
-    print(f"  file limit, 1 core (+ write)         {rate(n, file_limit)}")
-    print(f"  stretch only (histogram, stretch)    {rate(n, best['stretch'])}")
-    print(f"  quality measures only                {rate(n, best['measures'])}")
+    say(f"  decode only (tifffile)               {rate(n, best['decode'])}")
+    say(f"  encode only (Pillow JPEG q95)        {rate(n, best['encode'])}")
+    say(f"  write only (new file)                {rate(n, best['write'])}")
+    say(f"  raw limit, 1 core (decode + encode)  {rate(n, raw_limit)}")
+    say(f"  file limit, 1 core (+ write)         {rate(n, file_limit)}")
+    say(f"  stretch only (histogram, stretch)    {rate(n, best['stretch'])}")
+    say(f"  quality measures only                {rate(n, best['measures'])}")
     if cores > 1:
-        print(f"  raw limit, per core, {cores} cores busy    {rate(n, busy)}")
+        say(f"  raw limit, per core, {cores} cores busy    {rate(n, busy)}")
     for workers, seconds in results.items():
         per_worker = seconds * workers
         line = (
@@ -136,12 +142,17 @@ def main() -> None:
         )
         if workers > 1:
             line += f", {busy / per_worker:.2f}x the raw limit with {workers} cores busy"
-        print(line)
+        say(line)
     one = results[1]
-    print(f"  quality measures: {best['measures'] / one:.0%} of one worker's conversion time")
+    say(f"  quality measures: {best['measures'] / one:.0%} of one worker's conversion time")
     if cores > 1:
-        print(f"  {cores} workers: {one / results[cores]:.2f}x one worker's rate")
-    print(f"  once per process: loading the compiled loops {load:.2f} s (compiling them, first run only: more)")
+        say(f"  {cores} workers: {one / results[cores]:.2f}x one worker's rate")
+    say(f"  once per process: loading the compiled loops {load:.2f} s (compiling them, first run only: more)")
+
+    text = "\n".join(lines) + "\n"
+    print(text, end="")
+    if args.save:
+        args.save.write_text(f"{time.strftime('%Y-%m-%d')}, {platform.processor() or platform.machine()}\n{text}")
 
 
 if __name__ == "__main__":
