@@ -34,7 +34,8 @@ rule convert:
         CONDA_ENV
     threads: config["convert"]["threads"]
     resources:
-        mem_mb=1000,
+        # Numba compiling the conversion's loops on a machine's first run peaks at 780 MB
+        mem_mb=1500,
         runtime=lambda wildcards, input, attempt: minutes(
             rows(input.meta) / len(SHARDS) * SECONDS_PER_IMAGE["convert"], attempt
         ),
