@@ -271,3 +271,17 @@ def test_border_of_an_off_centre_field_is_its_first_largest_component():
     assert _central_border_contact(arr, 50.0) == 8 / frame
     arr[13:17, 5:9] = 100  # larger, touching nothing
     assert _central_border_contact(arr, 50.0) == 0.0
+
+
+def test_big_endian_and_strided_pixels_give_the_same_results():
+    """The compiled loops take native, contiguous arrays only; other libraries' arrays arrive as
+    they are (a big-endian TIFF, a crop of a larger image)."""
+    arr = read_tiff(REAL)
+    expected_out = to_uint8(arr, Stretch())
+    expected = quality(arr, expected_out)
+    for other in (arr.astype(arr.dtype.newbyteorder(">")), np.asfortranarray(arr)):
+        out = to_uint8(other, Stretch())
+        np.testing.assert_array_equal(out, expected_out)
+        assert quality(other, out) == expected
+    crop = np.pad(arr, 3)[3:-3, 3:-3]  # a view into a larger array
+    assert quality(crop, to_uint8(crop, Stretch())) == expected

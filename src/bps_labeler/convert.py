@@ -149,12 +149,19 @@ class Levels:
         return (pixel_loops.percentiles(self.counts, np.asarray(qs, dtype=np.float64)) + self.base).tolist()
 
 
+def _native(arr: np.ndarray) -> np.ndarray:
+    """`arr` as the compiled loops take it: contiguous and in this machine's byte order (Numba
+    types no other; a big-endian TIFF read by another library, or a slice, arrives otherwise).
+    No copy when it is so already."""
+    return np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("="))
+
+
 def levels(arr: np.ndarray) -> Levels | None:
     """The image's Levels, or None when its values span more than 16 bits (a histogram over a
     32- or 64-bit range could need gigabytes) or are not integers."""
     if not np.issubdtype(arr.dtype, np.integer):
         return None
-    counts, lo = pixel_loops.count_levels(np.ascontiguousarray(arr))
+    counts, lo = pixel_loops.count_levels(_native(arr))
     return Levels(counts, int(lo)) if len(counts) else None
 
 
@@ -170,7 +177,8 @@ def to_uint8(arr: np.ndarray, stretch: Stretch, hist: Levels | None = None) -> n
         return _to_uint8_wide(arr, stretch)
     # minmax is the 0th and 100th percentile: the nearest lower ranks are the minimum and maximum
     low, high = (0.0, 100.0) if stretch.method == "minmax" else (stretch.low, stretch.high)
-    return pixel_loops.stretch(np.ascontiguousarray(arr), arr.dtype.type(hist.base), hist.counts, low, high)
+    arr = _native(arr)
+    return pixel_loops.stretch(arr, arr.dtype.type(hist.base), hist.counts, low, high)
 
 
 def _to_uint8_wide(arr: np.ndarray, stretch: Stretch) -> np.ndarray:
@@ -258,7 +266,7 @@ def _sharpness(out: np.ndarray) -> float:
     Binning does what the Gaussian of a Laplacian-of-Gaussian does (pixel noise stops counting
     as detail) for a tenth of its cost on images this small.
     """
-    return pixel_loops.binned_laplacian_variance(np.ascontiguousarray(out)) / 16.0  # binned sums: 4 x the mean
+    return pixel_loops.binned_laplacian_variance(_native(out)) / 16.0  # binned sums: 4 x the mean
 
 
 def _percentiles(arr: np.ndarray, qs: tuple[float, ...]) -> list[float]:
@@ -277,7 +285,7 @@ def _central_border_contact(arr: np.ndarray, threshold: float) -> float:
     (a dark nucleolus, an empty field) the largest component stands in for it. A frame that no
     foreground touches (most clean crops) needs no labeling at all.
     """
-    arr = np.ascontiguousarray(arr)
+    arr = _native(arr)
     if not pixel_loops.frame_above(arr, threshold, 2):
         return 0.0
     return pixel_loops.central_frame_share(arr, threshold, 2)
