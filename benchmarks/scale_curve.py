@@ -10,6 +10,7 @@ within an hour on 2 cores; the epochs' cost is the sample's size times the epoch
 the pool. Every image of the pool is in it (no filter), so the pool is the set's size.
 
     .venv/bin/python benchmarks/scale_curve.py [--sizes 600 6000 60000] [--out docs/results/scale_curve.tsv]
+    .venv/bin/python benchmarks/scale_curve.py --steps convert      # conversion only, a few minutes
 
 Needs about 4 GB of disk at 60,000 images (under benchmarks/out/scale; removed afterwards).
 """
@@ -116,7 +117,8 @@ def timed(cmd: list[str]) -> tuple[float, float, str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[600, 6000, 60000])
-    parser.add_argument("--step", choices=STEPS)
+    parser.add_argument("--steps", nargs="+", choices=STEPS, default=list(STEPS), help="the steps to time")
+    parser.add_argument("--step", choices=STEPS, help=argparse.SUPPRESS)
     parser.add_argument("--work", type=Path)
     parser.add_argument("--out", type=Path)
     parser.add_argument("--keep", action="store_true", help="keep the images under benchmarks/out/scale")
@@ -134,7 +136,7 @@ def main() -> None:
         t = time.perf_counter()
         meta = generate(work / "raw", work / "truth.csv", SyntheticSpec(n_images=n), work / "raw" / "tiffs", workers=2)
         print(f"{n}: synthesized in {time.perf_counter() - t:.0f} s", flush=True)
-        for name in STEPS:
+        for name in args.steps:
             seconds, mb, err = timed([sys.executable, __file__, "--step", name, "--work", str(work)])
             extra = next((line for line in err.splitlines() if line.startswith("predict only")), "")
             rows.append({"images": n, "step": name, "seconds": round(seconds, 1), "peak MB": round(mb)})
@@ -142,15 +144,16 @@ def main() -> None:
             if extra:  # the predict step also fine-tunes a classifier first: the pass alone
                 alone = float(extra.split(":")[1].split()[0])
                 rows.append({"images": n, "step": "predict, the pass alone", "seconds": alone, "peak MB": None})
-        seconds, mb, _ = timed(plan_command(work, meta))
-        rows.append({"images": n, "step": "snakemake -n", "seconds": round(seconds, 1), "peak MB": round(mb)})
-        print(f"{n}: snakemake -n {seconds:.1f} s, peak {mb:.0f} MB", flush=True)
+        if args.steps == list(STEPS):
+            seconds, mb, _ = timed(plan_command(work, meta))
+            rows.append({"images": n, "step": "snakemake -n", "seconds": round(seconds, 1), "peak MB": round(mb)})
+            print(f"{n}: snakemake -n {seconds:.1f} s, peak {mb:.0f} MB", flush=True)
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
     table = pd.DataFrame(rows)
-    wide = table.pivot(index="step", columns="images", values=["seconds", "peak MB"]).reindex(
-        [*STEPS, "predict, the pass alone", "snakemake -n"]
-    )
+    order = [*STEPS, "predict, the pass alone", "snakemake -n"]
+    wide = table.pivot(index="step", columns="images", values=["seconds", "peak MB"])
+    wide = wide.reindex([step for step in order if step in wide.index])
     print(wide.to_string())
     if args.out:
         table.to_csv(args.out, sep="\t", index=False)
