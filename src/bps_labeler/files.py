@@ -14,6 +14,10 @@ from bps_labeler.errors import InputError
 #: Below this much free space, a failed write is taken for a full disk.
 NEARLY_FULL = 1 << 20
 
+#: What a write fails with when no space is left: on the disk, or in the user's quota on it
+#: (clusters set quotas on home and project folders).
+NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
+
 
 def disk_full(path: str | os.PathLike[str] | None) -> InputError:
     """The one sentence for a full disk, naming the file being written where it is known.
@@ -23,12 +27,12 @@ def disk_full(path: str | os.PathLike[str] | None) -> InputError:
     """
     where = ""
     if path is not None:
-        path = Path(path)
+        path = Path(os.fsdecode(path))
         where = f"{path.parent}: " if str(path.parent) != "." else ""
         where += f"the disk is full (writing {path.name})"
     return InputError(
-        f"{where or 'the disk is full'}. Free some space, or run in a folder on a larger disk, then "
-        "run again: finished steps are kept."
+        f"{where or 'the disk is full'}. Free some space (or ask for a larger quota), or run in a "
+        "folder on a larger disk, then run again: finished steps are kept."
     )
 
 
@@ -42,20 +46,23 @@ def write_or_explain(path: Path, write: Callable[[Path], None]) -> None:
     try:
         write(path)
     except (OSError, RuntimeError) as exc:
-        if getattr(exc, "errno", None) != errno.ENOSPC and shutil.disk_usage(path.parent).free >= NEARLY_FULL:
+        if getattr(exc, "errno", None) not in NO_SPACE and shutil.disk_usage(path.parent).free >= NEARLY_FULL:
             raise
         path.unlink(missing_ok=True)
         raise disk_full(path) from None
 
 
 def write_new(path: str | os.PathLike[str], data: bytes | memoryview) -> None:
-    """Write `data` as a new file at `path`, which must not be left half written by a full disk.
+    """Write `data` as a new file at `path`; a full disk stops with one line naming it, and no
+    part of the file stays.
 
-    A file already there is unlinked, not overwritten: converted JPGs are hard-linked into the
-    image folder, and writing through the old name would change that copy too. There is no
-    temporary name and rename (they cost a conversion as much as the quality measures): the
-    caller's output is a folder whose manifest is written last, so a killed job's half file
-    is never listed, and Snakemake empties the folder before the rerun.
+    Not atomic: there is no temporary name and rename (they cost a conversion as much as its
+    quality measures), so a job killed while writing leaves a half file. The caller's output
+    must therefore be a folder that is discarded when the job fails, as Snakemake discards a
+    failed or killed job's outputs before it runs the job again; convert writes its shard's
+    manifest, a separate output, only after every JPG. A file already at `path` is unlinked, not
+    written through: converted JPGs are hard-linked into the image folder, and writing through
+    the old name would change that copy too.
     """
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
     try:
@@ -64,16 +71,17 @@ def write_new(path: str | os.PathLike[str], data: bytes | memoryview) -> None:
         os.unlink(path)
         fd = os.open(path, flags, 0o666)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+        finally:
+            os.close(fd)  # network file systems may report a full disk only here
     except OSError as exc:
-        os.close(fd)
         os.unlink(path)
-        if exc.errno == errno.ENOSPC:
+        if exc.errno in NO_SPACE:
             raise disk_full(path) from None
         raise
-    os.close(fd)
 
 
 def link_or_copy(src: Path, dst: Path) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import logging
 import sys
 import traceback
@@ -10,7 +9,7 @@ from pathlib import Path
 from types import TracebackType
 
 from bps_labeler.errors import InputError
-from bps_labeler.files import disk_full
+from bps_labeler.files import NO_SPACE, disk_full
 
 
 def to_file(path: str | Path) -> None:
@@ -37,7 +36,7 @@ def to_file(path: str | Path) -> None:
     ours.handlers = [console]
 
     def hook(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
-        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:  # a full disk is not our bug
+        if isinstance(exc, OSError) and exc.errno in NO_SPACE:  # a full disk is not our bug
             exc = disk_full(exc.filename)
         if isinstance(exc, InputError):
             # Snakemake prints a failed job's log on the console: a user's mistake gets its

@@ -2,10 +2,12 @@
 
 A BPS image is about 180 x 180 pixels, so each numpy call over it costs as much in its fixed
 overhead and its temporary arrays as in arithmetic: the contrast stretch and the quality measures,
-a few dozen numpy calls, took as long as decoding and encoding the image. Each loop here reads the
-pixels once, allocates only its result, and is written so that the compiler can use vector
-instructions (no branches in the inner loops, 32-bit integers where they are exact). Results are
-those of the numpy formulas they replace, bit for bit (tests/test_convert.py compares them).
+a few dozen numpy calls, took as long as decoding and encoding the image. Each loop here makes one
+or two passes over the pixels, allocates only its result, and is written so that the compiler can
+use vector instructions (no branches in the inner loops, 32-bit integers where they are exact).
+The stretched pixels and the histogram's order statistics are those of the numpy code they
+replace, bit for bit; sums are exact integers where numpy's float sums could lose digits
+(tests/test_convert.py compares each with the numpy formula).
 
 `cache=True` keeps the machine code beside this file (or in NUMBA_CACHE_DIR), so only the first
 run on a machine compiles, about two seconds.
@@ -47,20 +49,10 @@ def count_levels(arr: np.ndarray) -> tuple[np.ndarray, np.integer]:
 
 
 @_jit
-def percentiles(counts: np.ndarray, qs: np.ndarray) -> np.ndarray:
-    """np.percentile's values, in levels from the histogram's base: linear between the order
-    statistics below and above each rank (an order statistic's level is the first whose
-    cumulative count exceeds its rank)."""
-    cdf = np.cumsum(counts)
-    n = cdf[-1]
-    out = np.empty(len(qs), np.float64)
-    for j in range(len(qs)):
-        rank = qs[j] / 100.0 * (n - 1)
-        k = np.floor(rank)
-        below = np.searchsorted(cdf, k, side="right")
-        above = np.searchsorted(cdf, min(k + 1, n - 1), side="right")
-        out[j] = below + (rank - k) * (above - below)
-    return out
+def order_statistics(counts: np.ndarray, ranks: np.ndarray) -> np.ndarray:
+    """The level (from the histogram's base) of each rank, 0 being the darkest pixel: the first
+    level whose cumulative count exceeds it."""
+    return np.searchsorted(np.cumsum(counts), ranks, side="right")
 
 
 @_jit
@@ -88,18 +80,14 @@ def stretch(arr: np.ndarray, base: np.integer, counts: np.ndarray, low_q: float,
 
 
 @_jit
-def foreground_split(counts: np.ndarray) -> tuple[float, float, float, float, float, float]:
-    """Split the levels halfway between the 5th and 95th percentiles into background (at or
-    below) and foreground; return the threshold (in levels from the base), the background's
-    pixel count, mean and variance, and the foreground's count and mean.
+def split_moments(counts: np.ndarray, split: int) -> tuple[int, float, float, int, float]:
+    """Pixel count, mean level and level variance of the levels below `split` (background), and
+    pixel count and mean level from it up (foreground), levels counted from the histogram's base.
 
-    An image of one level has no such split: the whole image stands for both. Sums are integers,
-    exact, so the variance loses no digits to large levels.
+    An image all on one side has no split: the whole image stands for both, its counts as they
+    are. Sums are integers, exact, so the variance loses no digits to large levels.
     """
-    five, ninety_five = percentiles(counts, np.array([5.0, 95.0]))
-    threshold = (five + ninety_five) / 2
-    split = min(len(counts), np.int64(np.floor(threshold)) + 1)
-    n_bg = s_bg = q_bg = n_fg = s_fg = 0
+    n_bg = s_bg = q_bg = n_fg = s_fg = q_fg = 0
     for i in range(len(counts)):
         c = counts[i]
         if i < split:
@@ -109,21 +97,19 @@ def foreground_split(counts: np.ndarray) -> tuple[float, float, float, float, fl
         else:
             n_fg += c
             s_fg += c * i
+            q_fg += c * i * i
     if n_fg == 0 or n_bg == 0:
         n = n_bg + n_fg
         mean = (s_bg + s_fg) / n
-        square = q_bg
-        for i in range(split, len(counts)):
-            square += counts[i] * i * i
-        return threshold, n_bg, mean, square / n - mean * mean, n_fg, mean
+        return n_bg, mean, (q_bg + q_fg) / n - mean * mean, n_fg, mean
     bg_mean = s_bg / n_bg
-    return threshold, n_bg, bg_mean, q_bg / n_bg - bg_mean * bg_mean, n_fg, s_fg / n_fg
+    return n_bg, bg_mean, q_bg / n_bg - bg_mean * bg_mean, n_fg, s_fg / n_fg
 
 
 @_jit
 def binned_laplacian_variance(out: np.ndarray) -> float:
     """Variance of the 5-point Laplacian of the 8-bit image binned 2 x 2 (sums of four pixels),
-    in integers; 0.0 when the binned image is smaller than 3 x 3."""
+    summed in integers; 0.0 when the binned image is smaller than 3 x 3."""
     h, w = out.shape[0] // 2, out.shape[1] // 2
     if h < 3 or w < 3:
         return 0.0
