@@ -145,17 +145,8 @@ class Levels:
         return self.base + len(self.counts) - 1
 
     def percentiles(self, qs: tuple[float, ...]) -> list[float]:
-        """np.percentile's values (linear between order statistics), computed as numpy's
-        histogram version of this function did, so that a threshold on them cuts where it did."""
-        n = int(self.counts.sum())
-        ranks = [q / 100.0 * (n - 1) for q in qs]
-        floors = [math.floor(r) for r in ranks]
-        wanted = np.array([i for k in floors for i in (k, min(k + 1, n - 1))], dtype=np.int64)
-        found = pixel_loops.order_statistics(self.counts, wanted).tolist()
-        return [
-            float(self.base + below + (r - k) * (above - below))
-            for r, k, below, above in zip(ranks, floors, found[0::2], found[1::2])
-        ]
+        """np.percentile's values (linear between order statistics)."""
+        return pixel_loops.percentiles(self.counts, self.base, np.asarray(qs, dtype=np.float64)).tolist()
 
 
 def _native(arr: np.ndarray) -> np.ndarray:

@@ -49,10 +49,25 @@ def count_levels(arr: np.ndarray) -> tuple[np.ndarray, np.integer]:
 
 
 @_jit
-def order_statistics(counts: np.ndarray, ranks: np.ndarray) -> np.ndarray:
-    """The level (from the histogram's base) of each rank, 0 being the darkest pixel: the first
-    level whose cumulative count exceeds it."""
-    return np.searchsorted(np.cumsum(counts), ranks, side="right")
+def percentiles(counts: np.ndarray, base: int, qs: np.ndarray) -> np.ndarray:
+    """np.percentile's values: linear between the order statistics below and above each rank
+    (an order statistic's level is the first whose cumulative count exceeds its rank).
+
+    Each value is `float(base + below) + fraction * (above - below)`, in that order, as numpy's
+    histogram version computed it: the threshold on the foreground then cuts where it did
+    (taken from the base and shifted back, a threshold meant to be exactly a level came out a
+    hair below it).
+    """
+    cdf = np.cumsum(counts)
+    n = cdf[-1]
+    out = np.empty(len(qs), np.float64)
+    for j in range(len(qs)):
+        rank = qs[j] / 100.0 * (n - 1)
+        k = np.int64(np.floor(rank))
+        below = np.searchsorted(cdf, k, side="right")
+        above = np.searchsorted(cdf, min(k + 1, n - 1), side="right")
+        out[j] = np.float64(base + below) + (rank - k) * (above - below)
+    return out
 
 
 @_jit
