@@ -287,10 +287,7 @@ def _central_border_contact(arr: np.ndarray, threshold: float) -> float:
     (a dark nucleolus, an empty field) the largest component stands in for it. A frame that no
     foreground touches (most clean crops) needs no labeling at all.
     """
-    arr = _native(arr)
-    if not pixel_loops.frame_above(arr, threshold, 2):
-        return 0.0
-    return pixel_loops.central_frame_share(arr, threshold, 2)
+    return pixel_loops.central_frame_share(_native(arr), threshold, 2)
 
 
 def convert_one(src: Path, dst: Path, stretch: Stretch) -> dict[str, object]:
