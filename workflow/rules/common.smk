@@ -21,7 +21,7 @@ os.environ.setdefault("BPS_LABELER_SRC", str(Path(workflow.basedir).parent))
 
 import yaml
 
-from bps_labeler.config_values import coerce, schema_problem
+from bps_labeler.config_values import check_config_file, coerce, schema_problem
 from bps_labeler.errors import InputError
 from bps_labeler.known_answers import read_known
 from bps_labeler.locks import take_over
@@ -37,6 +37,17 @@ from bps_labeler.store import (
     read_store,
     set_name,
 )
+
+# Snakemake's message for broken YAML names no file or line (--configfile files are read by
+# Snakemake before the workflow; only this one can be checked here)
+try:
+    check_config_file("config/config.yaml")
+except InputError as _err:
+    raise WorkflowError(str(_err)) from None
+
+
+configfile: "config/config.yaml"
+
 
 # Jobs parse this file again with Snakemake's own command line: say things and set state once.
 MAIN_PROCESS = "--target-jobs" not in sys.argv
@@ -111,6 +122,15 @@ except InputError as _err:
 for _kind in ("local", "s3"):
     if config["source"]["kind"] == _kind and _kind not in config["source"]:
         raise WorkflowError(f"source.kind is '{_kind}' but source.{_kind} is not set.")
+
+if config["source"]["kind"] == "local":
+    _local = Path(config["source"]["local"]["path"])
+    if not (_local / "meta.csv").is_file():
+        raise WorkflowError(
+            f"source.local.path is {str(_local)!r}, but {_local / 'meta.csv'} "
+            f"{'is not a file' if (_local / 'meta.csv').exists() else 'does not exist'} (relative "
+            f"paths start from {Path.cwd()}). Point it at the folder holding meta.csv and the TIFFs."
+        )
 
 
 wildcard_constraints:
