@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -160,9 +161,26 @@ def filter_meta(df: pd.DataFrame, spec: dict[str, Any]) -> pd.DataFrame:
     return out.sort_values("filename", kind="stable").reset_index(drop=True)
 
 
+CONDITION = ["particle_type", "dose_Gy", "hr_post_exposure"]
+
+
 def _cap_per_condition(df: pd.DataFrame, cap: int) -> pd.DataFrame:
-    """Take about `cap` rows, the same share of each condition, by sorted filename."""
-    groups = df.sort_values("filename").groupby(["particle_type", "dose_Gy", "hr_post_exposure"], sort=True)
-    share = cap / len(df)
-    parts = [g.head(max(1, round(len(g) * share))) for _, g in groups]
-    return pd.concat(parts).head(cap)
+    """Take `cap` rows, each condition in proportion to its size and at least one of each, by
+    sorted filename: a cap must not drop a condition (the last ones in sort order were lost to
+    rounding before), since every condition is a question the data set answers."""
+    groups = [g for _, g in df.sort_values("filename").groupby(CONDITION, sort=True)]
+    if cap < len(groups):
+        raise InputError(
+            f"filter.max_images = {cap} is fewer than the {len(groups)} conditions (particle, dose, "
+            f"hours) the filter keeps; each condition needs at least one image. Set max_images to "
+            f"at least {len(groups)}, or narrow the filter to fewer conditions."
+        )
+    # one image each, the rest by largest remainder in proportion to what each has left
+    spare = [len(g) - 1 for g in groups]
+    extra = cap - len(groups)
+    quotas = [extra * n / sum(spare) for n in spare]
+    counts = [math.floor(q) for q in quotas]
+    order = sorted(range(len(groups)), key=lambda i: (counts[i] - quotas[i], i))
+    for i in order[: extra - sum(counts)]:
+        counts[i] += 1
+    return pd.concat([g.head(1 + c) for g, c in zip(groups, counts)])
