@@ -10,9 +10,10 @@ import hashlib
 import json
 import re
 from collections.abc import Collection
+from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlparse
+from urllib.parse import parse_qs, quote, unquote, urlparse
 
 import pandas as pd
 
@@ -29,8 +30,13 @@ CONTROL = "choice"
 
 
 def image_url(filename: str, image_root: str) -> str:
-    """The task's `image` value: a Label Studio local-files URL relative to the document root."""
-    return f"{LOCAL_FILES_PREFIX}{PurePosixPath(image_root) / filename}"
+    """The task's `image` value: a Label Studio local-files URL relative to the document root.
+
+    The path is percent-encoded: it is a query value, which Label Studio and `filename_of` decode,
+    so a name holding `+`, `&`, `#` or `%` (`p+q.jpg`) would otherwise come back as another
+    name (`p q.jpg`, `p`), lose its known answer and its labels.
+    """
+    return f"{LOCAL_FILES_PREFIX}{quote(str(PurePosixPath(image_root) / filename), safe='/')}"
 
 
 #: Label Studio keeps a file uploaded through its UI as /data/upload/<project>/<8 hex>-<name>.
@@ -248,6 +254,8 @@ def load_export(path: Path) -> list[dict[str, Any]]:
     path = Path(path)
     if path.is_dir():
         raise InputError(f"{path}: is a folder; put the exported JSON file (JSON-MIN or JSON) there.")
+    if not path.exists():
+        raise InputError(f"{path}: no such file; put the exported JSON file (JSON-MIN or JSON) there.")
     if not path.is_file():
         raise InputError(
             f"{path}: not a regular file (a device, a pipe or a link to one); put the exported JSON "
@@ -283,6 +291,47 @@ def load_export(path: Path) -> list[dict[str, Any]]:
     return data
 
 
+class NotInSelection(InputError):
+    """An export labels an image the set does not hold: the wrong file, or an earlier selection."""
+
+
+#: Key under which `resolve` keeps a record's place in the export while it compares records.
+_ORDER = "\0order"
+_TRUE = {"true", "yes", "1"}
+_FALSE = {"false", "no", "0", ""}
+
+
+def _skipped(value: object, where: str) -> bool:
+    """A record's `skipped` field as a boolean; a spreadsheet or script may have written it as a
+    string ("false"), which Python would take as true and drop the label."""
+    if isinstance(value, bool) or value is None:
+        return bool(value)
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise InputError(
+        f"{where}: 'skipped' is {value!r}; expected true or false. Export the tasks from Label "
+        "Studio again rather than editing the file."
+    )
+
+
+def _updated(record: dict[str, Any]) -> datetime:
+    """When an annotation was last updated; the earliest time for a record that does not say.
+
+    Times are compared as times, not text: Label Studio writes `...Z` and `+00:00` alike.
+    """
+    value = record.get("updated_at")
+    if isinstance(value, str) and value.strip():
+        try:
+            when = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            when = None
+        if when is not None:
+            return when if when.tzinfo else when.replace(tzinfo=UTC)
+    return datetime.min.replace(tzinfo=UTC)
+
+
 def resolve(
     records: list[dict[str, Any]],
     source: str,
@@ -310,7 +359,7 @@ def resolve(
         _check_image(rec["image"], f"{source}, record {i}")
         name = filename_of(rec["image"])
         if name not in wanted:
-            raise InputError(
+            raise NotInSelection(
                 f"{source}, record {i}: image {name!r} is not in this round's selection. Export "
                 "only this round's tasks, or put the record in the file of its own round."
             )
@@ -323,7 +372,7 @@ def resolve(
                 "run's images; if that folder holds copies of them, add it to "
                 "annotation.image_folders in the config."
             )
-        if rec.get("skipped"):
+        if _skipped(rec.get("skipped", False), f"{source}, record {i} ({name})"):
             skipped.add(name)
             continue
         if "choice" not in rec:
@@ -332,7 +381,7 @@ def resolve(
             raise InputError(
                 f"{source}, record {i} ({name}): label {rec['choice']!r} is not one of {', '.join(categories)}."
             )
-        by_image.setdefault(name, []).append(rec)
+        by_image.setdefault(name, []).append({**rec, _ORDER: i})
     resolved, disagreements = [], []
     extra = sorted(n for n in by_image if n not in set(expected))
     for name in [*expected, *extra]:
@@ -344,7 +393,9 @@ def resolve(
             votes[r["choice"]] = votes.get(r["choice"], 0) + 1
         top = max(votes.values())
         tied = {c for c, v in votes.items() if v == top}
-        latest = max((r for r in recs if r["choice"] in tied), key=lambda r: str(r.get("updated_at") or ""))
+        # the latest update; without times, the later record of the file (a correction appended)
+        latest = max((r for r in recs if r["choice"] in tied), key=lambda r: (_updated(r), r[_ORDER]))
+        latest = {k: v for k, v in latest.items() if k != _ORDER}
         resolved.append(latest)
         if len(votes) > 1:
             disagreements.append({"filename": name, "votes": votes, "chosen": latest["choice"]})
@@ -354,6 +405,9 @@ def resolve(
         "skipped": [n for n in expected if n in skipped and n not in by_image],
         "unlabeled": [n for n in expected if n not in by_image and n not in skipped],
         "disagreements": disagreements,
-        "rule": "majority of submitted annotations; ties go to the latest; skipped images are left out",
+        "rule": (
+            "majority of submitted annotations; ties go to the latest update (without times, the later "
+            "record of the export); skipped images are left out"
+        ),
     }
     return resolved, report
