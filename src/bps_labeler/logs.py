@@ -38,6 +38,15 @@ def to_file(path: str | Path) -> None:
     def hook(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
         if isinstance(exc, OSError) and exc.errno in NO_SPACE:  # a full disk is not our bug
             exc = disk_full(exc.filename)
+        if isinstance(exc, KeyboardInterrupt):
+            # Ctrl-C reaches every job Snakemake runs: a stop asked for, not a failure to debug
+            logging.getLogger("bps_labeler").warning("interrupted (Ctrl-C); nothing of this job was kept")
+            print(
+                "Interrupted (Ctrl-C): this job's output is removed, finished jobs and people's labels "
+                "are kept. Run the same command again to resume.",
+                file=sys.stderr,
+            )
+            return
         if isinstance(exc, InputError):
             # Snakemake prints a failed job's log on the console: a user's mistake gets its
             # message and where the code said it, not a traceback that buries the message

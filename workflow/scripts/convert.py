@@ -5,9 +5,12 @@ from pathlib import Path
 import pandas as pd
 
 from bps_labeler import logs
+
+# the job's log first: a Ctrl-C or a failure while the libraries load lands in it too
+logs.to_file(snakemake.log[0])
+
 from bps_labeler.convert import Stretch, convert_shard
 
-logs.to_file(snakemake.log[0])
 cfg = snakemake.params.convert
 meta = pd.read_csv(snakemake.input.meta)
 for path in snakemake.input.downloaded:  # S3 source: only what the download shard fetched

@@ -5,11 +5,14 @@ from pathlib import Path
 import pandas as pd
 
 from bps_labeler import logs
+
+# the job's log first: a Ctrl-C or a failure while the libraries load lands in it too
+logs.to_file(snakemake.log[0])
+
 from bps_labeler.convert import shard_of
 from bps_labeler.pins import read_pins
 from bps_labeler.s3 import S3Location, download_shard
 
-logs.to_file(snakemake.log[0])
 cfg = snakemake.params.s3
 meta = pd.read_csv(snakemake.input.meta)
 shard, n = int(snakemake.wildcards.shard), snakemake.params.n_shards

@@ -3,10 +3,13 @@
 from pathlib import Path
 
 from bps_labeler import logs
+
+# the job's log first: a Ctrl-C or a failure while the libraries load lands in it too
+logs.to_file(snakemake.log[0])
+
 from bps_labeler.embed import EmbedSpec, train_embeddings
 from bps_labeler.split import split_filenames
 
-logs.to_file(snakemake.log[0])
 train_embeddings(
     Path(snakemake.params.image_dir),
     split_filenames(Path(snakemake.input.split), "train"),

@@ -3,9 +3,12 @@
 from pathlib import Path
 
 from bps_labeler import logs
+
+# the job's log first: a Ctrl-C or a failure while the libraries load lands in it too
+logs.to_file(snakemake.log[0])
+
 from bps_labeler.learning_curve import learning_curve, write
 
-logs.to_file(snakemake.log[0])
 write(
     learning_curve([Path(p) for p in snakemake.input.metrics]),
     Path(snakemake.output.csv),

@@ -5,9 +5,12 @@ from pathlib import Path
 import pandas as pd
 
 from bps_labeler import logs
+
+# the job's log first: a Ctrl-C or a failure while the libraries load lands in it too
+logs.to_file(snakemake.log[0])
+
 from bps_labeler.lightly_metadata import write_metadata
 
-logs.to_file(snakemake.log[0])
 write_metadata(
     pd.read_csv(snakemake.input.meta),
     Path(snakemake.output[0]),

@@ -3,10 +3,13 @@
 from pathlib import Path
 
 from bps_labeler import logs
+
+# the job's log first: a Ctrl-C or a failure while the libraries load lands in it too
+logs.to_file(snakemake.log[0])
+
 from bps_labeler.datasource import Datasource, data_files, prediction_files, publish
 from bps_labeler.split import split_filenames
 
-logs.to_file(snakemake.log[0])
 cfg = snakemake.params.datasource
 ds = Datasource(cfg["uri"], endpoint_url=cfg.get("endpoint_url"), region=cfg["region"])
 if "predictions" in snakemake.input.keys():

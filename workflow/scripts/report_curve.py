@@ -5,7 +5,10 @@ from pathlib import Path
 import pandas as pd
 
 from bps_labeler import logs
+
+# the job's log first: a Ctrl-C or a failure while the libraries load lands in it too
+logs.to_file(snakemake.log[0])
+
 from bps_labeler.figures import learning_curve_figure
 
-logs.to_file(snakemake.log[0])
 learning_curve_figure(pd.read_csv(snakemake.input.csv), Path(snakemake.output.png))

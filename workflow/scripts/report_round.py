@@ -6,6 +6,10 @@ from pathlib import Path
 import pandas as pd
 
 from bps_labeler import logs
+
+# the job's log first: a Ctrl-C or a failure while the libraries load lands in it too
+logs.to_file(snakemake.log[0])
+
 from bps_labeler.annotations import read_labels
 from bps_labeler.embed import read_embeddings
 from bps_labeler.figures import confusion_figure, embedding_map_figure, gallery_figure, left_out, map_coordinates
@@ -13,7 +17,6 @@ from bps_labeler.interactive_map import map_records, spec, write_page
 from bps_labeler.lightly_metadata import metadata_table
 from bps_labeler.predictions import active_learning_scores, read_predictions
 
-logs.to_file(snakemake.log[0])
 round_ = int(snakemake.wildcards.round)
 categories = tuple(snakemake.params.categories)
 image_dir = Path(snakemake.input.images)

@@ -4,6 +4,10 @@ import logging
 from pathlib import Path
 
 from bps_labeler import logs
+
+# the job's log first: a Ctrl-C or a failure while the libraries load lands in it too
+logs.to_file(snakemake.log[0])
+
 from bps_labeler.embed import read_embeddings
 from bps_labeler.known_answers import read_known
 from bps_labeler.lightly_metadata import metadata_table
@@ -11,7 +15,6 @@ from bps_labeler.predictions import read_predictions
 from bps_labeler.selection import Pool, read_selected, round_tags, select, selection_record, write_selection
 from bps_labeler.store import check_in_pool, given_path, kept_selection, set_name
 
-logs.to_file(snakemake.log[0])
 round_ = int(snakemake.wildcards.round)
 store = Path(snakemake.params.store)
 kept = kept_selection(round_, store)

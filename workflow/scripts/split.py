@@ -6,10 +6,13 @@ from pathlib import Path
 import pandas as pd
 
 from bps_labeler import logs
+
+# the job's log first: a Ctrl-C or a failure while the libraries load lands in it too
+logs.to_file(snakemake.log[0])
+
 from bps_labeler.split import stratified_split
 from bps_labeler.store import fixed_split
 
-logs.to_file(snakemake.log[0])
 fixed = fixed_split(Path(snakemake.params.store))
 split = stratified_split(
     pd.read_csv(snakemake.input.meta),

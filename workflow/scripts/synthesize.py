@@ -3,9 +3,12 @@
 from pathlib import Path
 
 from bps_labeler import logs
+
+# the job's log first: a Ctrl-C or a failure while the libraries load lands in it too
+logs.to_file(snakemake.log[0])
+
 from bps_labeler.synthetic import SyntheticSpec, generate
 
-logs.to_file(snakemake.log[0])
 generate(
     Path(snakemake.output.meta).parent,
     Path(snakemake.output.truth),

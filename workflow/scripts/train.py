@@ -7,6 +7,10 @@ from pathlib import Path
 import pandas as pd
 
 from bps_labeler import logs
+
+# the job's log first: a Ctrl-C or a failure while the libraries load lands in it too
+logs.to_file(snakemake.log[0])
+
 from bps_labeler.annotations import read_labels
 from bps_labeler.classifier import (
     TrainSpec,
@@ -19,7 +23,6 @@ from bps_labeler.evaluation import majority_class, with_baselines
 from bps_labeler.known_answers import conflicts, rule_probabilities, training_sample
 from bps_labeler.split import split_filenames
 
-logs.to_file(snakemake.log[0])
 categories = tuple(snakemake.params.categories)
 settings = dict(snakemake.params.train)
 n_rule = settings.pop("rule_labels")
