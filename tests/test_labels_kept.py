@@ -245,3 +245,65 @@ def test_without_roots_override_a_rerun_works_and_a_read_only_store_is_only_read
         assert json.loads((work / "results/round_2/metrics.json").read_text())["n_labels"] == 40
     finally:
         (work / "annotations").chmod(0o755)
+
+
+def test_what_people_were_given_is_recorded_at_handout_and_never_replaced(tmp_path):
+    """Issue 24: with the `file` backend the store used to record the selection of the moment
+    the export arrived, so a selection config changed in between made people's labels unusable.
+
+    A round built by hand (its selection.json) is recorded by no one until its export is checked:
+    the export of an earlier selection is refused, saying how to get it back, and restoring the
+    config does. A round handed out by the run is recorded then, and no config change, rerun or
+    wrong export makes the store say anything else.
+    """
+    workdir = make_workdir(tmp_path / "work", file_config())
+    plan = snakemake(workdir, "-n", TARGET)  # a fresh folder: the plan runs up to the handouts
+    assert "handout" in plan.stdout and "handout_validation" in plan.stdout
+    snakemake(
+        workdir,
+        "results/round_1/selection.json",
+        "resources/synthetic/truth.csv",
+        "results/data/split.csv",
+        "results/data/known_answers.json",
+    )
+    first = read_selected(workdir / "results/round_1/selection.json")
+    known, undecided = validation_sides(workdir)
+    label(workdir, "validation", undecided)
+    # the selection config changes before the export of round 1 arrives
+    changed = file_config()
+    changed["selection"][0]["n_samples"] = 18
+    write_config(workdir, changed)
+    snakemake(workdir, "results/round_1/selection.json")
+    assert read_selected(workdir / "results/round_1/selection.json") != first
+    label(workdir, "round_1", first)
+    proc = snakemake(workdir, "results/round_1/model.ckpt", check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "is not in this round's selection" in out
+    assert "Nothing is recorded for round 1 yet" in out and "restore the selection config" in out
+    assert not (workdir / "annotations/round_1.selection.json").exists()
+    write_config(workdir, file_config())
+    snakemake(workdir, "results/round_1/model.ckpt")
+    kept = json.loads((workdir / "annotations/round_1.selection.json").read_text())
+    assert kept["filenames"] == first
+    # round 2, handed out by the run: recorded before any export, the run stops saying where it goes
+    proc = snakemake(workdir, TARGET, check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "round 2 is handed out to people: its 20 images" in out and "annotations/round_2.json" in out
+    given = (workdir / "annotations/round_2.selection.json").read_bytes()
+    second = json.loads(given)["filenames"]
+    assert second == read_selected(workdir / "results/round_2/selection.json")
+    write_config(
+        workdir, changed | {"selection": [changed["selection"][0], {**changed["selection"][1], "n_samples": 15}]}
+    )
+    proc = snakemake(workdir, TARGET, "--forcerun", "select", check=False)  # a rerun of every selection
+    assert proc.returncode != 0 and "round 2 is handed out to people: its 20 images" in proc.stderr
+    label(workdir, "round_2", first[:5])  # a wrong export: refused, nothing recorded over
+    proc = snakemake(workdir, TARGET, check=False)
+    assert proc.returncode != 0 and "is not in this round's selection" in proc.stdout + proc.stderr
+    assert (workdir / "annotations/round_2.selection.json").read_bytes() == given
+    label(workdir, "round_2", second)
+    snakemake(workdir, TARGET)
+    assert (workdir / "annotations/round_2.selection.json").read_bytes() == given
+    assert json.loads((workdir / "annotations/round_1.selection.json").read_text()) == kept
+    assert json.loads((workdir / "results/round_2/metrics.json").read_text())["n_labels"] == 40

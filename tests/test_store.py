@@ -10,13 +10,14 @@ from bps_labeler.config_values import coerce
 from bps_labeler.errors import InputError
 from bps_labeler.split import stratified_split
 from bps_labeler.store import (
-    adopt_exports,
+    LabelsPending,
     check_in_pool,
     check_labeler,
     export_path,
     fixed_split,
     give,
     given_path,
+    hand_out,
     kept_selection,
     read_given,
     write_once,
@@ -134,21 +135,40 @@ def test_export_and_lock_names(tmp_path):
     json.loads(give("validation", ["x.jpg"], "labelstudio", where="http://h project 'p'", store=tmp_path).to_json())
 
 
-def test_exports_from_before_records_are_recorded_or_refused(tmp_path):
-    """A store written before selections were recorded: adopted by people, refused by the oracle."""
-    store, results = tmp_path / "annotations", tmp_path / "results"
+def test_exports_from_before_records_are_refused_by_a_simulator_and_recorded_by_no_one_early(tmp_path):
+    """A store written before selections were recorded: people's, so a simulator is refused; the
+    handout does not record the selection of the moment (the annotate job records it once the
+    export is checked against it)."""
+    store = tmp_path / "annotations"
     store.mkdir()
     (store / "round_1.json").write_text("[]")
     (store / "notes.json").write_text("{}")  # not a set: ignored
     with pytest.raises(InputError, match=r"round 1 has people's export .*round_1.json"):
         check_labeler("oracle", store=store)
-    assert adopt_exports("file", "none", results, store) == []  # no selection to record yet
-    (results / "round_1").mkdir(parents=True)
     selection = {"round": 1, "config": {}, "selected": [{"filename": "a.jpg"}]}
-    (results / "round_1" / "selection.json").write_text(json.dumps(selection))
-    assert adopt_exports("file", "none", results, store) == ["round_1"]
-    assert kept_selection(1, store) == selection
-    assert adopt_exports("file", "none", results, store) == []
+    assert hand_out("round_1", ["a.jpg"], "file", selection, "results/data/images", store) is None
+    assert not given_path("round_1", store).exists()
+
+
+def test_a_set_is_recorded_when_it_is_handed_out_and_never_after(tmp_path):
+    """The `file` backend: the images are recorded before any export exists; a later selection
+    (a changed config) cannot replace them, and the run waits, naming where the export goes."""
+    store = tmp_path / "annotations"
+    first = {"round": 1, "config": {"n_samples": 2}, "selected": [{"filename": "a.jpg"}, {"filename": "b.jpg"}]}
+    with pytest.raises(
+        LabelsPending, match=r"round 1 is handed out to people: its 2 images .* export as .*/round_1.json; then rerun"
+    ):
+        hand_out("round_1", ["a.jpg", "b.jpg"], "file", first, "results/data/images", store)
+    record = given_path("round_1", store).read_bytes()
+    with pytest.raises(LabelsPending):  # a rerun before people are done: the same record
+        hand_out("round_1", ["a.jpg", "b.jpg"], "file", first, "results/data/images", store)
+    later = {"round": 1, "config": {"n_samples": 2, "seed": 1}, "selected": [{"filename": "c.jpg"}]}
+    with pytest.raises(InputError, match=r"other images than the 1 now selected"):
+        hand_out("round_1", ["c.jpg"], "file", later, "results/data/images", store)
+    export_path("round_1", store).write_text("[]")
+    assert hand_out("round_1", ["c.jpg"], "file", later, "results/data/images", store).filenames == ["a.jpg", "b.jpg"]
+    assert given_path("round_1", store).read_bytes() == record
+    assert kept_selection(1, store) == first
 
 
 def test_images_that_left_the_pool_are_named(tmp_path):

@@ -47,6 +47,11 @@ START_OVER = (
 )
 
 
+class LabelsPending(InputError):
+    """People have a set to label and its export is not in the store yet: not a failure of the
+    run, but the place it waits, so the message says what to do rather than what went wrong."""
+
+
 #: Set by the workflow to the command line the run was started with.
 COMMAND_ENV = "BPS_LABELER_COMMAND"
 
@@ -240,34 +245,33 @@ def check_labeler(backend: str, simulate: str = "none", store: Path = STORE) -> 
         )
 
 
-def adopt_exports(
-    backend: str, simulate: str, results: Path, store: Path = STORE, known: Collection[str] = ()
-) -> list[str]:
-    """Record the selection of exports that have none (stores from before records were kept, or
-    a `file` export just dropped in).
+def hand_out(
+    name: str,
+    filenames: list[str],
+    backend: str,
+    selection: dict[str, Any] | None,
+    image_dir: str,
+    store: Path = STORE,
+) -> GivenSet | None:
+    """Hand a set to people who label outside the pipeline (the `file` backend).
 
-    A round exported then was labeled on the selection in `results/` now; recording it keeps the
-    round from being chosen again. The validation images people label are the split's, less the
-    `known` ones the rule answers. Returns the sets recorded.
+    The set is recorded the moment it is handed out, before any export exists, so that no later
+    change of config, rerun or export can make the store say people were given other images. An
+    export already there without a record (people labeled a selection they built by hand, or a
+    store from before records were kept) is recorded only once the annotate job has checked it
+    against the selection. Returns the record in force; stops, naming where the export goes, while
+    people have not labeled.
     """
-    adopted = []
-    for path in sorted(store.glob("*.json")):
-        name = path.stem
-        if not SET_NAME.fullmatch(name) or given_path(name, store).exists():
-            continue
-        if name == VALIDATION:
-            split = results / "data" / "split.csv"
-            if not split.exists():
-                continue
-            give(name, validation_filenames(split, store, known), backend, simulate, store=store)
-        else:
-            selection = results / name / "selection.json"
-            if not selection.exists():
-                continue
-            record = json.loads(selection.read_text())
-            give(name, [s["filename"] for s in record["selected"]], backend, simulate, selection=record, store=store)
-        adopted.append(name)
-    return adopted
+    export = export_path(name, store)
+    if export.exists():
+        return read_given(given_path(name, store))
+    kept = give(name, filenames, backend, selection=selection, store=store)
+    raise LabelsPending(
+        f"{title(name)} is handed out to people: its {len(kept.filenames)} images (JPGs in {image_dir}) "
+        f"are listed under 'filenames' in {given_path(name, store)}, recorded {kept.written_at}. Label "
+        f"them (in Label Studio: import the JPGs, export as JSON or JSON-MIN) and save the export as "
+        f"{export}; then rerun: {resume_hint()}"
+    )
 
 
 def kept_selection(round_: int, store: Path = STORE) -> dict[str, Any] | None:

@@ -100,6 +100,49 @@ else:
             script:
                 "../scripts/annotate_labelstudio.py"
 
+    if BACKEND == "file":
+
+        # Checkpoints: the set is recorded in the store when it is handed out, and the run stops
+        # there, naming where people's export goes, until it is in the store.
+        checkpoint handout:
+            input:
+                selection="results/round_{round}/selection.json",
+                known="results/data/known_answers.json",
+            output:
+                receipt="results/round_{round}/handout.json",
+            log:
+                "logs/round_{round}/handout.log",
+            localrule: True
+            conda:
+                CONDA_ENV
+            params:
+                store=str(STORE),
+                set=lambda wildcards: set_name(int(wildcards.round)),
+                categories=config["annotation"]["categories"],
+                image_dir=IMAGES,
+            script:
+                "../scripts/handout.py"
+
+        checkpoint handout_validation:
+            input:
+                split="results/data/split.csv",
+                known="results/data/known_answers.json",
+            output:
+                receipt="results/validation/handout.json",
+            log:
+                "logs/handout_validation.log",
+            priority: 1
+            localrule: True
+            conda:
+                CONDA_ENV
+            params:
+                store=str(STORE),
+                set=set_name(None),
+                categories=config["annotation"]["categories"],
+                image_dir=IMAGES,
+            script:
+                "../scripts/handout.py"
+
     rule annotate:
         input:
             selection="results/round_{round}/selection.json",

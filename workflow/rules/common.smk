@@ -23,14 +23,12 @@ import yaml
 
 from bps_labeler.config_values import check_config_file, coerce, schema_problem
 from bps_labeler.errors import InputError
-from bps_labeler.known_answers import read_known
 from bps_labeler.locks import take_over
 from bps_labeler.selection_config import schema as _selection_schema
 from bps_labeler.selection_config import validate_config as _validate_selection
 from bps_labeler.store import (
     COMMAND_ENV,
     STORE,
-    adopt_exports,
     check_labeler,
     export_path,
     given_path,
@@ -88,33 +86,11 @@ for _i, _known in enumerate(config["known_answers"]):
         )
 
 
-def known_images():
-    """Images of the filtered set whose condition decides the label (none before it exists)."""
-    meta = Path("results/data/filtered_meta.csv")
-    if not meta.exists():
-        return []
-    known = read_known(meta, config["known_answers"])
-    return list(known.index[known.notna()])
-
-
 # a set people labeled is never relabeled by another labeler: refuse before any job runs
 try:
     check_labeler(
         config["annotation"]["backend"], config["annotation"]["labelstudio"]["simulate"], STORE
     )
-    if config["annotation"]["backend"] != "oracle" and MAIN_PROCESS:
-        for _name in adopt_exports(
-            config["annotation"]["backend"],
-            config["annotation"]["labelstudio"]["simulate"],
-            Path("results"),
-            STORE,
-            known_images(),
-        ):
-            print(
-                f"Note: {_name}'s export in {STORE} had no record of its images; recorded the "
-                f"current selection in {given_path(_name, STORE)}.",
-                file=sys.stderr,
-            )
     # what the store says people were given, read once (the select rule reads it again at run time)
     GIVEN = read_store(STORE)
 except InputError as _err:
@@ -122,7 +98,6 @@ except InputError as _err:
 for _kind in ("local", "s3"):
     if config["source"]["kind"] == _kind and _kind not in config["source"]:
         raise WorkflowError(f"source.kind is '{_kind}' but source.{_kind} is not set.")
-
 if config["source"]["kind"] == "local":
     _local = Path(config["source"]["local"]["path"])
     if not (_local / "meta.csv").is_file():
@@ -349,11 +324,12 @@ def people_export(wildcards):
     backend a person puts it there.
     """
     round_ = int(wildcards.round) if "round" in wildcards.keys() else None
-    if config["annotation"]["backend"] == "labelstudio":
-        if round_ is None:
-            checkpoints.labelstudio_validation.get()
-        else:
-            checkpoints.labelstudio.get(round=wildcards.round)
+    # the checkpoint that hands the set out: labelstudio(_validation) or handout(_validation)
+    step = "labelstudio" if config["annotation"]["backend"] == "labelstudio" else "handout"
+    if round_ is None:
+        getattr(checkpoints, f"{step}_validation").get()
+    else:
+        getattr(checkpoints, step).get(round=wildcards.round)
     return str(export_path(set_name(round_), STORE))
 
 

@@ -10,14 +10,17 @@ import logging
 from pathlib import Path
 
 from bps_labeler import logs
+
+# the job's log first: a Ctrl-C or a failure while the libraries load lands in it too
+logs.to_file(snakemake.log[0])
+
 from bps_labeler.annotations import read_labels, read_truth
 from bps_labeler.errors import InputError
 from bps_labeler.labelstudio import LabelStudioSpec, collect_labels, task_data
 from bps_labeler.lightly_metadata import metadata_table
 from bps_labeler.predictions import read_predictions
-from bps_labeler.store import export_path, give, resume_hint, set_images, write_once
+from bps_labeler.store import export_path, give, given_path, read_given, resume_hint, set_images, write_once
 
-logs.to_file(snakemake.log[0])
 inputs = snakemake.input
 categories = tuple(snakemake.params.categories)
 store = Path(snakemake.params.store)
@@ -32,10 +35,11 @@ selection, filenames = set_images(inputs.get("selection"), Path(inputs.get("spli
 export = export_path(name, store)
 if export.exists():
     # people's export is already in the store (perhaps from before records were kept, or put
-    # there by hand): it is the source, and the server is not asked again
-    kept = give(name, filenames, "labelstudio", spec.simulate, selection=selection, store=store)
+    # there by hand): it is the source, and the server is not asked again. A set without a
+    # record is recorded by the annotate job, once the export is checked against the selection.
+    kept = read_given(given_path(name, store))
     logging.info("%s is labeled (%s): Label Studio is not asked again", name, export)
-    url = kept.where
+    url = kept.where if kept is not None else ""
 else:
     meta = metadata_table(Path(inputs.metadata)).loc[filenames]
     extra = {n: task_data(row.to_dict(), round_, spec.show_condition) for n, row in meta.iterrows()}

@@ -10,13 +10,23 @@ import logging
 from pathlib import Path
 
 from bps_labeler import logs
-from bps_labeler.annotations import filename_of, load_export, resolve, run_image_folders, write_records
+
+# the job's log first: a Ctrl-C or a failure while the libraries load lands in it too
+logs.to_file(snakemake.log[0])
+
+from bps_labeler.annotations import (
+    NotInSelection,
+    filename_of,
+    load_export,
+    resolve,
+    run_image_folders,
+    write_records,
+)
 from bps_labeler.errors import InputError
 from bps_labeler.known_answers import conflicts
 from bps_labeler.split import split_filenames
-from bps_labeler.store import give, set_images
+from bps_labeler.store import give, given_path, read_given, set_images, title
 
-logs.to_file(snakemake.log[0])
 inputs = snakemake.input
 annotation = snakemake.config["annotation"]
 categories = tuple(annotation["categories"])
@@ -33,7 +43,18 @@ optional = sorted(val & set(rule_labels))
 folders = run_image_folders(
     snakemake.params.image_root, snakemake.config["datasource"]["uri"], annotation["image_folders"]
 )
-labels, report = resolve(load_export(export), str(export), filenames, categories, optional, folders)
+try:
+    labels, report = resolve(load_export(export), str(export), filenames, categories, optional, folders)
+except NotInSelection as err:
+    if selection is None or read_given(given_path(name, store)) is not None:
+        raise
+    # nothing is recorded yet: the export may be of the selection people were given before the
+    # selection config changed; say how to get it back rather than record the new one
+    raise InputError(
+        f"{err} Nothing is recorded for {title(name)} yet, so the selection can still be changed: "
+        f"if people labeled an earlier selection of it, restore the selection config it was made "
+        f"with and rerun (results/{name}/selection.json is made again from the config)."
+    ) from None
 # the export belongs to these images: from now on they are the round's, complete or not
 kept = give(
     name, filenames, annotation["backend"], annotation["labelstudio"]["simulate"], selection=selection, store=store
