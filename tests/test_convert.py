@@ -9,6 +9,7 @@ from conftest import SHARED_BPS
 from PIL import Image
 
 from bps_labeler.convert import (
+    MIN_FOREGROUND,
     QUALITY_COLUMNS,
     Stretch,
     convert_one,
@@ -347,3 +348,13 @@ def test_no_space_reported_when_the_file_is_closed_is_a_full_disk_too(tmp_path, 
     with pytest.raises(InputError, match=r"the disk is full \(writing x\.jpg\)\. Free some space"):
         files.write_new(tmp_path / "x.jpg", b"jpg bytes")
     assert not (tmp_path / "x.jpg").exists()
+
+
+@pytest.mark.parametrize("hot", [65535, 1])
+def test_a_hot_pixel_on_an_empty_field_is_no_nucleus(hot):
+    """Issue 24: one 65,535 pixel on a flat field scored snr 6.5e10 and passed every threshold meant
+    to leave empty fields out; one count above a black field, 1e6."""
+    field = np.full((120, 120), 300 if hot > 1 else 0, np.uint16)
+    field[60, 60] = hot
+    q = quality(field, to_uint8(field, Stretch()))
+    assert q["snr"] == 0.0 and q["foreground_fraction"] < MIN_FOREGROUND

@@ -64,3 +64,20 @@ def test_a_full_disk_anywhere_is_one_line(job_log, capsys):
     err = capsys.readouterr().err
     assert "ERROR: results/embeddings: the disk is full (writing embeddings.csv). Free some space" in err
     assert "Traceback" not in err
+
+
+def test_ctrl_c_in_a_job_is_one_line_not_a_traceback(job_log, capsys):
+    """Issue 24: a Ctrl-C as a job started printed a KeyboardInterrupt traceback that read like a failure."""
+    logs.to_file(job_log)
+    try:
+        raise KeyboardInterrupt
+    except KeyboardInterrupt as exc:
+        sys.excepthook(type(exc), exc, exc.__traceback__)
+    for h in logging.getLogger().handlers:
+        h.flush()
+    err = capsys.readouterr().err
+    assert err == (
+        "Interrupted (Ctrl-C): this job's output is removed, finished jobs and people's labels are kept. "
+        "Run the same command again to resume.\n"
+    )
+    assert "interrupted (Ctrl-C)" in job_log.read_text() and "Traceback" not in job_log.read_text()

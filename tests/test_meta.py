@@ -75,3 +75,22 @@ def test_cap_keeps_every_condition(tiny_dataset):
     assert len(capped) == 34
     assert capped.groupby(["particle_type", "dose_Gy", "hr_post_exposure"]).ngroups == 17
     pd.testing.assert_frame_equal(capped, filter_meta(meta.sample(frac=1, random_state=1), {"max_images": 34}))
+
+
+def test_a_cap_keeps_every_condition_in_proportion_and_refuses_fewer_images_than_conditions():
+    """Issue 24: 30 over 17 conditions used to drop X-ray 1.0 Gy at 24 h and 48 h (the last in sort
+    order), a cap of 2 kept only Fe."""
+    meta = read_meta(SHARED_BPS / "meta.csv")
+    conditions = ["particle_type", "dose_Gy", "hr_post_exposure"]
+    for cap in (17, 30, 100):
+        capped = filter_meta(meta, {"max_images": cap})
+        sizes = capped.groupby(conditions).size()
+        assert len(capped) == cap and len(sizes) == 17 and sizes.min() >= 1
+        assert sizes.max() - sizes.min() <= 1  # the real conditions are of nearly equal size
+    with pytest.raises(InputError) as err:
+        filter_meta(meta, {"max_images": 2})
+    assert str(err.value) == (
+        "filter.max_images = 2 is fewer than the 17 conditions (particle, dose, hours) the filter keeps; "
+        "each condition needs at least one image. Set max_images to at least 17, or narrow the filter to "
+        "fewer conditions."
+    )

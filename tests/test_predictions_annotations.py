@@ -6,7 +6,10 @@ import pytest
 
 from bps_labeler.annotations import (
     filename_of,
+    folder_of,
     from_full_export,
+    image_url,
+    load_export,
     oracle_records,
     read_labels,
     resolve,
@@ -180,3 +183,58 @@ def test_a_full_export_with_another_choices_control_name_is_read():
         ],
     }
     assert from_full_export([task], Path("x.json"))[0]["choice"] == "track"
+
+
+@pytest.mark.parametrize("name", ["p+q.jpg", "m&n.jpg", "h#1.jpg", "pct%41.jpg", "a b.jpg", "x?y=1.jpg"])
+def test_a_name_with_url_characters_comes_back_as_itself(tmp_path, name):
+    """Issue 24: URLs were written unencoded and read back decoded, so 'p+q.jpg' came back as
+    'p q.jpg' and 'h#1.jpg' as 'h': known answers, the oracle and Label Studio lost the image."""
+    url = image_url(name, "results/data/images")
+    assert filename_of(url) == name and folder_of(url) == "results/data/images"
+    write_records(oracle_records([name], {name: "track"}, "results/data/images"), tmp_path / "a.json")
+    assert read_labels(tmp_path / "a.json") == {name: "track"}
+    labels, report = resolve(load_export(tmp_path / "a.json"), "a.json", [name])
+    assert report["n_labeled"] == 1 and filename_of(labels[0]["image"]) == name
+
+
+def test_skipped_written_as_a_string_is_read_as_a_boolean():
+    """Issue 24: "skipped": "false" (a string) with a choice dropped the label as skipped."""
+    recs = [
+        {"image": "/data/local-files/?d=i/a.jpg", "choice": "track", "skipped": "false"},
+        {"image": "/data/local-files/?d=i/b.jpg", "skipped": "True"},
+        {"image": "/data/local-files/?d=i/c.jpg", "choice": "no track", "skipped": 0},
+    ]
+    labels, report = resolve(recs, "round_1.json", ["a.jpg", "b.jpg", "c.jpg"])
+    assert [filename_of(r["image"]) for r in labels] == ["a.jpg", "c.jpg"] and report["skipped"] == ["b.jpg"]
+    with pytest.raises(InputError) as err:
+        resolve([{"image": "i/a.jpg", "choice": "track", "skipped": "maybe"}], "round_1.json", ["a.jpg"])
+    assert str(err.value) == (
+        "round_1.json, record 0 (a.jpg): 'skipped' is 'maybe'; expected true or false. Export the tasks "
+        "from Label Studio again rather than editing the file."
+    )
+
+
+@pytest.mark.parametrize(
+    ("times", "chosen"),
+    [
+        ((None, None), "no track"),  # a correction appended without times: the later record
+        (("2024-05-01T09:00:00Z", "2024-05-01T10:00:00+02:00"), "track"),  # 09:00Z is after 08:00Z
+        (("2024-05-01T10:00:00Z", None), "track"),  # a time beats no time
+    ],
+)
+def test_a_tie_goes_to_the_latest_update_or_the_later_record(times, chosen):
+    recs = [
+        {"image": "i/a.jpg", "choice": "track", "updated_at": times[0]},
+        {"image": "i/a.jpg", "choice": "no track", "updated_at": times[1]},
+    ]
+    labels, report = resolve(recs, "round_1.json", ["a.jpg"])
+    assert labels[0]["choice"] == chosen and report["disagreements"][0]["chosen"] == chosen
+    assert "\0order" not in str(labels)
+
+
+def test_a_missing_export_is_said_to_be_missing(tmp_path):
+    with pytest.raises(InputError) as err:
+        load_export(tmp_path / "round_1.json")
+    assert (
+        str(err.value) == f"{tmp_path}/round_1.json: no such file; put the exported JSON file (JSON-MIN or JSON) there."
+    )

@@ -40,7 +40,7 @@ def to_file(path: str | Path) -> None:
             exc = disk_full(exc.filename)
         if isinstance(exc, KeyboardInterrupt):
             # Ctrl-C reaches every job Snakemake runs: a stop asked for, not a failure to debug
-            logging.getLogger("bps_labeler").warning("interrupted (Ctrl-C); nothing of this job was kept")
+            logging.getLogger("bps_labeler").info("interrupted (Ctrl-C); nothing of this job was kept")
             print(
                 "Interrupted (Ctrl-C): this job's output is removed, finished jobs and people's labels "
                 "are kept. Run the same command again to resume.",
