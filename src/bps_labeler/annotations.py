@@ -11,7 +11,7 @@ import json
 import re
 from collections.abc import Collection
 from datetime import UTC, datetime
-from pathlib import Path, PurePosixPath
+from pathlib import Path, PurePath, PurePosixPath, PureWindowsPath
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlparse
 
@@ -53,7 +53,12 @@ def filename_of(image: str) -> str:
     query = parse_qs(parsed.query)
     path = query["d"][0] if "d" in query else unquote(parsed.path)
     upload = _UPLOAD.search(path)
-    return upload["name"] if upload else PurePosixPath(path).name
+    return upload["name"] if upload else _path(path).name
+
+
+def _path(path: str) -> PurePath:
+    """A path as the labeling machine wrote it: Windows paths (`C:\\Users\\me\\a.jpg`) too."""
+    return PureWindowsPath(path) if "\\" in path else PurePosixPath(path)
 
 
 def folder_of(image: str) -> str | None:
@@ -67,10 +72,10 @@ def folder_of(image: str) -> str | None:
         return None
     query = parse_qs(parsed.query)
     if "d" in query:  # local-files: a path below the server's document root
-        return str(PurePosixPath(query["d"][0]).parent)
+        return _path(query["d"][0]).parent.as_posix()
     if parsed.scheme and parsed.netloc:  # s3://bucket/key, https://host/key (a presigned URL)
         return f"{parsed.scheme.lower()}://{parsed.netloc}{PurePosixPath(unquote(parsed.path)).parent}".rstrip("/")
-    return str(PurePosixPath(unquote(parsed.path)).parent)
+    return _path(unquote(image if "\\" in image else parsed.path)).parent.as_posix()
 
 
 def _tail_match(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
@@ -183,6 +188,36 @@ def write_records(records: list[dict[str, Any]], path: Path) -> None:
     path.write_text(json.dumps(records, indent=1, sort_keys=True) + "\n")
 
 
+#: JSON-MIN fields that are not the answer: the task's own, Label Studio's bookkeeping, ours.
+_NOT_ANSWERS = {"image", "id", "annotator", "annotation_id", "created_at", "updated_at", "lead_time", "skipped"}
+
+
+def answer(record: dict[str, Any], categories: tuple[str, ...], where: str) -> str:
+    """A JSON-MIN record's label, checked against the categories.
+
+    JSON-MIN names the answer after the labeling interface's Choices control: `choice` in the
+    pipeline's projects; in a project of the user's own, the one field whose value is a category.
+    """
+    if CONTROL in record:
+        value = _one_choice(record[CONTROL], where)
+    else:
+        found = {k: v for k, v in record.items() if k not in _NOT_ANSWERS and _is_category(v, categories)}
+        if len(found) != 1:
+            raise InputError(f"{where}: no 'choice' field (unlabeled).")
+        value = _one_choice(next(iter(found.values())), where)
+    if value not in categories:
+        raise InputError(f"{where}: label {value!r} is not one of {', '.join(categories)}.")
+    return str(value)
+
+
+def _is_category(value: object, categories: tuple[str, ...]) -> bool:
+    if isinstance(value, dict) and set(value) == {"choices"}:
+        value = value["choices"]
+    if isinstance(value, list):
+        return bool(value) and all(isinstance(v, str) and v in categories for v in value)
+    return isinstance(value, str) and value in categories
+
+
 def read_labels(path: Path, categories: tuple[str, ...] = CATEGORIES) -> dict[str, str]:
     """JPG name -> label from a JSON-MIN file; any bad record stops with its index and field."""
     records = load_export(path)
@@ -191,14 +226,7 @@ def read_labels(path: Path, categories: tuple[str, ...] = CATEGORIES) -> dict[st
         if not isinstance(rec, dict) or "image" not in rec:
             raise InputError(f"{path}, record {i}: no 'image' field.")
         _check_image(rec["image"], f"{path}, record {i}")
-        if "choice" not in rec:
-            raise InputError(f"{path}, record {i} ({rec['image']}): no 'choice' field (unlabeled).")
-        choice = rec["choice"]
-        if choice not in categories:
-            raise InputError(
-                f"{path}, record {i} ({rec['image']}): label {choice!r} is not one of {', '.join(categories)}."
-            )
-        labels[filename_of(rec["image"])] = choice
+        labels[filename_of(rec["image"])] = answer(rec, categories, f"{path}, record {i} ({rec['image']})")
     return labels
 
 
@@ -237,11 +265,38 @@ def from_full_export(tasks: list[dict[str, Any]], path: Path) -> list[dict[str, 
                         f"the pipeline reads the one named {CONTROL!r}. Rename it in the labeling interface."
                     )
                 ours = [r for r in results if r.get("type") == "choices"]
-            choices = [c for r in ours for c in (r.get("value") or {}).get("choices", [])]
+            if results and not ours:
+                kinds = sorted({str(r.get("type")) for r in results})
+                raise InputError(
+                    f"{path}, task {i}: its answers are {', '.join(kinds)}, not choices. The pipeline "
+                    "reads a project whose labeling interface asks one question with Choices (track / "
+                    "no track); export the tasks of that project."
+                )
+            choices: list[Any] = []
+            for r in ours:
+                picked = (r.get("value") or {}).get("choices", [])
+                choices += [picked] if isinstance(picked, str) else list(picked)
             if choices:
-                rec["choice"] = choices[0]
+                rec["choice"] = _one_choice(choices, f"{path}, task {i}")
             records.append(rec)
     return records
+
+
+def _one_choice(value: object, where: str) -> object:
+    """The one answer of a record, however the export spelled it: `"track"`, `["track"]` (a list
+    of one, as a multiple-choice control writes it) or `{"choices": ["track"]}` (older Label
+    Studio JSON-MIN). Several different answers to one image are refused, not cut to the first."""
+    if isinstance(value, dict) and set(value) == {"choices"}:
+        value = value["choices"]
+    if isinstance(value, list):
+        distinct = list(dict.fromkeys(value))
+        if len(distinct) > 1:
+            raise InputError(
+                f"{where}: several answers {distinct} to one image; a task takes one choice. Make the "
+                'labeling interface\'s Choices single-choice (choice="single"), fix the task and export again.'
+            )
+        return distinct[0] if distinct else None
+    return value
 
 
 #: Far more than any export of this pipeline's rounds (about 2 kB a task); anything bigger is
@@ -249,8 +304,8 @@ def from_full_export(tasks: list[dict[str, Any]], path: Path) -> list[dict[str, 
 MAX_EXPORT_BYTES = 1 << 30
 
 
-def load_export(path: Path) -> list[dict[str, Any]]:
-    """JSON-MIN records from a Label Studio export file, JSON-MIN or full JSON."""
+def _read_json(path: Path) -> Any:
+    """The parsed JSON of an export file, or one line saying what the file is instead."""
     path = Path(path)
     if path.is_dir():
         raise InputError(f"{path}: is a folder; put the exported JSON file (JSON-MIN or JSON) there.")
@@ -267,8 +322,14 @@ def load_export(path: Path) -> list[dict[str, Any]]:
             "check that the right file is there."
         )
     raw = path.read_bytes()
+    for magic, what in ((b"PK\x03\x04", "a ZIP archive"), (b"\x1f\x8b", "a gzip file")):
+        if raw.startswith(magic):
+            raise InputError(
+                f"{path}: {what}, not a JSON export (Label Studio's COCO, YOLO and Pascal VOC downloads "
+                f"come packed). {_FORMATS}"
+            )
     try:
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8-sig")  # a byte-order mark, as some editors save, is no harm
     except UnicodeDecodeError as exc:
         raise InputError(
             f"{path}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start}). Label Studio "
@@ -277,18 +338,61 @@ def load_export(path: Path) -> list[dict[str, Any]]:
     if not text.strip():
         raise InputError(f"{path}: empty file; expected a Label Studio export (JSON-MIN or JSON).")
     try:
-        data = json.loads(text)
+        return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InputError(f"{path}: not valid JSON ({exc}).") from exc
+        first = text.lstrip().splitlines()[0] if text.strip() else ""
+        for sep, what in ((",", "CSV"), ("\t", "TSV")):
+            if sep in first and "image" in first.split(sep):
+                raise InputError(f"{path}: a {what} export (its first line is {first[:60]!r}). {_FORMATS}") from None
+        raise InputError(f"{path}: not valid JSON ({exc}). {_FORMATS}") from exc
     except RecursionError:
         raise InputError(f"{path}: JSON nested too deeply to be a Label Studio export.") from None
+
+
+#: What to do with an export in a format the pipeline does not read.
+_FORMATS = "The pipeline reads Label Studio's JSON and JSON-MIN exports: export the project again as one of those."
+
+
+def _is_full(data: list[Any]) -> bool:
+    return bool(data) and isinstance(data[0], dict) and "annotations" in data[0]
+
+
+def load_export(path: Path) -> list[dict[str, Any]]:
+    """JSON-MIN records from a Label Studio export file, JSON-MIN or full JSON."""
+    data = _read_json(path)
     if not isinstance(data, list):
+        coco = isinstance(data, dict) and {"images", "annotations", "categories"} <= set(data)
         raise InputError(
-            f"{path}: expected a list of JSON-MIN records (or a full JSON export), got {type(data).__name__}."
+            f"{path}: expected a list of JSON-MIN records (or a full JSON export), got "
+            f"{'a COCO export' if coco else type(data).__name__}." + (f" {_FORMATS}" if coco else "")
         )
-    if data and isinstance(data[0], dict) and "annotations" in data[0]:
+    if _is_full(data):
         return from_full_export(data, path)
     return data
+
+
+def is_full_export(path: Path) -> bool:
+    """Whether an export is Label Studio's full JSON (which keeps skipped and unlabeled tasks)."""
+    data = _read_json(path)
+    return isinstance(data, list) and _is_full(data)
+
+
+def unlabeled_message(export: Path, unlabeled: list[str], n_images: int, full: bool) -> str:
+    """What to say of images an export leaves without a label, by the export's format: JSON-MIN
+    leaves skipped tasks out, the full JSON keeps them, so only JSON-MIN has that excuse."""
+    head = (
+        f"{export}: {len(unlabeled)} of the {n_images} images to label have no label, e.g. {unlabeled[:3]}. "
+        "Label them and export again."
+    )
+    if full:
+        return (
+            f"{head} This full JSON export holds no annotation for them: people have not labeled them yet "
+            "(a skip would show as a cancelled annotation), or the export was made before they were done."
+        )
+    return (
+        f"{head} If people skipped them on purpose: a JSON-MIN export leaves skipped tasks out; export as "
+        "JSON (the full format), where a skip counts as done and the image is left out of training."
+    )
 
 
 class NotInSelection(InputError):
@@ -375,13 +479,8 @@ def resolve(
         if _skipped(rec.get("skipped", False), f"{source}, record {i} ({name})"):
             skipped.add(name)
             continue
-        if "choice" not in rec:
-            raise InputError(f"{source}, record {i} ({name}): no 'choice' field (unlabeled).")
-        if rec["choice"] not in categories:
-            raise InputError(
-                f"{source}, record {i} ({name}): label {rec['choice']!r} is not one of {', '.join(categories)}."
-            )
-        by_image.setdefault(name, []).append({**rec, _ORDER: i})
+        choice = answer(rec, categories, f"{source}, record {i} ({name})")
+        by_image.setdefault(name, []).append({**rec, CONTROL: choice, _ORDER: i})
     resolved, disagreements = [], []
     extra = sorted(n for n in by_image if n not in set(expected))
     for name in [*expected, *extra]:

@@ -14,6 +14,7 @@ a whole float where the schema asks for an integer is converted, any other float
 
 from __future__ import annotations
 
+import math
 from collections.abc import MutableMapping, MutableSequence
 from pathlib import Path
 from typing import Any
@@ -93,12 +94,24 @@ def _dotted(path: list[Any]) -> str:
     return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
 
 
+def _leaves(value: Any, path: list[Any]) -> list[tuple[list[Any], Any]]:
+    if isinstance(value, dict):
+        return [leaf for k, v in value.items() for leaf in _leaves(v, [*path, k])]
+    if isinstance(value, list):
+        return [leaf for i, v in enumerate(value) for leaf in _leaves(v, [*path, i])]
+    return [(path, value)]
+
+
 def schema_problem(config: dict[str, Any], schema: dict[str, Any], where: str) -> str | None:
     """The config's first schema violation as one line naming its key, or None.
 
     Snakemake's own validation prints the whole schema after the error, and the key only at the
     end as `instance['convert']['shards']`; a user needs the key and what it may be.
     """
+    for path, value in _leaves(config, []):
+        if isinstance(value, float) and not math.isfinite(value):
+            # the schema's minimum and maximum never fail for NaN: it would reach the jobs
+            return f"{where}: {_dotted(path)}: {value} is not a finite number."
     error = jsonschema.exceptions.best_match(StrictValidator(schema).iter_errors(config))
     if error is None:
         return None
@@ -118,7 +131,7 @@ def check_config_file(path: str | Path) -> None:
     if not path.is_file():
         return
     try:
-        yaml.safe_load(path.read_text(encoding="utf-8"))
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError as exc:
         raise InputError(f"{path}: not UTF-8 text (byte offset {exc.start}); save the config as UTF-8.") from None
     except yaml.YAMLError as exc:
@@ -130,3 +143,8 @@ def check_config_file(path: str | Path) -> None:
             f"{path}{where}: not valid YAML ({problem}{f', {context}' if context else ''}). Fix the file; "
             "indent with spaces, not tabs, and quote values holding ': ' or '#'."
         ) from None
+    if not isinstance(loaded, dict):
+        raise InputError(
+            f"{path}: {'empty' if loaded is None else f'a {type(loaded).__name__}, not keys and values'}; a "
+            "config holds keys such as rounds: and selection: (copy config/config.yaml of the repository)."
+        )

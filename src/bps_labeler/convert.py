@@ -396,4 +396,15 @@ def merge_shards(manifests: list[Path], shard_dirs: list[Path], out_dir: Path) -
                 raise InputError(f"{manifest} lists {name}, but {src} does not exist: rerun its convert job.")
             link_or_copy(src, out_dir / name)
         parts.append(part)
-    return pd.concat(parts).sort_values("filename").reset_index(drop=True)
+    merged = pd.concat(parts).sort_values("filename").reset_index(drop=True)
+    flat = merged.loc[merged["raw_min"] == merged["raw_max"], "source"].tolist()
+    if flat:
+        # a dead or empty frame holds no nucleus: the snr threshold keeps it out of selection,
+        # but the split may still hand it to people as a validation image
+        logging.getLogger(__name__).warning(
+            "%d image(s) are one flat level (a dead or empty frame) and convert to blank JPGs, e.g. %s; "
+            "drop their rows from meta.csv.",
+            len(flat),
+            flat[:3],
+        )
+    return merged

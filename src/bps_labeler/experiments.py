@@ -51,7 +51,14 @@ def parse_settings(settings: list[str]) -> dict[str, Any]:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise InputError(f"--set {item!r}: expected key=value, for example train.probe_c=1.0.")
-        parsed[key.strip()] = yaml.safe_load(value)
+        try:
+            parsed[key.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError as exc:
+            problem = getattr(exc, "problem", None) or "not YAML"
+            raise InputError(
+                f"--set {item!r}: the value is not valid YAML ({problem}); quote it or close its brackets, "
+                "for example train.probe_c=1.0 or 'filter.hours=[4, 24]'."
+            ) from None
     return parsed
 
 
@@ -89,6 +96,11 @@ def prepare(repo: Path, name: str, settings: dict[str, Any], configfile: Path) -
     folder = repo / "experiments" / name
     if folder.exists():
         raise InputError(f"{folder} exists: give the experiment another name, or remove the folder to run it again.")
+    if not (repo / configfile).is_file():
+        raise InputError(
+            f"{repo / configfile}: no such config; --repo names the folder of a finished run (the "
+            "repository), --configfile its config relative to that folder."
+        )
     config = yaml.safe_load((repo / configfile).read_text())
     changed = apply_settings(config, settings)
     folder.mkdir(parents=True)

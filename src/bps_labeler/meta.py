@@ -19,6 +19,8 @@ from bps_labeler.errors import InputError
 
 META_COLUMNS: tuple[str, ...] = ("filename", "dose_Gy", "particle_type", "hr_post_exposure")
 PARTICLE_TYPES: tuple[str, ...] = ("Fe", "X-ray")
+#: Far beyond any exposure: a dose in Gy, hours after exposure.
+MAX_VALUE = {"dose_Gy": 1_000_000, "hr_post_exposure": 1_000_000}
 
 
 def stem(filename: str) -> str:
@@ -45,6 +47,13 @@ def _check_filename(name: object, row: int, path: Path) -> None:
             f"{path}, row {row}: filename {name!r} has a control character (a tab or a line "
             "break); image names are one line of printable text. Fix or drop the row."
         )
+    if name != name.strip():
+        raise InputError(
+            f"{path}, row {row}: filename {name!r} begins or ends with a space, which a spreadsheet "
+            "shows to no one; remove it (or rename the file to match)."
+        )
+    if p.suffix.lower() in (".tif", ".tiff") and p.stem == "" or p.name.lower() in (".tif", ".tiff"):
+        raise InputError(f"{path}, row {row}: filename {name!r} has no name before its .tif.")
     if p.suffix.lower() not in (".tif", ".tiff"):
         raise InputError(f"{path}, row {row}: filename {name!r} is not a .tif file.")
 
@@ -68,53 +77,68 @@ def read_meta(path: Path) -> pd.DataFrame:
             f"{path}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at line {line}). Save it as UTF-8 "
             "(in a spreadsheet: CSV UTF-8), or fix the file name on that line."
         ) from None
-    rows = csv.reader(io.StringIO(text))
-    header = next(rows, [])
+    reader = csv.reader(io.StringIO(text))
+    header = [c.strip() for c in next(reader, [])]
     if not header:
         raise InputError(f"{path}: the file is empty; expected a header {','.join(META_COLUMNS)}")
+    for sep, what in ((";", "semicolons"), ("\t", "tabs")):
+        if len(header) == 1 and sep in header[0]:
+            raise InputError(
+                f"{path}: the fields are separated by {what}, not commas (as a spreadsheet in some "
+                "languages saves CSV). Save it as comma-separated CSV with points for decimals."
+            )
     twice = sorted({c for c in header if header.count(c) > 1})
     if twice:
         raise InputError(f"{path}: column {twice[0]!r} appears twice in the header; keep one of them.")
-    for i, row in enumerate(rows):
-        if row and len(row) != len(header):
+    rows, lines = [], []
+    while True:
+        start = reader.line_num + 1  # a quoted line break makes a row end on a later line
+        row = next(reader, None)
+        if row is None:
+            break
+        if not any(field.strip() for field in row):  # blank or whitespace-only lines carry nothing
+            continue
+        if len(row) != len(header):
             raise InputError(
-                f"{path}, row {i + 2}: expected {len(header)} fields, saw {len(row)}. A value holds a "
-                "comma (a decimal comma, or an unquoted name): use a point for decimals and quote "
-                "such fields."
+                f"{path}, row {start}: expected {len(header)} fields, saw {len(row)}. A value "
+                "holds a comma (a decimal comma, or an unquoted name): use a point for decimals and "
+                "quote such fields."
             )
-    df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)  # the text read above, once
-    if df.empty:
+        rows.append(row)
+        lines.append(start)  # the line a person sees in an editor, blank lines counted
+    if not rows:
         raise InputError(f"{path}: has a header but no rows; a BPS meta.csv lists one image per row.")
-    missing = [c for c in META_COLUMNS if c not in df.columns]
+    missing = [c for c in META_COLUMNS if c not in header]
     if missing:
         raise InputError(
-            f"{path}: missing column(s) {', '.join(missing)}; found {', '.join(map(str, df.columns))}. "
+            f"{path}: missing column(s) {', '.join(missing)}; found {', '.join(map(repr, header))}. "
             f"A BPS meta.csv has the header {','.join(META_COLUMNS)}."
         )
+    df = pd.DataFrame(rows, columns=header, dtype=str)
     df = df[list(META_COLUMNS)].copy()
-    for i, name in enumerate(df["filename"]):
-        _check_filename(name, i + 2, path)
+    for line, name in zip(lines, df["filename"]):
+        _check_filename(name, line, path)
     dup = df["filename"].duplicated(keep="first")
     if dup.any():
         i = int(dup.to_numpy().nonzero()[0][0])
         first = int((df["filename"] == df["filename"].iloc[i]).to_numpy().nonzero()[0][0])
         raise InputError(
-            f"{path}, row {i + 2}: duplicate filename {df['filename'].iloc[i]!r} (first at row "
-            f"{first + 2}). Each image must appear once; remove the duplicate row."
+            f"{path}, row {lines[i]}: duplicate filename {df['filename'].iloc[i]!r} (first at row "
+            f"{lines[first]}). Each image must appear once; remove the duplicate row."
         )
     stems = df["filename"].map(stem)
     dup = stems.duplicated()
     if dup.any():
         i = int(dup.to_numpy().nonzero()[0][0])
         raise InputError(
-            f"{path}, row {i + 2}: {df['filename'].iloc[i]!r} has the same stem as an earlier row, "
+            f"{path}, row {lines[i]}: {df['filename'].iloc[i]!r} has the same stem as an earlier row, "
             "so both would convert to the same JPG. Rename one of them."
         )
     bad = ~df["particle_type"].isin(PARTICLE_TYPES)
     if bad.any():
         i = int(bad.to_numpy().nonzero()[0][0])
         raise InputError(
-            f"{path}, row {i + 2}: unknown particle_type {df['particle_type'].iloc[i]!r}; "
+            f"{path}, row {lines[i]}: unknown particle_type {df['particle_type'].iloc[i]!r}; "
             f"allowed: {', '.join(PARTICLE_TYPES)}."
         )
     for col, kind in (("dose_Gy", float), ("hr_post_exposure", int)):
@@ -125,8 +149,15 @@ def read_meta(path: Path) -> pd.DataFrame:
         if bad.any():
             i = int(bad.to_numpy().nonzero()[0][0])
             raise InputError(
-                f"{path}, row {i + 2}: {col} = {df[col].iloc[i]!r} is not a non-negative "
+                f"{path}, row {lines[i]}: {col} = {df[col].iloc[i]!r} is not a non-negative "
                 f"{'integer' if kind is int else 'number'}."
+            )
+        big = values > MAX_VALUE[col]
+        if big.any():  # 1e23 hours is whole and finite, and wrapped to a negative int64
+            i = int(big.to_numpy().nonzero()[0][0])
+            raise InputError(
+                f"{path}, row {lines[i]}: {col} = {df[col].iloc[i]!r} is out of range (at most "
+                f"{MAX_VALUE[col]:,}); check the row."
             )
         df[col] = values.astype(kind)
     return df

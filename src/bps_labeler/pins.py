@@ -19,15 +19,25 @@ import pandas as pd
 from bps_labeler.errors import InputError, exit_status
 
 
-def read_pins(path: Path) -> dict[str, str]:
-    """filename -> sha256 from a pins TSV, checked."""
+def _read_tsv(path: Path, columns: set[str], what: str) -> pd.DataFrame:
+    """A TSV with at least `columns`, or one line naming the file and what it lacks."""
     try:
         df = pd.read_csv(path, sep="\t", dtype=str)
-    except FileNotFoundError:
-        raise InputError(f"{path}: the pins file in source.s3.pins does not exist.") from None
-    missing = {"filename", "sha256"} - set(df.columns)
+    except pd.errors.EmptyDataError:
+        raise InputError(f"{path}: empty; expected {what} (columns {', '.join(sorted(columns))}).") from None
+    missing = columns - set(df.columns)
     if missing:
-        raise InputError(f"{path}: pins need the columns filename and sha256; missing {sorted(missing)}.")
+        raise InputError(
+            f"{path}: not {what}: no column(s) {', '.join(sorted(missing))} (found {', '.join(map(str, df.columns))})."
+        )
+    return df
+
+
+def read_pins(path: Path) -> dict[str, str]:
+    """filename -> sha256 from a pins TSV, checked."""
+    if not Path(path).is_file():
+        raise InputError(f"{path}: the pins file in source.s3.pins does not exist.")
+    df = _read_tsv(path, {"filename", "sha256"}, "a pins file")
     return dict(zip(df["filename"], df["sha256"]))
 
 
@@ -36,10 +46,9 @@ def pins_from_manifests(manifests: list[Path]) -> pd.DataFrame:
     absent = [str(p) for p in manifests if not Path(p).is_file()]
     if absent:
         raise InputError(f"no download manifest at {', '.join(absent)}: run the downloads first (snakemake).")
-    parts = [pd.read_csv(p, sep="\t", dtype=str) for p in manifests]
+    what = "a download manifest (resources/raw/shards/download_<n>.tsv; rerun its download job)"
+    parts = [_read_tsv(p, {"filename", "sha256", "status"}, what) for p in manifests]
     df = pd.concat(parts) if parts else pd.DataFrame(columns=["filename", "sha256", "status"])
-    if "sha256" not in df.columns:
-        raise InputError(f"{manifests[0]}: no sha256 column; download again with this version to pin.")
     df = df[df["status"] != "missing"]
     return df[["filename", "sha256"]].sort_values("filename").reset_index(drop=True)
 

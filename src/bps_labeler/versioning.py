@@ -128,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     def action() -> None:
+        if not args.repo.is_dir():
+            raise InputError(f"--repo {args.repo}: no such folder; name the repository the run works in.")
         if args.action == "save":
             files = save(args.repo, push=not args.no_push)
             print(

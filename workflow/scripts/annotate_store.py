@@ -17,9 +17,11 @@ logs.to_file(snakemake.log[0])
 from bps_labeler.annotations import (
     NotInSelection,
     filename_of,
+    is_full_export,
     load_export,
     resolve,
     run_image_folders,
+    unlabeled_message,
     write_records,
 )
 from bps_labeler.errors import InputError
@@ -60,12 +62,7 @@ kept = give(
     name, filenames, annotation["backend"], annotation["labelstudio"]["simulate"], selection=selection, store=store
 )
 if report["unlabeled"]:
-    raise InputError(
-        f"{export}: {len(report['unlabeled'])} of the {len(filenames)} images to label have no "
-        f"label, e.g. {report['unlabeled'][:3]}. Label them and export again. If people skipped "
-        "them on purpose: a JSON-MIN export leaves skipped tasks out; export as JSON (the full "
-        "format), where a skip counts as done and the image is left out of training."
-    )
+    raise InputError(unlabeled_message(export, report["unlabeled"], len(filenames), is_full_export(export)))
 # a person who contradicts the rule is kept, and reported: the rule may be wrong for this data
 by_people = {filename_of(r["image"]): r["choice"] for r in labels}
 report["rule_conflicts"] = conflicts(by_people, rule_labels)
