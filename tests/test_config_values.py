@@ -130,3 +130,41 @@ def test_the_workflows_own_config_with_broken_yaml_names_its_line(tmp_path):
     proc = snakemake(workdir, "-n", check=False)
     assert proc.returncode != 0
     assert "config/config.yaml, line 4, column 1: not valid YAML" in proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"train": {"lr": ".nan"}}, "train.lr: nan is not a finite number."),
+        ({"filter": {"dose_min": ".inf"}}, "filter.dose_min: inf is not a finite number."),
+        ({"annotation": {"oracle": {"noise": float("nan")}}}, "annotation.oracle.noise: nan is not a finite number."),
+        ({"seed": -5}, "seed: -5 is less than the minimum of 0."),
+        ({"seed": 2**40}, "seed: 1099511627776 is greater than the maximum of 4294967295."),
+        ({"annotation": {"oracle": {"truth": ""}}}, "annotation.oracle.truth: '' should be non-empty."),
+        (
+            {"annotation": {"labelstudio": {"url": "localhost:8080"}}},
+            "annotation.labelstudio.url: 'localhost:8080' does not match '^https?://.'.",
+        ),
+        (
+            {"annotation": {"labelstudio": {"token_env": "my-token"}}},
+            "annotation.labelstudio.token_env: 'my-token' does not match '^[A-Za-z_][A-Za-z0-9_]*$'.",
+        ),
+    ],
+)
+def test_values_no_job_could_use_are_refused_before_any_job(changes, message):
+    """The second sweep: NaN passed every bound and reached the jobs (a NaN loss, noise that never
+    flips), seeds numpy refuses crashed inside a job, empty paths named rules, not keys."""
+    said = problem(**changes)
+    assert said is not None and said.startswith(f"{WHERE}: {message}"), said
+
+
+@pytest.mark.parametrize(("text", "said"), [("", "empty"), ("- a\n- b\n", "a list, not keys and values")])
+def test_a_config_file_without_keys_is_said_so(tmp_path, text, said):
+    path = tmp_path / "config.yaml"
+    path.write_text(text)
+    with pytest.raises(InputError) as err:
+        check_config_file(path)
+    assert str(err.value) == (
+        f"{path}: {said}; a config holds keys such as rounds: and selection: (copy config/config.yaml of the "
+        "repository)."
+    )

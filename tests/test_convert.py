@@ -1,3 +1,4 @@
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ from bps_labeler.convert import (
     Stretch,
     convert_one,
     convert_shard,
+    merge_shards,
     quality,
     read_tiff,
     shard_of,
@@ -358,3 +360,22 @@ def test_a_hot_pixel_on_an_empty_field_is_no_nucleus(hot):
     field[60, 60] = hot
     q = quality(field, to_uint8(field, Stretch()))
     assert q["snr"] == 0.0 and q["foreground_fraction"] < MIN_FOREGROUND
+
+
+def test_flat_frames_are_converted_and_named_in_a_warning(tmp_path, caplog):
+    """A dead frame (one level everywhere) converts to a blank JPG: the snr threshold keeps it out of
+    rounds, but the split could give it to people as a validation image, so the run says so."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    tifffile.imwrite(raw / "dead.tif", np.zeros((120, 120), np.uint16))
+    tifffile.imwrite(raw / "grey.tif", np.full((120, 120), 1000, np.uint16))
+    tifffile.imwrite(raw / "real.tif", tifffile.imread(REAL))
+    meta = pd.DataFrame({"filename": ["dead.tif", "grey.tif", "real.tif"]})
+    convert_shard(meta, 0, 1, raw, tmp_path / "s0", Stretch()).to_csv(tmp_path / "s0.tsv", sep="\t", index=False)
+    with caplog.at_level(logging.WARNING, logger="bps_labeler.convert"):
+        merged = merge_shards([tmp_path / "s0.tsv"], [tmp_path / "s0"], tmp_path / "images")
+    assert len(merged) == 3 and (merged.set_index("source").loc[["dead.tif", "grey.tif"], "snr"] == 0).all()
+    assert (
+        "2 image(s) are one flat level (a dead or empty frame) and convert to blank JPGs, e.g. ['dead.tif', "
+        "'grey.tif']; drop their rows from meta.csv." in caplog.text
+    )

@@ -94,3 +94,38 @@ def test_a_cap_keeps_every_condition_in_proportion_and_refuses_fewer_images_than
         "each condition needs at least one image. Set max_images to at least 17, or narrow the filter to "
         "fewer conditions."
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (HEADER + " a.tif,0.82,Fe,4\n", "row 2: filename ' a.tif' begins or ends with a space, which a spreadsheet"),
+        (HEADER + "a.tif ,0.82,Fe,4\n", "row 2: filename 'a.tif ' begins or ends with a space"),
+        (HEADER + ".tif,0.82,Fe,4\n", "row 2: filename '.tif' has no name before its .tif."),
+        (HEADER + "a\0.tif,0.82,Fe,4\n", "row 2: filename 'a\\x00.tif' has a control character"),
+        (
+            HEADER + "a.tif,0.82,Fe,99999999999999999999999\n",
+            "row 2: hr_post_exposure = '99999999999999999999999' is out of range (at most 1,000,000); check the row.",
+        ),
+        (HEADER + ROW + "\n\nb.tif,0.82,Neutron,4\n", "row 5: unknown particle_type 'Neutron'"),  # blank lines counted
+        (
+            "filename;dose_Gy;particle_type;hr_post_exposure\na.tif;0,82;Fe;4\n",
+            "meta.csv: the fields are separated by semicolons, not commas (as a spreadsheet in some languages saves "
+            "CSV). Save it as comma-separated CSV with points for decimals.",
+        ),
+        (HEADER.replace(",", "\t") + "a.tif\t0.82\tFe\t4\n", "meta.csv: the fields are separated by tabs, not commas"),
+    ],
+)
+def test_spreadsheet_habits_are_named_by_row(tmp_path, text, expected):
+    """The second sweep: these read as a missing file, a wrong column or the wrong row before."""
+    path = write_csv(tmp_path / "meta.csv", text)
+    with pytest.raises(InputError) as err:
+        read_meta(path)
+    assert f"{path}" in str(err.value) and expected in str(err.value)
+
+
+def test_spaces_around_header_names_and_whitespace_lines_are_harmless(tmp_path):
+    text = "filename, dose_Gy, particle_type, hr_post_exposure\n" + ROW + "   \n" + "b.tif,1,X-ray,24\n"
+    df = read_meta(write_csv(tmp_path / "meta.csv", text))
+    assert df["filename"].tolist() == ["P242_73665006707-A6_003_013_proj.tif", "b.tif"]
+    assert df["hr_post_exposure"].tolist() == [4, 24]

@@ -9,11 +9,13 @@ from bps_labeler.annotations import (
     folder_of,
     from_full_export,
     image_url,
+    is_full_export,
     load_export,
     oracle_records,
     read_labels,
     resolve,
     run_image_folders,
+    unlabeled_message,
     write_records,
 )
 from bps_labeler.errors import InputError
@@ -238,3 +240,117 @@ def test_a_missing_export_is_said_to_be_missing(tmp_path):
     assert (
         str(err.value) == f"{tmp_path}/round_1.json: no such file; put the exported JSON file (JSON-MIN or JSON) there."
     )
+
+
+def _task(image: str, results: list[dict]) -> dict:
+    return {"id": 1, "data": {"image": image}, "annotations": [{"id": 1, "result": results}]}
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        {"choice": ["track"]},  # a multiple-choice control's list of one
+        {"choice": {"choices": ["track"]}},  # older Label Studio JSON-MIN
+        {"label": "track"},  # JSON-MIN of a project whose Choices control is named otherwise
+        {"label": ["track"], "annotator": 3, "lead_time": 2.5},
+    ],
+)
+def test_an_answer_spelled_another_way_is_read(record):
+    labels, report = resolve([{"image": "i/a.jpg", **record}], "round_1.json", ["a.jpg"])
+    assert report["n_labeled"] == 1 and labels[0]["choice"] == "track"
+
+
+def test_full_export_answers_in_other_shapes(tmp_path):
+    string = _task("i/a.jpg", [{"from_name": "choice", "type": "choices", "value": {"choices": "track"}}])
+    windows = _task(
+        "C:\\Users\\me\\results\\data\\images\\b.jpg",
+        [{"from_name": "choice", "type": "choices", "value": {"choices": ["no track"]}}],
+    )
+    path = tmp_path / "round_1.json"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps([string, windows]).encode())  # with a byte-order mark
+    labels, report = resolve(load_export(path), str(path), ["a.jpg", "b.jpg"], folders=["results/data/images", "i"])
+    assert {filename_of(r["image"]): r["choice"] for r in labels} == {"a.jpg": "track", "b.jpg": "no track"}
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (
+            [{"image": "i/a.jpg", "choice": ["track", "no track"]}],
+            "round_1.json, record 0 (a.jpg): several answers ['track', 'no track'] to one image; a task takes "
+            'one choice. Make the labeling interface\'s Choices single-choice (choice="single"), fix the task '
+            "and export again.",
+        ),
+        (
+            [
+                _task(
+                    "i/a.jpg", [{"from_name": "choice", "type": "choices", "value": {"choices": ["track", "no track"]}}]
+                )
+            ],
+            "<path>, task 0: several answers ['track', 'no track'] to one image",
+        ),
+        (
+            [_task("i/a.jpg", [{"from_name": "label", "type": "rectanglelabels", "value": {"x": 1}}])],
+            "<path>, task 0: its answers are rectanglelabels, not choices. The pipeline reads a project whose "
+            "labeling interface asks one question with Choices (track / no track); export the tasks of that project.",
+        ),
+        (
+            [{"image": "i/a.jpg", "label": "track", "other": "no track"}],
+            "record 0 (a.jpg): no 'choice' field (unlabeled).",
+        ),
+    ],
+)
+def test_answers_that_cannot_be_one_label_are_refused(tmp_path, content, message):
+    path = tmp_path / "round_1.json"
+    path.write_text(json.dumps(content))
+    with pytest.raises(InputError) as err:
+        resolve(load_export(path), "round_1.json", ["a.jpg"])
+    assert message.replace("<path>", str(path)) in str(err.value)
+
+
+FORMATS = "The pipeline reads Label Studio's JSON and JSON-MIN exports: export the project again as one of those."
+
+
+@pytest.mark.parametrize(
+    ("content", "said"),
+    [
+        (
+            b"PK\x03\x04rest",
+            "a ZIP archive, not a JSON export (Label Studio's COCO, YOLO and Pascal VOC downloads come packed).",
+        ),
+        (
+            b"\x1f\x8brest",
+            "a gzip file, not a JSON export (Label Studio's COCO, YOLO and Pascal VOC downloads come packed).",
+        ),
+        (
+            b"image,id,choice,annotator\ni/a.jpg,1,track,7\n",
+            "a CSV export (its first line is 'image,id,choice,annotator').",
+        ),
+        (b"image\tid\tchoice\ni/a.jpg\t1\ttrack\n", "a TSV export (its first line is 'image\\tid\\tchoice')."),
+        (b"0 0.5 0.5 1 1\n", "not valid JSON (Extra data: line 1 column 3 (char 2))."),
+        (
+            b'{"images": [], "annotations": [], "categories": []}',
+            "expected a list of JSON-MIN records (or a full JSON export), got a COCO export.",
+        ),
+    ],
+)
+def test_an_export_in_another_format_says_what_it_is(tmp_path, content, said):
+    path = tmp_path / "round_1.json"
+    path.write_bytes(content)
+    with pytest.raises(InputError) as err:
+        load_export(path)
+    assert str(err.value) == f"{path}: {said} {FORMATS}"
+
+
+def test_unlabeled_tasks_of_a_full_export_are_not_blamed_on_json_min(tmp_path):
+    path = tmp_path / "round_2.json"
+    path.write_text(json.dumps([{"id": 1, "data": {"image": "i/a.jpg"}, "annotations": [], "predictions": [{}]}]))
+    labels, report = resolve(load_export(path), str(path), ["a.jpg"])
+    assert report["unlabeled"] == ["a.jpg"] and is_full_export(path)
+    said = unlabeled_message(path, report["unlabeled"], 1, is_full_export(path))
+    assert said == (
+        f"{path}: 1 of the 1 images to label have no label, e.g. ['a.jpg']. Label them and export again. This "
+        "full JSON export holds no annotation for them: people have not labeled them yet (a skip would show as a "
+        "cancelled annotation), or the export was made before they were done."
+    )
+    assert "export as JSON (the full format)" in unlabeled_message(path, ["a.jpg"], 1, False)
