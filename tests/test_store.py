@@ -20,6 +20,7 @@ from bps_labeler.store import (
     hand_out,
     kept_selection,
     read_given,
+    read_store,
     write_once,
 )
 
@@ -176,3 +177,31 @@ def test_images_that_left_the_pool_are_named(tmp_path):
     check_in_pool(1, ["a.jpg", "b.jpg"], ["a.jpg", "b.jpg", "c.jpg"], tmp_path)
     with pytest.raises(InputError, match=r"1 of the 2 images round 1 gave to people are no longer in the pool"):
         check_in_pool(1, ["a.jpg", "b.jpg"], ["a.jpg"], tmp_path)
+
+
+def test_only_a_sets_own_record_counts(tmp_path):
+    """The second sweep: a stale copy kept aside (round_1_old.selection.json) sorted after the real
+    record and stood for round 1; an unrelated labels.selection.json stopped every run."""
+    give("round_1", ["a.jpg", "b.jpg"], "file", store=tmp_path)
+    real = given_path("round_1", tmp_path).read_text()
+    (tmp_path / "round_1_old.selection.json").write_text(real.replace("b.jpg", "z.jpg"))
+    (tmp_path / "round_1 copy.selection.json").write_text(real.replace("b.jpg", "y.jpg"))
+    (tmp_path / "labels.selection.json").write_text("{}")
+    assert {n: g.filenames for n, g in read_store(tmp_path).items()} == {"round_1": ["a.jpg", "b.jpg"]}
+    given_path("round_2", tmp_path).write_text(real)  # round 1's record copied under round 2's name
+    with pytest.raises(InputError) as err:
+        read_store(tmp_path)
+    assert str(err.value) == (
+        f"{tmp_path}/round_2.selection.json: the record says it is round 1's, but its name says round 2's. "
+        "Restore it from git/DVC rather than renaming or copying records."
+    )
+
+
+def test_an_export_saved_under_a_near_name_is_pointed_out(tmp_path):
+    (tmp_path / "round_02.json").write_text("[]")
+    with pytest.raises(LabelsPending) as err:
+        hand_out("round_2", ["a.jpg"], "file", {"round": 2, "selected": []}, "results/data/images", tmp_path)
+    assert (
+        f"save the export as {tmp_path}/round_2.json ({tmp_path}/round_02.json is there: rename it to "
+        "round_2.json if it is this set's export); then rerun" in str(err.value)
+    )

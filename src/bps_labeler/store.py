@@ -178,9 +178,26 @@ def read_given(path: Path) -> GivenSet | None:
 
 
 def read_store(store: Path = STORE) -> dict[str, GivenSet]:
-    """Every set's record, by set name: what was given to whom."""
-    given = (read_given(path) for path in sorted(store.glob("*.selection.json")))
-    return {g.name: g for g in given if g is not None}
+    """Every set's record, by set name: what was given to whom.
+
+    Only `<set>.selection.json` counts: a copy a file manager made (`round_1 copy.selection.json`)
+    or a stale one kept aside (`round_1_old.selection.json`) must not stand for the set.
+    """
+    records = {}
+    for path in sorted(store.glob("*.selection.json")):
+        name = path.name.removesuffix(".selection.json")
+        if not SET_NAME.fullmatch(name):
+            continue
+        given = read_given(path)
+        if given is None:
+            continue
+        if given.name != name:
+            raise InputError(
+                f"{path}: the record says it is {title(given.name)}'s, but its name says {title(name)}'s. "
+                "Restore it from git/DVC rather than renaming or copying records."
+            )
+        records[name] = given
+    return records
 
 
 def give(
@@ -266,11 +283,20 @@ def hand_out(
     if export.exists():
         return read_given(given_path(name, store))
     kept = give(name, filenames, backend, selection=selection, store=store)
+    # an export saved under a near name (round_02.json, Round_2.json) is not read: say so
+    near = [
+        str(p)
+        for p in sorted(store.glob("*.json"))
+        if p != export
+        and not p.name.endswith(".selection.json")
+        and re.sub(r"[^a-z0-9]", "", p.stem.lower()).replace("round0", "round") == name.replace("_", "")
+    ]
+    seen = f" ({', '.join(near)} is there: rename it to {export.name} if it is this set's export)" if near else ""
     raise LabelsPending(
         f"{title(name)} is handed out to people: its {len(kept.filenames)} images (JPGs in {image_dir}) "
         f"are listed under 'filenames' in {given_path(name, store)}, recorded {kept.written_at}. Label "
         f"them (in Label Studio: import the JPGs, export as JSON or JSON-MIN) and save the export as "
-        f"{export}; then rerun: {resume_hint()}"
+        f"{export}{seen}; then rerun: {resume_hint()}"
     )
 
 
