@@ -11,6 +11,7 @@ from workflows import make_workdir, snakemake, tiny_config
 
 from bps_labeler.config_values import check_config_file, coerce, schema_problem
 from bps_labeler.errors import InputError
+from bps_labeler.selection_config import validate_config as validate_selection
 
 SCHEMA = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
 WHERE = "config (workflow/schemas/config.schema.yaml)"
@@ -168,3 +169,27 @@ def test_a_config_file_without_keys_is_said_so(tmp_path, text, said):
         f"{path}: {said}; a config holds keys such as rounds: and selection: (copy config/config.yaml of the "
         "repository)."
     )
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        (
+            {"n_samples": 5},
+            "invalid selection config: selection: no strategies; give a list of input and strategy pairs, for "
+            "example [{input: {type: EMBEDDINGS}, strategy: {type: DIVERSITY}}].",
+        ),
+        (
+            {
+                "proportion_samples": float("nan"),
+                "strategies": [{"input": {"type": "EMBEDDINGS"}, "strategy": {"type": "DIVERSITY"}}],
+            },
+            "invalid selection config: selection.proportion_samples: nan is not a finite number.",
+        ),
+    ],
+)
+def test_a_selection_config_without_strategies_or_with_nan_is_named(config, message):
+    """The second sweep: 'is not valid under any of the given schemas', and a NaN traceback in the job."""
+    with pytest.raises(InputError) as err:
+        validate_selection(config)
+    assert str(err.value) == message

@@ -35,11 +35,23 @@ def wait_for(log: Path, text: str, proc: subprocess.Popen, timeout: float = 600)
 
 def test_kill_9_inside_each_long_rule_then_a_plain_rerun(tiny_run, tmp_path):
     workdir = make_workdir(tmp_path / "wf", tiny_config())
-    for n, rule in enumerate(("rule convert:", "rule embed:", "rule train:")):
+    for n, rule in enumerate(("rule convert:", "rule embed:", "job of rule train:", "rule train:")):
         log = tmp_path / f"run{n}.log"
         proc = start(workdir, log)
-        wait_for(log, rule, proc)
+        wait_for(log, rule.removeprefix("job of "), proc)
         time.sleep(2)  # inside the job, its outputs half made
+        if rule.startswith("job of"):
+            # the job alone killed, as the out-of-memory killer does: Snakemake stops, and says why
+            job = subprocess.run(["pgrep", "-s", str(proc.pid), "-f", r"scripts/tmp.*\.train\.py"], capture_output=True)
+            os.kill(int(job.stdout.split()[0]), signal.SIGKILL)
+            assert proc.wait(timeout=120) != 0
+            said = log.read_text()
+            assert (
+                "train was killed (SIGKILL), most often by the out-of-memory killer: give the job more memory "
+                "(on a cluster: set-resources in your profile) or make it smaller (a smaller batch_size), "
+                "then rerun the same command; finished jobs are kept." in said
+            ), said[-3000:]
+            continue
         if rule == "rule embed:":
             # a second run beside a live one is refused by Snakemake, and the live run's lock kept
             second = snakemake(workdir, "results/round_2/model.ckpt", check=False)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
+import subprocess
 
 import pytest
 
@@ -200,8 +203,79 @@ def test_only_a_sets_own_record_counts(tmp_path):
 def test_an_export_saved_under_a_near_name_is_pointed_out(tmp_path):
     (tmp_path / "round_02.json").write_text("[]")
     with pytest.raises(LabelsPending) as err:
-        hand_out("round_2", ["a.jpg"], "file", {"round": 2, "selected": []}, "results/data/images", tmp_path)
+        hand_out(
+            "round_2",
+            ["a.jpg"],
+            "file",
+            {"round": 2, "selected": [{"filename": "a.jpg"}]},
+            "results/data/images",
+            tmp_path,
+        )
     assert (
         f"save the export as {tmp_path}/round_2.json ({tmp_path}/round_02.json is there: rename it to "
         "round_2.json if it is this set's export); then rerun" in str(err.value)
+    )
+
+
+@pytest.mark.parametrize(
+    ("edit", "damage"),
+    [
+        (lambda r: r.update(filenames=r["filenames"][0]), "its filenames are not a list of names"),
+        (lambda r: r.update(filenames=r["filenames"][1:]), "its filenames were changed after it was written"),
+        (
+            lambda r: (
+                r.update(filenames=r["filenames"][1:], filenames_sha256=None)
+                or r["selection"].update(selected=r["selection"]["selected"][1:])
+            ),
+            "its filenames were changed after it was written",
+        ),
+        (
+            lambda r: r.pop("filenames_sha256") and r["selection"].update(selected=r["selection"]["selected"][1:]),
+            "its filenames and its selection name different images",
+        ),
+    ],
+)
+def test_a_record_edited_by_hand_is_named_as_such(tmp_path, edit, damage):
+    """The second sweep: a record whose filenames became a string was read as its characters
+    ('37 other images'), one missing name as '19 other images than the 20', and an image dropped
+    from both lists was blamed on people's export."""
+    names = ["a.jpg", "b.jpg", "c.jpg"]
+    give("round_1", names, "file", selection={"round": 1, "selected": [{"filename": n} for n in names]}, store=tmp_path)
+    path = given_path("round_1", tmp_path)
+    record = json.loads(path.read_text())
+    edit(record)
+    path.write_text(json.dumps(record))
+    with pytest.raises(InputError) as err:
+        read_store(tmp_path)
+    assert str(err.value) == (
+        f"{path}: this record of what people were given was edited: {damage}. Restore it from git/DVC "
+        f"(git checkout -- {path}); to leave an image out, leave its label out of the export (or skip it "
+        "in Label Studio) instead."
+    )
+
+
+def test_records_are_readable_by_the_lab_and_an_unwritable_store_is_one_line(tmp_path):
+    """The second sweep: records were written 0600 (tempfile's mode) whatever the umask, so a
+    colleague's run stopped on a PermissionError; a read-only store was a traceback."""
+    old = os.umask(0o022)
+    try:
+        give("round_1", ["a.jpg"], "file", store=tmp_path)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(given_path("round_1", tmp_path).stat().st_mode) == 0o644
+    store = tmp_path / "ro"
+    store.mkdir()
+    if subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(store)], capture_output=True
+    ).returncode:
+        pytest.skip("cannot mount a read-only tmpfs here (needs root)")
+    try:
+        with pytest.raises(InputError) as err:
+            give("round_2", ["a.jpg"], "file", store=store)
+    finally:
+        subprocess.run(["umount", str(store)], check=False)
+    assert str(err.value) == (
+        f"{store}: cannot write round_2.selection.json there (Read-only file system). The label store must "
+        "be writable by whoever runs the pipeline: it records what people were given. Make it writable (or "
+        "run as its owner) and rerun; nothing was lost."
     )

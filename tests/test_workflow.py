@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 from conftest import REPO
 from workflows import SNAKEMAKE, make_workdir, snakemake, tiny_config
 
@@ -264,3 +265,24 @@ def test_categories_of_the_users_own_naming_run_to_round_2(tmp_path, tiny_datase
     assert proc.returncode != 0
     out = proc.stdout + proc.stderr
     assert "annotation.categories in the config is ['Line', 'None'], but the oracle's truth" in out
+
+
+def _reversed(value):
+    """Every mapping with its keys in reverse order, as another tool might save a config."""
+    if isinstance(value, dict):
+        return {k: _reversed(value[k]) for k in reversed(list(value))}
+    if isinstance(value, list):
+        return [_reversed(v) for v in value]
+    return value
+
+
+def test_the_same_config_in_another_key_order_reruns_nothing(run):
+    """The second sweep: params compared as written, so a re-saved config reran every job."""
+    config = run / "config" / "config.yaml"
+    text = config.read_text()
+    try:
+        config.write_text(yaml.safe_dump(_reversed(yaml.safe_load(text)), sort_keys=False))
+        assert config.read_text() != text
+        assert "Nothing to be done" in snakemake(run, "-n", "results/round_2/model.ckpt").stdout
+    finally:
+        config.write_text(text)

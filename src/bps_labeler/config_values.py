@@ -94,12 +94,20 @@ def _dotted(path: list[Any]) -> str:
     return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
 
 
-def _leaves(value: Any, path: list[Any]) -> list[tuple[list[Any], Any]]:
-    if isinstance(value, dict):
-        return [leaf for k, v in value.items() for leaf in _leaves(v, [*path, k])]
-    if isinstance(value, list):
-        return [leaf for i, v in enumerate(value) for leaf in _leaves(v, [*path, i])]
-    return [(path, value)]
+def first_non_finite(value: Any, path: list[Any] | None = None) -> tuple[list[Any], float] | None:
+    """(path, value) of the first NaN or infinity in a nested config, or None.
+
+    YAML reads `.nan` and `.inf` as numbers, and JSON Schema's bounds never fail for NaN.
+    """
+    path = path or []
+    if isinstance(value, float) and not math.isfinite(value):
+        return path, value
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        found = first_non_finite(item, [*path, key])
+        if found is not None:
+            return found
+    return None
 
 
 def schema_problem(config: dict[str, Any], schema: dict[str, Any], where: str) -> str | None:
@@ -108,10 +116,9 @@ def schema_problem(config: dict[str, Any], schema: dict[str, Any], where: str) -
     Snakemake's own validation prints the whole schema after the error, and the key only at the
     end as `instance['convert']['shards']`; a user needs the key and what it may be.
     """
-    for path, value in _leaves(config, []):
-        if isinstance(value, float) and not math.isfinite(value):
-            # the schema's minimum and maximum never fail for NaN: it would reach the jobs
-            return f"{where}: {_dotted(path)}: {value} is not a finite number."
+    bad = first_non_finite(config)
+    if bad is not None:  # the schema's minimum and maximum never fail for NaN: it would reach the jobs
+        return f"{where}: {_dotted(bad[0])}: {bad[1]} is not a finite number."
     error = jsonschema.exceptions.best_match(StrictValidator(schema).iter_errors(config))
     if error is None:
         return None
@@ -148,3 +155,25 @@ def check_config_file(path: str | Path) -> None:
             f"{path}: {'empty' if loaded is None else f'a {type(loaded).__name__}, not keys and values'}; a "
             "config holds keys such as rounds: and selection: (copy config/config.yaml of the repository)."
         )
+
+
+def sort_keys(config: dict[str, Any]) -> None:
+    """Order every mapping of `config` by key, in place; lists keep their order.
+
+    Rules pass parts of the config as params, and Snakemake compares params as written: the same
+    values with the keys in another order (a config saved by another tool) would rerun every job
+    from the filter on, hours on the real data set for an edit that changes nothing.
+    """
+    for value in config.values():
+        _sort_within(value)
+    items = sorted(config.items())
+    config.clear()
+    config.update(items)
+
+
+def _sort_within(value: Any) -> None:
+    if isinstance(value, dict):
+        sort_keys(value)
+    elif isinstance(value, list):
+        for item in value:
+            _sort_within(item)

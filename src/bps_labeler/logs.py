@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import traceback
 from pathlib import Path
@@ -59,3 +60,42 @@ def to_file(path: str | Path) -> None:
             sys.__excepthook__(kind, exc, tb)
 
     sys.excepthook = hook
+
+
+#: How Snakemake reports a job's process killed by a signal, then the rule it belonged to.
+_KILLED = re.compile(r"died with <Signals\.SIGKILL: 9>")
+_RULE = re.compile(r"^Error in rule (\w+):", re.MULTILINE)
+
+
+def killed_jobs(run_log: str) -> list[str]:
+    """The rules whose job was killed with SIGKILL, as a run's Snakemake log tells.
+
+    A killed job cannot say anything itself: Snakemake only reports 'died with SIGKILL' and an
+    empty log, which reads like a bug. Most often the kernel's out-of-memory killer did it.
+    """
+    rules = []
+    for found in _KILLED.finditer(run_log):
+        rule = _RULE.search(run_log, found.end())
+        if rule and rule[1] not in rules:
+            rules.append(rule[1])
+    return rules
+
+
+def explain_killed(run_logs: str | Path | list[str] | None) -> list[str]:
+    """One line per killed rule: what most likely happened and what to do.
+
+    `run_logs`: Snakemake's log file(s) of the run, as its `onerror` handler gets them.
+    """
+    paths = [run_logs] if isinstance(run_logs, (str, Path)) else list(run_logs or [])
+    text = ""
+    for path in paths:
+        try:
+            text += Path(path).read_text(errors="replace")
+        except OSError:
+            continue
+    return [
+        f"{rule} was killed (SIGKILL), most often by the out-of-memory killer: give the job more memory "
+        "(on a cluster: set-resources in your profile) or make it smaller (a smaller batch_size), then "
+        "rerun the same command; finished jobs are kept."
+        for rule in killed_jobs(text)
+    ]

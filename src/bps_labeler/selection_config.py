@@ -13,6 +13,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from bps_labeler.config_values import first_non_finite
 from bps_labeler.errors import InputError
 
 SCORE_NAMES = ("uncertainty_least_confidence", "uncertainty_margin", "uncertainty_entropy")
@@ -32,8 +33,12 @@ def schema() -> dict[str, Any]:
     return yaml.safe_load(text)
 
 
+def _path(parts: list[Any]) -> str:
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in parts)
+
+
 def _describe(error: jsonschema.ValidationError, where: str) -> str:
-    path = where + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
+    path = where + _path(list(error.absolute_path))
     allowed = ""
     if error.validator == "additionalProperties" and isinstance(error.schema.get("properties"), dict):
         allowed = f"; allowed keys: {', '.join(error.schema['properties'])}"
@@ -49,6 +54,14 @@ def validate_config(config: dict[str, Any], where: str = "selection") -> None:
                 f"invalid selection config: {where}: give the number of images to pick as either "
                 f"n_samples or proportion_samples{', not both' if sizes else ''}."
             )
+        if "strategies" not in config:
+            raise InputError(
+                f"invalid selection config: {where}: no strategies; give a list of input and strategy "
+                "pairs, for example [{input: {type: EMBEDDINGS}, strategy: {type: DIVERSITY}}]."
+            )
+        bad = first_non_finite(config)
+        if bad is not None:
+            raise InputError(f"invalid selection config: {where}{_path(bad[0])}: {bad[1]} is not a finite number.")
     errors = sorted(
         jsonschema.Draft202012Validator(schema()).iter_errors(config),
         key=lambda e: (len(list(e.absolute_path)), list(map(str, e.absolute_path))),

@@ -16,6 +16,8 @@ Rules read these files; `results/` only holds what is derived from them.
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import json
 import os
 import re
@@ -112,11 +114,22 @@ def write_once(path: Path, text: str) -> bool:
     """
     if path.exists():  # also spares a read-only store the temporary file
         return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.", delete=False) as tmp:
-        tmp.write(text)
-        tmp.flush()
-        os.fsync(tmp.fileno())
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.", delete=False) as tmp:
+            # the mode a plain open() would give (tempfile's 0600 locked out the lab's other users)
+            os.chmod(tmp.name, 0o666 & ~_umask())
+            tmp.write(text)
+            tmp.flush()
+            os.fsync(tmp.fileno())
+    except OSError as exc:
+        if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise InputError(
+                f"{path.parent}: cannot write {path.name} there ({exc.strerror}). The label store must be "
+                "writable by whoever runs the pipeline: it records what people were given. Make it "
+                "writable (or run as its owner) and rerun; nothing was lost."
+            ) from None
+        raise
     try:
         os.link(tmp.name, path)
         return True
@@ -124,6 +137,12 @@ def write_once(path: Path, text: str) -> bool:
         return False
     finally:
         os.unlink(tmp.name)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 @dataclass(frozen=True)
@@ -148,10 +167,36 @@ class GivenSet:
             "labeler": {"backend": self.backend, "simulate": self.simulate, "kind": self.labeler, "where": self.where},
             "written_at": self.written_at,
             "filenames": self.filenames,
+            "filenames_sha256": _digest(self.filenames),
         }
         if self.selection is not None:
             record["selection"] = self.selection
         return json.dumps(record, indent=1, sort_keys=True) + "\n"
+
+
+def _digest(filenames: list[str]) -> str:
+    return hashlib.sha256(json.dumps(filenames).encode()).hexdigest()
+
+
+def _check_record(record: dict[str, Any], path: Path) -> None:
+    """A record edited by hand is refused, not half-believed: the images people were given are
+    what every later round and the split rely on."""
+    names = record["filenames"]
+    damaged = None
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        damaged = "its filenames are not a list of names"
+    elif "filenames_sha256" in record and record["filenames_sha256"] != _digest(names):
+        damaged = "its filenames were changed after it was written"
+    elif record.get("selection") is not None:
+        selected = [s.get("filename") for s in record["selection"].get("selected", [])]
+        if selected != names:
+            damaged = "its filenames and its selection name different images"
+    if damaged:
+        raise InputError(
+            f"{path}: this record of what people were given was edited: {damaged}. Restore it from "
+            "git/DVC (git checkout -- " + str(path) + "); to leave an image out, leave its label out of "
+            "the export (or skip it in Label Studio) instead."
+        )
 
 
 def read_given(path: Path) -> GivenSet | None:
@@ -159,8 +204,16 @@ def read_given(path: Path) -> GivenSet | None:
     if not path.exists():
         return None
     try:
-        record = json.loads(path.read_text())
+        text = path.read_text()
+    except PermissionError:
+        raise InputError(
+            f"{path}: cannot be read (permission denied; owner uid {path.stat().st_uid}). The label store "
+            "must be readable by whoever runs the pipeline: ask its owner to make it so (chmod g+r)."
+        ) from None
+    try:
+        record = json.loads(text)
         labeler = record["labeler"]
+        _check_record(record, path)
         return GivenSet(
             name=record["set"],
             filenames=list(record["filenames"]),

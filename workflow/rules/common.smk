@@ -21,9 +21,10 @@ os.environ.setdefault("BPS_LABELER_SRC", str(Path(workflow.basedir).parent))
 
 import yaml
 
-from bps_labeler.config_values import check_config_file, coerce, schema_problem
+from bps_labeler.config_values import check_config_file, coerce, schema_problem, sort_keys
 from bps_labeler.errors import InputError
 from bps_labeler.locks import take_over
+from bps_labeler.logs import explain_killed
 from bps_labeler.selection_config import schema as _selection_schema
 from bps_labeler.selection_config import validate_config as _validate_selection
 from bps_labeler.store import (
@@ -73,6 +74,8 @@ _problem = schema_problem(config, _SCHEMA, "config (workflow/schemas/config.sche
 if _problem:
     raise WorkflowError(_problem)
 validate(config, schema="../schemas/config.schema.yaml")
+# the same values in another key order must not rerun anything (params compare as written)
+sort_keys(config)
 for _i, _cfg in enumerate(config["selection"], start=1):
     try:
         _validate_selection(_cfg, where=f"config selection[{_i - 1}] (round {_i})")
@@ -364,3 +367,9 @@ def final_targets():
             for ext in ("png", "html")
         ],
     ]
+
+
+onerror:
+    # a job killed by a signal cannot say why itself: name the likely cause (bps_labeler.logs)
+    for _line in explain_killed(log):
+        print(_line, file=sys.stderr)
