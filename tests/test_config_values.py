@@ -110,6 +110,11 @@ def test_a_config_file_that_is_not_yaml_names_its_line(tmp_path):
             "source={kind: local, local: {path: nowhere}}",
             "source.local.path is 'nowhere', but nowhere/meta.csv does not exist",
         ),
+        (
+            "split={val_size: null, val_fraction: null}",
+            "split: val_size and val_fraction are both null; set one: val_size (a number of validation images, "
+            "200 by default) or val_fraction (a share of each condition, such as 0.2).",
+        ),
         ("rounds=2.0", None),  # works: round 2's model is the default target
     ],
 )
@@ -146,6 +151,9 @@ def test_the_workflows_own_config_with_broken_yaml_names_its_line(tmp_path):
             {"annotation": {"labelstudio": {"url": "localhost:8080"}}},
             "annotation.labelstudio.url: 'localhost:8080' does not match '^https?://.'.",
         ),
+        ({"filter": {"particle_types": []}}, "filter.particle_types: [] should be non-empty."),
+        ({"filter": {"hours": []}}, "filter.hours: [] should be non-empty."),
+        ({"datasource": {"uri": ""}}, "datasource.uri: '' should be non-empty."),
         (
             {"annotation": {"labelstudio": {"token_env": "my-token"}}},
             "annotation.labelstudio.token_env: 'my-token' does not match '^[A-Za-z_][A-Za-z0-9_]*$'.",

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -276,6 +277,8 @@ def test_what_people_were_given_is_recorded_at_handout_and_never_replaced(tmp_pa
     snakemake(workdir, "results/round_1/selection.json")
     assert read_selected(workdir / "results/round_1/selection.json") != first
     label(workdir, "round_1", first)
+    snakemake(workdir, "-n", TARGET)  # planning never writes the store (it used to record B here)
+    assert not (workdir / "annotations/round_1.selection.json").exists()
     proc = snakemake(workdir, "results/round_1/model.ckpt", check=False)
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0 and "is not in this round's selection" in out
@@ -307,3 +310,38 @@ def test_what_people_were_given_is_recorded_at_handout_and_never_replaced(tmp_pa
     assert (workdir / "annotations/round_2.selection.json").read_bytes() == given
     assert json.loads((workdir / "annotations/round_1.selection.json").read_text()) == kept
     assert json.loads((workdir / "results/round_2/metrics.json").read_text())["n_labels"] == 40
+
+
+def test_validation_images_no_one_answers_any_more_are_named(labeled, tmp_path):
+    """The second sweep: emptying known_answers after the validation images were handed out shrank
+    the validation set from 48 to 24 in silence (balanced accuracy 0.78 -> 0.93); people's labels of
+    the images the rule used to answer were then refused as 'not in this round's selection'."""
+    work = tmp_path / "work"
+    shutil.copytree(labeled, work, symlinks=True)
+    target = "results/validation/annotations.json"
+    proc = snakemake(work, target, "--config", "known_answers=[]", check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert re.search(
+        r"(\d+) of the (\d+) validation images have no label, e.g. \[.*\]: people were not given them "
+        r"\(annotations/validation.selection.json\) and known_answers no longer answers them\. Every round is "
+        r"scored on the same validation images: restore known_answers, or have people label them and add "
+        r"their records to annotations/validation.json\.",
+        out,
+    ), out[-3000:]
+    known, undecided = validation_sides(labeled)
+    label(work, "validation", undecided + known)  # people label the rest: taken, not refused
+    snakemake(work, target, "--config", "known_answers=[]")
+    records = json.loads((work / target).read_text())
+    assert len(records) == len(known) + len(undecided) and {r["annotator"] for r in records} == {7}
+    # a round past what the pool holds names the rounds asked for
+    proc = snakemake(
+        work,
+        "results/round_3/selection.json",
+        "--config",
+        "selection=[{n_samples: 500, strategies: [{input: {type: EMBEDDINGS}, strategy: {type: DIVERSITY}}]}]",
+        check=False,
+    )
+    assert "Round 3 was asked for by the target or by `rounds` (2 in the config): ask for fewer rounds." in (
+        proc.stdout + proc.stderr
+    )

@@ -443,6 +443,7 @@ def resolve(
     categories: tuple[str, ...] = CATEGORIES,
     optional: Collection[str] = (),
     folders: Collection[str] | None = None,
+    what: str = "this round's selection",
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """One JSON-MIN record per image from an export that may hold several per image.
 
@@ -464,8 +465,8 @@ def resolve(
         name = filename_of(rec["image"])
         if name not in wanted:
             raise NotInSelection(
-                f"{source}, record {i}: image {name!r} is not in this round's selection. Export "
-                "only this round's tasks, or put the record in the file of its own round."
+                f"{source}, record {i}: image {name!r} is not in {what}. Export only this set's "
+                "tasks, or put the record in the file of its own round."
             )
         folder = folder_of(rec["image"])
         if folders is not None and folder is not None and not in_folders(folder, folders):

@@ -54,6 +54,10 @@ class Pool:
             self.scores = active_learning_scores(self.probabilities)
 
 
+class PoolExhausted(InputError):
+    """A round asks for more images than the pool has left."""
+
+
 def _input_values(item: dict[str, Any], pool: Pool, where: str) -> np.ndarray:
     inp = item["input"]
     kind = inp["type"]
@@ -198,7 +202,7 @@ def select(
     n = config.get("n_samples") or int(round(config["proportion_samples"] * (len(pool.filenames) - n_known)))
     n_left = int(candidates.sum())
     if n > n_left:
-        raise InputError(
+        raise PoolExhausted(
             f"{where}: asks for {n} samples but only {n_left} remain in the pool of "
             f"{len(pool.filenames)} after removing {len(pre_idx)} picked in earlier rounds"
             f"{f', {n_known} whose condition decides the label' if n_known else ''} and applying "

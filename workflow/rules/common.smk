@@ -60,8 +60,14 @@ for _cfg in config.get("selection") or []:
     if isinstance(_cfg, dict):
         coerce(_cfg, _selection_schema())
 # a share asked for (split.val_fraction) wins over the default fixed number of validation images
-if (config.get("split") or {}).get("val_fraction") is not None:
+_split = config.get("split") or {}
+if _split.get("val_fraction") is not None:
     config["split"]["val_size"] = None
+elif "val_size" in _split and _split["val_size"] is None:
+    raise WorkflowError(
+        "split: val_size and val_fraction are both null; set one: val_size (a number of validation "
+        "images, 200 by default) or val_fraction (a share of each condition, such as 0.2)."
+    )
 # YAML 1.1 reads unquoted yes/no/on/off as booleans: say so rather than dump the schema
 _cats = (config.get("annotation") or {}).get("categories") or []
 if any(isinstance(_c, bool) for _c in _cats):

@@ -39,14 +39,23 @@ rule_labels = {filename_of(r["image"]): r["choice"] for r in rule_records}
 selection, filenames = set_images(inputs.get("selection"), Path(inputs.get("split", "")), store, rule_labels)
 export = Path(inputs.export)
 val = set(split_filenames(Path(inputs.split), "val")) if selection is None else set()
-# people may have labeled validation images the rule answers too: their labels are kept
-optional = sorted(val & set(rule_labels))
+# people may have labeled validation images the rule answers (or answered when the set was handed
+# out, before known_answers changed): their labels are kept
+optional = sorted(val - set(filenames))
 # a label counts only for this run's file: the same name in another dataset or bucket is refused
 folders = run_image_folders(
     snakemake.params.image_root, snakemake.config["datasource"]["uri"], annotation["image_folders"]
 )
 try:
-    labels, report = resolve(load_export(export), str(export), filenames, categories, optional, folders)
+    labels, report = resolve(
+        load_export(export),
+        str(export),
+        filenames,
+        categories,
+        optional,
+        folders,
+        what="this round's selection" if selection is not None else "the validation set",
+    )
 except NotInSelection as err:
     if selection is None or read_given(given_path(name, store)) is not None:
         raise
@@ -77,6 +86,17 @@ if selection is None:
     by_rule = [r for r in rule_records if (f := filename_of(r["image"])) in val and f not in by_people]
     report["n_rule"] = len(by_rule)
     labels = labels + by_rule
+    # every validation image has a label, or the yardstick shrank without a word (known_answers
+    # emptied after the set was handed out left the rule's images with none)
+    answered = set(by_people) | {filename_of(r["image"]) for r in by_rule} | set(report["skipped"])
+    missing = sorted(val - answered)
+    if missing:
+        raise InputError(
+            f"{len(missing)} of the {len(val)} validation images have no label, e.g. {missing[:3]}: people "
+            f"were not given them ({given_path(name, store)}) and known_answers no longer answers them. "
+            "Every round is scored on the same validation images: restore known_answers, or have people "
+            f"label them and add their records to {export}."
+        )
     logging.info("%s: %d image(s) answered by their condition, not given to people", name, len(by_rule))
 report.update(
     export=str(export), labeler=kept.labeler, backend=kept.backend, given_at=kept.written_at, labeled_in=kept.where

@@ -12,7 +12,15 @@ from bps_labeler.embed import read_embeddings
 from bps_labeler.known_answers import read_known
 from bps_labeler.lightly_metadata import metadata_table
 from bps_labeler.predictions import read_predictions
-from bps_labeler.selection import Pool, read_selected, round_tags, select, selection_record, write_selection
+from bps_labeler.selection import (
+    Pool,
+    PoolExhausted,
+    read_selected,
+    round_tags,
+    select,
+    selection_record,
+    write_selection,
+)
 from bps_labeler.store import check_in_pool, given_path, kept_selection, set_name
 
 round_ = int(snakemake.wildcards.round)
@@ -45,7 +53,16 @@ else:
     preselected = [n for path in snakemake.input.earlier for n in read_selected(Path(path))]
     where = f"selection config of round {round_}"
     tags = round_tags([Path(p) for p in snakemake.input.earlier])
-    chosen = select(snakemake.params.config, pool, preselected, where=where, tags=tags)
+    try:
+        chosen = select(snakemake.params.config, pool, preselected, where=where, tags=tags)
+    except PoolExhausted as err:
+        if round_ == 1:
+            raise
+        # a later round exists because the target or the config's `rounds` asked for it
+        raise PoolExhausted(
+            f"{err} Round {round_} was asked for by the target or by `rounds` ({snakemake.config['rounds']} "
+            "in the config): ask for fewer rounds."
+        ) from None
     write_selection(
         selection_record(round_, snakemake.params.config, pool, preselected, chosen),
         Path(snakemake.output.selection),
