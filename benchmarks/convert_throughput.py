@@ -19,7 +19,7 @@ before (deleted files are discarded in the background), which swamps everything 
 
     .venv/bin/python benchmarks/convert_throughput.py [--n-images 4000] [--repeats 3] [--save FILE]
 
-`--save docs/results/convert_throughput.txt` keeps the printed figures (the README quotes them).
+`--save docs/results/convert_throughput.txt` keeps the printed figures (docs/benchmarks.md quotes them).
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ Prints, per variant and round, the model on the undecided validation images (bal
 and AUROC) beside the metadata rule and the majority class there, and over all images the
 pipeline's answer (rule where the condition decides, model elsewhere) beside the rule; then the
 spread over variants. Writes the table to docs/results/generator_spread.{tsv,md} (committed, so
-the README's figures can be checked) unless `--only` picks a subset.
+the figures in docs/features.md can be checked) unless `--only` picks a subset.
 
     .venv/bin/python benchmarks/generator_spread.py [--only REGEX] [--configfile FILE] [--cores N]
 """

@@ -11,7 +11,7 @@ on frozen self-supervised features; full mode fine-tunes the pipeline's CNN clas
 and is much slower.
 
 Held-out protocol: the defaults were chosen with seeds 0-4 (and backbones shared between them);
-the figures the README reports come from seeds from `--first-seed` on (100), never used for
+the figures docs/selection.md reports come from seeds from `--first-seed` on (100), never used for
 choosing, each with its own SimCLR backbone, so seeds are independent and the confidence
 intervals are plain t intervals over seeds. `--ssl-seeds N` cycles N backbones instead (cheaper),
 and the intervals are then taken over backbones (each backbone's mean difference is one
@@ -25,7 +25,7 @@ pool is built in benchmarks/out/pool-<name>/. Prints per strategy and round the 
 deviation over seeds of balanced accuracy and AUROC on the undecided images, the area under the
 budget curve (AUBC: mean balanced accuracy over rounds) and the paired difference of each
 strategy's AUBC from random's with its 95 % confidence interval; writes the table and the raw
-rows to docs/results/ (committed: the README's figures come from them) and a plot to
+rows to docs/results/ (committed: the figures in docs/ come from them) and a plot to
 benchmarks/out/.
 
     .venv/bin/python benchmarks/label_efficiency.py [--seeds 5] [--rounds 5] [--batch 20] [--mode fast]
@@ -498,7 +498,7 @@ def main() -> None:
         "--first-seed",
         type=int,
         default=100,
-        help="first seed; 0-99 are for choosing defaults, the README reports from 100 on",
+        help="first seed; 0-99 are for choosing defaults, the docs report from 100 on",
     )
     parser.add_argument(
         "--configfile",
@@ -524,7 +524,7 @@ def main() -> None:
     stem += "_only" if args.only else ""  # a partial run does not replace the full table
     text = report(df, out / f"{stem}.png")
     print(text)
-    # the tables behind the README's figures are committed; choosing runs (seeds below 100) are not
+    # the tables behind the figures in docs/ are committed; choosing runs (seeds below 100) are not
     tables = REPO / "docs" / "results" if args.first_seed >= 100 and not args.only and args.probe_c is None else out
     df.to_csv(tables / f"{stem}.csv", index=False)
     (tables / f"{stem}.md").write_text(text + "\n")

@@ -6,7 +6,7 @@ the hardest images; a weakly regularised probe bends its boundary to them and ra
 majority worse. Random picks are not hurt the same way, which is what points at the probe.
 
 Choosing protocol: the label-efficiency loop (benchmarks/label_efficiency.py) on choosing seeds
-0-4 only (the README's label-efficiency figures come from seeds 100 on), with the pipeline's own
+0-4 only (the label-efficiency figures in docs/ come from seeds 100 on), with the pipeline's own
 backbone; fast mode (the probe alone, 5 rounds of 20 labels) for a sweep of C, then full mode
 (probe and fine-tuning, as the pipeline trains; 2 rounds of 50 labels, as `make run`) for the two
 finalists on seeds 0-2. Prints, per C and strategy, balanced accuracy and AUROC on the undecided

@@ -4,7 +4,7 @@
 report: `snakemake --report` for an existing run (its working folder and config files), the size
 of both forms, and the seconds headless Chromium (Debian's, as in the report test) takes to open
 each and show round 2's picks, with the page's console errors counted. Run it on the default run
-and on the 8,866-image run of the README ("Speed"):
+and on the 8,866-image run of docs/benchmarks.md:
 
     .venv/bin/python benchmarks/report_build.py                       # this checkout's make run
     .venv/bin/python benchmarks/report_build.py --workdir /tmp/scale --configfile scale.yaml

@@ -1,4 +1,4 @@
-"""Take the README's screenshots in headless Chromium: Label Studio's labeling view, the report.
+"""Take the screenshots of docs/labeling.md and docs/report.md in headless Chromium: Label Studio, the report.
 
 Not part of the pipeline or its tests: run it by hand, with Playwright installed beside Debian's
 chromium (`pip install playwright`; no browser download needed). Label Studio, after `make

@@ -84,7 +84,7 @@ else:
                 receipt="results/validation/labelstudio.json",
             log:
                 "logs/labelstudio_validation.log",
-            # when both are ready, people get the validation images first (README)
+            # when both are ready, people get the validation images first (docs/labeling.md)
             priority: 1
             localrule: True
             conda:

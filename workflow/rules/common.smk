@@ -130,7 +130,7 @@ SHARDS = list(range(config["convert"]["shards"]))
 
 
 # Cluster resources, from the `benchmark:` files of a default-config run on 2 CPU cores
-# (logs/benchmarks/; README "Running on a cluster"): seconds per image, process start included,
+# (logs/benchmarks/; docs/cluster.md, "Resources"): seconds per image, process start included,
 # rounded up. A job asks for twice the measured time plus 10 minutes, more on each retry, and a
 # base memory (the PyTorch rules peak at 1.4-2.0 GB on 506 images) plus a share per image.
 SECONDS_PER_IMAGE = {
