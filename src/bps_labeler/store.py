@@ -188,7 +188,7 @@ def _check_record(record: dict[str, Any], path: Path) -> None:
     elif "filenames_sha256" in record and record["filenames_sha256"] != _digest(names):
         damaged = "its filenames were changed after it was written"
     elif record.get("selection") is not None:
-        selected = [s.get("filename") for s in record["selection"].get("selected", [])]
+        selected = [s.get("filename") if isinstance(s, dict) else s for s in record["selection"].get("selected", [])]
         if selected != names:
             damaged = "its filenames and its selection name different images"
     if damaged:
