@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 CORES ?= all
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint format benchmark clean labelstudio
+.PHONY: run test test-fast install lint format benchmark clean labelstudio
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,9 +24,13 @@ run: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --durations=15 $(PYTEST_ARGS)
 
-# A local Label Studio for labeling rounds in the browser (see README, "Labeling in Label Studio").
+# The unit tier only: library code, no server, no snakemake run (tests/conftest.py).
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m unit -q $(PYTEST_ARGS)
+
+# A local Label Studio for labeling rounds in the browser (see docs/labeling.md, "Labeling in Label Studio").
 labelstudio: $(STAMP)
 	$(BIN)/python -m bps_labeler.labelstudio_server --port $(or $(PORT),8080)
 

@@ -1,4 +1,10 @@
-"""Shared fixtures: a small synthetic dataset and a tiny workflow run, each made once per session."""
+"""Shared fixtures: a small synthetic dataset and a tiny workflow run, each made once per session.
+
+Tests come in three tiers, as markers: `workflow` (a module or test that runs snakemake marks
+itself; any test of a finished run's fixture is one), `service` (any test of a real server's
+fixture: Label Studio, S3 on moto, the SLURM cluster) and `unit`, everything else, the fast loop
+(`make test-fast`).
+"""
 
 from __future__ import annotations
 
@@ -142,3 +148,22 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     workdir = make_workdir(tmp_path_factory.mktemp("wf"), tiny_config())
     snakemake(workdir, "results/round_2/model.ckpt")
     return workdir
+
+
+#: Fixtures that start a real server, and the finished snakemake run; `item.fixturenames` holds
+#: every fixture a test needs, directly or through another.
+SERVICE_FIXTURES = {"labelstudio", "moto_s3", "cluster"}
+WORKFLOW_FIXTURES = {"tiny_run"}  # fixtures built on it (a module's `run`) count through it
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Give each test its tier: what it uses decides, so no test can land in the fast tier by
+    forgetting a marker."""
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        if used & WORKFLOW_FIXTURES and not item.get_closest_marker("workflow"):
+            item.add_marker(pytest.mark.workflow)
+        if used & SERVICE_FIXTURES and not item.get_closest_marker("service"):
+            item.add_marker(pytest.mark.service)
+        if not item.get_closest_marker("workflow") and not item.get_closest_marker("service"):
+            item.add_marker(pytest.mark.unit)
