@@ -39,7 +39,9 @@ def test_missing_bucket_and_key_are_named(moto_s3, tmp_path):
         fetch_meta(S3Location(moto_s3["bucket"], "nowhere", endpoint_url=moto_s3["endpoint"]), tmp_path / "m.csv", None)
 
 
-def test_no_network_is_explained(tmp_path):
+def test_no_network_is_explained(tmp_path, monkeypatch):
+    # one try: the 8 tries and their 45 s of backoff are what the workflow test of it waits through
+    monkeypatch.setattr(s3mod, "MAX_ATTEMPTS", 1)
     with pytest.raises(InputError, match="cannot reach the S3 endpoint"):
         fetch_meta(S3Location("b", "p", endpoint_url="http://127.0.0.1:9"), tmp_path / "m.csv", None)
 

@@ -69,6 +69,11 @@ def is_s3_uri(uri: str) -> bool:
     return uri[:5].lower() == "s3://"
 
 
+#: Tries of a request, the first included: botocore's standard mode backs off between them, so an
+#: endpoint nothing answers at is given up on after about 45 s.
+MAX_ATTEMPTS = 8
+
+
 def client(loc: S3Location):  # type: ignore[no-untyped-def]
     """A boto3 S3 client; anonymous requests are unsigned (the BPS bucket is public).
 
@@ -77,7 +82,7 @@ def client(loc: S3Location):  # type: ignore[no-untyped-def]
     """
     cfg = Config(
         region_name=loc.region,
-        retries={"max_attempts": 8, "mode": "standard"},
+        retries={"max_attempts": MAX_ATTEMPTS, "mode": "standard"},
         connect_timeout=10,
         read_timeout=60,
         signature_version=botocore.UNSIGNED if loc.anonymous else None,
