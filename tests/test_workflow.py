@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import yaml
 from conftest import REPO
-from workflows import SNAKEMAKE, make_workdir, snakemake, tiny_config
+from workflows import SNAKEMAKE, make_workdir, only_look, snakemake, tiny_config
 
 pytestmark = pytest.mark.workflow
 
@@ -286,3 +286,8 @@ def test_the_same_config_in_another_key_order_reruns_nothing(run):
         assert "Nothing to be done" in snakemake(run, "-n", "results/round_2/model.ckpt").stdout
     finally:
         config.write_text(text)
+
+
+def test_looking_at_a_finished_run_writes_nothing(run):
+    """Issue 25: parsing the workflow wrote the label store, the lock's host record and more."""
+    only_look(run, "results/round_2/model.ckpt")

@@ -47,3 +47,26 @@ def snakemake(
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}")
     return proc
+
+
+#: Snakemake's own bookkeeping, which any run writes: what a test of "writes nothing" leaves out.
+BOOKKEEPING = (".snakemake/log/", ".snakemake/iocache/")
+
+
+def snapshot(workdir: Path) -> dict[str, bytes]:
+    """Every file of a working folder and its bytes, but Snakemake's own logs and caches."""
+    return {
+        p.relative_to(workdir).as_posix(): p.read_bytes()
+        for p in sorted(workdir.rglob("*"))
+        if p.is_file() and not p.is_symlink() and not p.relative_to(workdir).as_posix().startswith(BOOKKEEPING)
+    }
+
+
+def only_look(workdir: Path, target: str) -> None:
+    """`snakemake -n`, `--lint` and `--summary`, which must leave every file as it was."""
+    before = snapshot(workdir)
+    for args in (("-n", target), ("--lint",), ("--summary", target)):
+        snakemake(workdir, *args, check=False)
+    after = snapshot(workdir)
+    changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+    assert not changed, f"looking at the run changed {changed[:10]}"

@@ -12,6 +12,7 @@ made only where the lock was taken on this machine (recorded beside the lock).
 from __future__ import annotations
 
 import os
+import re
 import socket
 from pathlib import Path
 
@@ -63,7 +64,30 @@ def take_over(workdir: Path) -> list[Path]:
         return []
     for lock in removed:
         lock.unlink(missing_ok=True)
-    meta = workdir / ".snakemake"
-    meta.mkdir(exist_ok=True)
-    (meta / HOST_FILE).write_text(socket.gethostname() + "\n")
+    record = workdir / ".snakemake" / HOST_FILE
+    here = socket.gethostname() + "\n"
+    if not record.is_file() or record.read_text() != here:
+        record.parent.mkdir(exist_ok=True)
+        record.write_text(here)
     return removed
+
+
+#: Snakemake options that only look at a run: no lock is taken, so none needs taking over.
+LOOKING = {
+    "--dry-run", "--dryrun", "--lint", "--summary", "--detailed-summary", "--list-rules",
+    "--list-target-rules", "--dag", "--rulegraph", "--filegraph", "--d3dag", "--list-changes",
+    "--list-code-changes", "--list-input-changes", "--list-params-changes", "--list-untracked",
+}  # fmt: skip
+
+
+def only_looks(argv: list[str]) -> bool:
+    """Whether a Snakemake command line only looks (a dry run, --lint, --summary, ...): such a
+    run must write nothing, not even the record of who takes the lock. Short flags may come
+    together (`-np`)."""
+    for arg in argv[1:]:
+        name = arg.split("=", 1)[0]
+        if name in LOOKING or name in ("-n", "-S", "-D", "-l"):
+            return True
+        if re.fullmatch(r"-[A-Za-z]+", arg) and "n" in arg:
+            return True
+    return False

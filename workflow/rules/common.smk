@@ -23,7 +23,7 @@ import yaml
 
 from bps_labeler.config_values import check_config_file, coerce, schema_problem, sort_keys
 from bps_labeler.errors import InputError
-from bps_labeler.locks import take_over
+from bps_labeler.locks import only_looks, take_over
 from bps_labeler.logs import explain_killed
 from bps_labeler.selection_config import schema as _selection_schema
 from bps_labeler.selection_config import validate_config as _validate_selection
@@ -254,7 +254,7 @@ report_kept_rounds()
 def remove_stale_locks():
     """A run killed on this machine (kill -9, power loss) leaves Snakemake's lock: a plain rerun
     removes it and resumes, when no Snakemake process works here any more (bps_labeler.locks)."""
-    if not MAIN_PROCESS:
+    if not MAIN_PROCESS or only_looks(sys.argv):  # a dry run, --lint, --summary write nothing
         return
     for lock in take_over(Path.cwd()):
         print(
