@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from bps_labeler import experiments, pins, versioning
@@ -49,3 +51,55 @@ def test_pins_of_a_manifest_that_is_empty_or_another_file_is_one_line(tmp_path, 
     manifest.write_text(text)
     assert pins.main([str(manifest)]) == 1
     assert capsys.readouterr().err.startswith(f"ERROR: {manifest}: {said}")
+
+
+def test_one_command_lists_what_users_run_beside_snakemake(capsys):
+    from bps_labeler import cli
+
+    assert cli.main([]) == 0
+    listed = capsys.readouterr().out
+    for name in ("status", "labelstudio", "save", "restore", "experiment", "pins", "synthesize"):
+        assert f"  {name} " in listed
+    assert cli.main(["unpack"]) == 2 and "no command 'unpack'" in capsys.readouterr().err
+    for name in cli.COMMANDS:
+        with pytest.raises(SystemExit) as done:
+            cli.main([name, "--help"])
+        assert done.value.code == 0 and "usage: bps-labeler" in capsys.readouterr().out
+
+
+def test_status_says_where_each_set_stands(tmp_path, capsys):
+    from bps_labeler import cli
+    from bps_labeler.store import give
+
+    names = ["a.jpg", "b.jpg"]
+    selection = {"round": 1, "selected": [{"filename": n} for n in names]}
+    (tmp_path / "results" / "round_1").mkdir(parents=True)
+    (tmp_path / "results" / "round_1" / "selection.json").write_text(json.dumps(selection))
+    (tmp_path / "results" / "round_2").mkdir()
+    (tmp_path / "results" / "round_2" / "selection.json").write_text(json.dumps({**selection, "round": 2}))
+    give("round_1", names, "file", selection=selection, store=tmp_path / "annotations")
+    give("round_2", names, "file", selection=selection, store=tmp_path / "annotations")
+    report = {"n_labeled": 2, "n_expected": 2, "skipped": []}
+    (tmp_path / "results" / "round_1" / "annotation_report.json").write_text(json.dumps(report))
+    (tmp_path / "results" / "round_1" / "model.ckpt").write_bytes(b"")
+    undecided = {"model": {"balanced_accuracy": 0.9125}, "metadata_rule": {"balanced_accuracy": 0.5}}
+    metrics = {"baselines": {"undecided": undecided}}
+    (tmp_path / "results" / "round_1" / "metrics.json").write_text(json.dumps(metrics))
+    assert cli.main(["status", "-d", str(tmp_path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == [
+        "set",
+        "selected",
+        "given",
+        "to",
+        "labeled",
+        "model",
+        "undecided",
+        "bal.",
+        "acc.",
+        "(rule)",
+    ]
+    assert lines[1].split() == ["validation", "-", "-", "-", "-", "-"]
+    assert lines[2].startswith("round 1") and "people (file)" in lines[2] and "2 / 2" in lines[2]
+    assert lines[2].rstrip().endswith("yes    0.912 (0.500)")
+    assert lines[3].startswith("round 2") and "waiting for people's export" in lines[3]

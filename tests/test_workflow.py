@@ -14,6 +14,8 @@ import yaml
 from conftest import REPO
 from workflows import SNAKEMAKE, make_workdir, only_look, snakemake, tiny_config
 
+from bps_labeler.status import format_status, set_status
+
 pytestmark = pytest.mark.workflow
 
 
@@ -291,3 +293,16 @@ def test_the_same_config_in_another_key_order_reruns_nothing(run):
 def test_looking_at_a_finished_run_writes_nothing(run):
     """Issue 25: parsing the workflow wrote the label store, the lock's host record and more."""
     only_look(run, "results/round_2/model.ckpt")
+
+
+def test_status_of_a_finished_run(run):
+    rows = {r["set"]: r for r in set_status(run)}
+    assert list(rows) == ["validation", "round_1", "round_2"]
+    for name in ("round_1", "round_2"):
+        assert rows[name]["selected"] == 20 and rows[name]["labeled"] == 20 and rows[name]["model"]
+        assert rows[name]["given"] is None  # the oracle: nothing given to people
+        metrics = json.loads((run / "results" / name / "metrics.json").read_text())
+        assert (
+            rows[name]["undecided_balanced_accuracy"] == metrics["baselines"]["undecided"]["model"]["balanced_accuracy"]
+        )
+    assert "round 2" in format_status(list(rows.values()))

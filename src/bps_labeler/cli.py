@@ -1,0 +1,60 @@
+"""bps-labeler: what users run beside Snakemake, under one name.
+
+Each subcommand is the module it names, with that module's own options (`bps-labeler save
+--help`); the old spellings (`python -m bps_labeler.versioning save`, `make labelstudio`) stay.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+#: subcommand -> (module whose main() runs it, arguments put first, what it is for)
+COMMANDS: dict[str, tuple[str, list[str], str]] = {
+    "status": ("bps_labeler.cli", [], "each set's state: selected, given to people, labeled, model, figures"),
+    "labelstudio": ("bps_labeler.labelstudio_server", [], "start a local Label Studio to label rounds in"),
+    "save": ("bps_labeler.versioning", ["save"], "save results/ and resources/ to the DVC remote"),
+    "restore": ("bps_labeler.versioning", ["restore"], "restore a run from the DVC remote in a fresh clone"),
+    "experiment": ("bps_labeler.experiments", [], "retrain with changed settings beside the main run"),
+    "pins": ("bps_labeler.pins", [], "pin the checksums of the images an S3 run downloaded"),
+    "synthesize": ("bps_labeler.synthetic", [], "write a synthetic BPS-like data set (meta.csv and TIFFs)"),
+}
+
+
+def status_main(argv: list[str] | None = None) -> int:
+    from bps_labeler.status import format_status, set_status
+
+    parser = argparse.ArgumentParser(prog="bps-labeler status", description=COMMANDS["status"][2])
+    parser.add_argument("--directory", "-d", type=Path, default=Path.cwd(), help="the run's folder (default: here)")
+    args = parser.parse_args(argv)
+    print(format_status(set_status(args.directory)))
+    return 0
+
+
+def _runner(name: str) -> Callable[[list[str]], int | None]:
+    module, first, _ = COMMANDS[name]
+    if name == "status":
+        return status_main
+    main = importlib.import_module(module).main
+    return lambda rest: main([*first, *rest])
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
+        width = max(map(len, COMMANDS))
+        lines = [f"  {n.ljust(width)}  {what}" for n, (_, _, what) in COMMANDS.items()]
+        print("usage: bps-labeler COMMAND [options]   (bps-labeler COMMAND --help)\n\ncommands:\n" + "\n".join(lines))
+        if argv and argv[0] not in ("-h", "--help"):
+            print(f"\nbps-labeler: no command {argv[0]!r}", file=sys.stderr)
+            return 2
+        return 0
+    sys.argv[0] = f"bps-labeler {argv[0]}"  # each module's usage line names the command
+    return int(_runner(argv[0])(argv[1:]) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

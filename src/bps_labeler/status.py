@@ -1,0 +1,85 @@
+"""Where a run stands, round by round: what was selected, given to people, labeled, trained.
+
+Read from the files the pipeline and the label store leave, never from Snakemake's own state, so
+it answers the same on a clone restored with DVC, and while a run waits for people.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from bps_labeler.store import STORE, VALIDATION, export_path, read_store
+
+_ROUND = re.compile(r"round_([1-9][0-9]*)")
+
+
+def _json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def set_status(workdir: Path) -> list[dict[str, Any]]:
+    """One row per labeled set (the validation images, then each round) the run or the store knows."""
+    store = workdir / STORE
+    given = read_store(store) if store.is_dir() else {}
+    rounds = {int(m[1]) for p in (workdir / "results").glob("round_*") if (m := _ROUND.fullmatch(p.name))}
+    rounds |= {int(m[1]) for name in given if (m := _ROUND.fullmatch(name))}
+    rows = []
+    for name in [VALIDATION, *(f"round_{r}" for r in sorted(rounds))]:
+        folder = workdir / "results" / name
+        selection = _json(folder / "selection.json")
+        report = _json(folder / "annotation_report.json")
+        labels = _json(folder / "annotations.json")
+        metrics = _json(folder / "metrics.json")
+        record = given.get(name)
+        undecided = (metrics or {}).get("baselines", {}).get("undecided", {})
+        rows.append(
+            {
+                "set": name,
+                "selected": len(selection["selected"]) if selection else None,
+                "given": f"{record.labeler} ({record.backend}), {record.written_at}" if record else None,
+                "export": (workdir / export_path(name)).is_file(),
+                "labeled": (report or {}).get("n_labeled", len(labels) if isinstance(labels, list) else None),
+                "to_label": (report or {}).get("n_expected"),
+                "skipped": len((report or {}).get("skipped", [])) if report else None,
+                "model": (folder / "model.ckpt").is_file(),
+                "undecided_balanced_accuracy": undecided.get("model", {}).get("balanced_accuracy"),
+                "rule_balanced_accuracy": undecided.get("metadata_rule", {}).get("balanced_accuracy"),
+            }
+        )
+    return rows
+
+
+def format_status(rows: list[dict[str, Any]]) -> str:
+    """The rows as a table a person reads in a terminal."""
+    if not rows:
+        return "No round yet: nothing selected and nothing in the label store."
+    head = ["set", "selected", "given to", "labeled", "model", "undecided bal. acc. (rule)"]
+    table = [head]
+    for r in rows:
+        labeled = "-"
+        if r["labeled"] is not None:
+            labeled = f"{r['labeled']}" + (f" / {r['to_label']}" if r["to_label"] is not None else "")
+            labeled += f", {r['skipped']} skipped" if r["skipped"] else ""
+        elif r["given"]:
+            labeled = "export in the store, not read yet" if r["export"] else "waiting for people's export"
+        figure = "-"
+        if r["undecided_balanced_accuracy"] is not None:
+            figure = f"{r['undecided_balanced_accuracy']:.3f} ({r['rule_balanced_accuracy']:.3f})"
+        table.append(
+            [
+                r["set"].replace("_", " "),
+                "-" if r["selected"] is None else str(r["selected"]),
+                r["given"] or "-",
+                labeled,
+                "yes" if r["model"] else "-",
+                figure,
+            ]
+        )
+    widths = [max(len(row[i]) for row in table) for i in range(len(head))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in table)
