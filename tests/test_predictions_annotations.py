@@ -221,7 +221,7 @@ def test_skipped_written_as_a_string_is_read_as_a_boolean():
     [
         ((None, None), "no track"),  # a correction appended without times: the later record
         (("2024-05-01T09:00:00Z", "2024-05-01T10:00:00+02:00"), "track"),  # 09:00Z is after 08:00Z
-        (("2024-05-01T10:00:00Z", None), "track"),  # a time beats no time
+        (("2024-05-01T10:00:00Z", None), "no track"),  # a correction without a time, appended: the later
     ],
 )
 def test_a_tie_goes_to_the_latest_update_or_the_later_record(times, chosen):
@@ -354,3 +354,13 @@ def test_unlabeled_tasks_of_a_full_export_are_not_blamed_on_json_min(tmp_path):
         "cancelled annotation), or the export was made before they were done."
     )
     assert "export as JSON (the full format)" in unlabeled_message(path, ["a.jpg"], 1, False)
+
+
+def test_an_unanswered_task_is_not_labeled_by_its_data(tmp_path):
+    """A full export's record holds the Choices answer under `choice`; a data field that happens to
+    hold a category (the user's own `expert` column) is no answer."""
+    path = tmp_path / "round_1.json"
+    task = {"id": 1, "data": {"image": "i/a.jpg", "expert": "no track"}, "annotations": [{"id": 1, "result": []}]}
+    path.write_text(json.dumps([task]))
+    with pytest.raises(InputError, match=r"^round_1.json, record 0 \(a.jpg\): no 'choice' field \(unlabeled\).$"):
+        resolve(load_export(path), "round_1.json", ["a.jpg"])

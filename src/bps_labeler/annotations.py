@@ -201,7 +201,13 @@ def answer(record: dict[str, Any], categories: tuple[str, ...], where: str) -> s
     if CONTROL in record:
         value = _one_choice(record[CONTROL], where)
     else:
-        found = {k: v for k, v in record.items() if k not in _NOT_ANSWERS and _is_category(v, categories)}
+        # a full export's records hold the Choices answer under `choice` already (from_full_export):
+        # without it the task is unlabeled, whatever its data fields say
+        found = (
+            {}
+            if "annotation_id" in record
+            else {k: v for k, v in record.items() if k not in _NOT_ANSWERS and _is_category(v, categories)}
+        )
         if len(found) != 1:
             raise InputError(f"{where}: no 'choice' field (unlabeled).")
         value = _one_choice(next(iter(found.values())), where)
@@ -211,11 +217,15 @@ def answer(record: dict[str, Any], categories: tuple[str, ...], where: str) -> s
 
 
 def _is_category(value: object, categories: tuple[str, ...]) -> bool:
-    if isinstance(value, dict) and set(value) == {"choices"}:
-        value = value["choices"]
+    value = _unwrap(value)
     if isinstance(value, list):
         return bool(value) and all(isinstance(v, str) and v in categories for v in value)
     return isinstance(value, str) and value in categories
+
+
+def _unwrap(value: object) -> object:
+    """Older Label Studio JSON-MIN writes a Choices answer as `{"choices": [...]}`."""
+    return value["choices"] if isinstance(value, dict) and set(value) == {"choices"} else value
 
 
 def read_labels(path: Path, categories: tuple[str, ...] = CATEGORIES) -> dict[str, str]:
@@ -286,9 +296,10 @@ def _one_choice(value: object, where: str) -> object:
     """The one answer of a record, however the export spelled it: `"track"`, `["track"]` (a list
     of one, as a multiple-choice control writes it) or `{"choices": ["track"]}` (older Label
     Studio JSON-MIN). Several different answers to one image are refused, not cut to the first."""
-    if isinstance(value, dict) and set(value) == {"choices"}:
-        value = value["choices"]
+    value = _unwrap(value)
     if isinstance(value, list):
+        if not all(isinstance(v, str) for v in value):
+            raise InputError(f"{where}: the answer {value!r:.60} is not a label or a list of labels.")
         distinct = list(dict.fromkeys(value))
         if len(distinct) > 1:
             raise InputError(
@@ -420,8 +431,8 @@ def _skipped(value: object, where: str) -> bool:
     )
 
 
-def _updated(record: dict[str, Any]) -> datetime:
-    """When an annotation was last updated; the earliest time for a record that does not say.
+def _updated(record: dict[str, Any]) -> datetime | None:
+    """When an annotation was last updated, or None for a record that does not say.
 
     Times are compared as times, not text: Label Studio writes `...Z` and `+00:00` alike.
     """
@@ -430,10 +441,9 @@ def _updated(record: dict[str, Any]) -> datetime:
         try:
             when = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
         except ValueError:
-            when = None
-        if when is not None:
-            return when if when.tzinfo else when.replace(tzinfo=UTC)
-    return datetime.min.replace(tzinfo=UTC)
+            return None
+        return when if when.tzinfo else when.replace(tzinfo=UTC)
+    return None
 
 
 def resolve(
@@ -493,8 +503,11 @@ def resolve(
             votes[r["choice"]] = votes.get(r["choice"], 0) + 1
         top = max(votes.values())
         tied = {c for c, v in votes.items() if v == top}
-        # the latest update; without times, the later record of the file (a correction appended)
-        latest = max((r for r in recs if r["choice"] in tied), key=lambda r: (_updated(r), r[_ORDER]))
+        # the latest update; unless every tied record says when, the later record of the file (a
+        # correction appended by hand has no time, and must not lose to Label Studio's)
+        candidates = [r for r in recs if r["choice"] in tied]
+        timed = all(_updated(r) is not None for r in candidates)
+        latest = max(candidates, key=lambda r: (_updated(r), r[_ORDER]) if timed else r[_ORDER])
         latest = {k: v for k, v in latest.items() if k != _ORDER}
         resolved.append(latest)
         if len(votes) > 1:
