@@ -101,7 +101,12 @@ def test_a_cap_keeps_every_condition_in_proportion_and_refuses_fewer_images_than
     [
         (HEADER + " a.tif,0.82,Fe,4\n", "row 2: filename ' a.tif' begins or ends with a space, which a spreadsheet"),
         (HEADER + "a.tif ,0.82,Fe,4\n", "row 2: filename 'a.tif ' begins or ends with a space"),
-        (HEADER + ".tif,0.82,Fe,4\n", "row 2: filename '.tif' has no name before its .tif."),
+        (
+            HEADER + ".tif,0.82,Fe,4\n",
+            "row 2: filename '.tif' begins with a dot (no name before .tif, or a hidden file); rename the image "
+            "and its row.",
+        ),
+        (HEADER + ".a.tif,0.82,Fe,4\n", "row 2: filename '.a.tif' begins with a dot"),
         (HEADER + "a\0.tif,0.82,Fe,4\n", "row 2: filename 'a\\x00.tif' has a control character"),
         (
             HEADER + "a.tif,0.82,Fe,99999999999999999999999\n",
@@ -129,3 +134,21 @@ def test_spaces_around_header_names_and_whitespace_lines_are_harmless(tmp_path):
     df = read_meta(write_csv(tmp_path / "meta.csv", text))
     assert df["filename"].tolist() == ["P242_73665006707-A6_003_013_proj.tif", "b.tif"]
     assert df["hr_post_exposure"].tolist() == [4, 24]
+
+
+def test_a_spreadsheets_csv_utf8_with_its_byte_order_mark_is_read(tmp_path):
+    path = tmp_path / "meta.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + (HEADER + ROW).encode())
+    assert read_meta(path)["filename"].tolist() == ["P242_73665006707-A6_003_013_proj.tif"]
+
+
+def test_a_cap_never_drops_an_image_people_were_given():
+    """A cap whose shares change (the rule that keeps every condition, a new max_images) must not
+    drop images people labeled: their labels would be refused as out of the pool."""
+    meta = read_meta(SHARED_BPS / "meta.csv")
+    capped = filter_meta(meta, {"max_images": 30})
+    given = sorted(set(meta["filename"]) - set(capped["filename"]))[:5]
+    kept = filter_meta(meta, {"max_images": 30}, given=given)
+    assert set(given) <= set(kept["filename"])
+    # the given images take their condition's places first; the others keep theirs
+    assert 30 <= len(kept) <= 30 + len(given)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+from collections.abc import Collection
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -52,8 +53,11 @@ def _check_filename(name: object, row: int, path: Path) -> None:
             f"{path}, row {row}: filename {name!r} begins or ends with a space, which a spreadsheet "
             "shows to no one; remove it (or rename the file to match)."
         )
-    if p.suffix.lower() in (".tif", ".tiff") and p.stem == "" or p.name.lower() in (".tif", ".tiff"):
-        raise InputError(f"{path}, row {row}: filename {name!r} has no name before its .tif.")
+    if p.name.startswith("."):  # '.tif' has no name; '.a.tif' would be a hidden JPG that globs skip
+        raise InputError(
+            f"{path}, row {row}: filename {name!r} begins with a dot (no name before .tif, or a hidden "
+            "file); rename the image and its row."
+        )
     if p.suffix.lower() not in (".tif", ".tiff"):
         raise InputError(f"{path}, row {row}: filename {name!r} is not a .tif file.")
 
@@ -70,7 +74,7 @@ def read_meta(path: Path) -> pd.DataFrame:
         raise InputError(f"{path}: is a folder, not a CSV file. Point `source` at the folder that holds meta.csv.")
     raw = path.read_bytes()
     try:
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8-sig")  # a spreadsheet's "CSV UTF-8" starts with a byte-order mark
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise InputError(
@@ -163,11 +167,13 @@ def read_meta(path: Path) -> pd.DataFrame:
     return df
 
 
-def filter_meta(df: pd.DataFrame, spec: dict[str, Any]) -> pd.DataFrame:
+def filter_meta(df: pd.DataFrame, spec: dict[str, Any], given: Collection[str] = ()) -> pd.DataFrame:
     """Keep the rows a config `filter:` asks for; an empty result is an error, not a silent no-op.
 
     `spec` keys (all optional): particle_types (list), dose_min, dose_max, hours (list),
     max_images (cap, taken deterministically per condition so the cap keeps the balance).
+    `given`: TIFF names a cap must not drop (images people were given: their labels stay usable
+    when the cap's shares change).
     """
     keep = pd.Series(True, index=df.index)
     if spec.get("particle_types"):
@@ -188,18 +194,21 @@ def filter_meta(df: pd.DataFrame, spec: dict[str, Any]) -> pd.DataFrame:
         )
     cap = spec.get("max_images")
     if cap is not None and len(out) > int(cap):
-        out = _cap_per_condition(out, int(cap))
+        out = _cap_per_condition(out, int(cap), given)
     return out.sort_values("filename", kind="stable").reset_index(drop=True)
 
 
 CONDITION = ["particle_type", "dose_Gy", "hr_post_exposure"]
 
 
-def _cap_per_condition(df: pd.DataFrame, cap: int) -> pd.DataFrame:
+def _cap_per_condition(df: pd.DataFrame, cap: int, given: Collection[str] = ()) -> pd.DataFrame:
     """Take `cap` rows, each condition in proportion to its size and at least one of each, by
     sorted filename: a cap must not drop a condition (the last ones in sort order were lost to
-    rounding before), since every condition is a question the data set answers."""
-    groups = [g for _, g in df.sort_values("filename").groupby(CONDITION, sort=True)]
+    rounding before), since every condition is a question the data set answers. Rows `given`
+    come first in their condition and are never dropped, even past the cap."""
+    kept = set(given)
+    order = df.assign(_given=~df["filename"].isin(kept)).sort_values(["_given", "filename"])
+    groups = [g.drop(columns="_given") for _, g in order.groupby(CONDITION, sort=True)]
     if cap < len(groups):
         raise InputError(
             f"filter.max_images = {cap} is fewer than the {len(groups)} conditions (particle, dose, "
@@ -211,7 +220,8 @@ def _cap_per_condition(df: pd.DataFrame, cap: int) -> pd.DataFrame:
     extra = cap - len(groups)
     quotas = [extra * n / sum(spare) for n in spare]
     counts = [math.floor(q) for q in quotas]
-    order = sorted(range(len(groups)), key=lambda i: (counts[i] - quotas[i], i))
-    for i in order[: extra - sum(counts)]:
+    by_remainder = sorted(range(len(groups)), key=lambda i: (counts[i] - quotas[i], i))
+    for i in by_remainder[: extra - sum(counts)]:
         counts[i] += 1
-    return pd.concat([g.head(1 + c) for g, c in zip(groups, counts)])
+    n_given = [int(g["filename"].isin(kept).sum()) for g in groups]
+    return pd.concat([g.head(max(1 + c, n)) for g, c, n in zip(groups, counts, n_given)])
