@@ -325,9 +325,10 @@ def test_validation_images_no_one_answers_any_more_are_named(labeled, tmp_path):
     assert proc.returncode != 0
     assert re.search(
         r"(\d+) of the (\d+) validation images have no label, e.g. \[.*\]: people were not given them "
-        r"\(annotations/validation.selection.json\) and known_answers no longer answers them\. Every round is "
-        r"scored on the same validation images: restore known_answers, or have people label them and add "
-        r"their records to annotations/validation.json\.",
+        r"\(annotations/validation.selection.json\) and known_answers does not answer them \(known_answers "
+        r"or the split changed since\)\. Every round is scored on the same validation images: restore "
+        r"known_answers and split, or have people label them and add their records to "
+        r"annotations/validation.json\.",
         out,
     ), out[-3000:]
     known, undecided = validation_sides(labeled)

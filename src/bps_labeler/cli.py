@@ -12,6 +12,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from bps_labeler.errors import exit_status
+
 #: subcommand -> (module whose main() runs it, arguments put first, what it is for)
 COMMANDS: dict[str, tuple[str, list[str], str]] = {
     "status": ("bps_labeler.cli", [], "each set's state: selected, given to people, labeled, model, figures"),
@@ -30,8 +32,7 @@ def status_main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bps-labeler status", description=COMMANDS["status"][2])
     parser.add_argument("--directory", "-d", type=Path, default=Path.cwd(), help="the run's folder (default: here)")
     args = parser.parse_args(argv)
-    print(format_status(set_status(args.directory)))
-    return 0
+    return exit_status(lambda: print(format_status(set_status(args.directory))))
 
 
 def _runner(name: str) -> Callable[[list[str]], int | None]:

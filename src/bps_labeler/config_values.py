@@ -90,7 +90,8 @@ def coerce(config: dict[str, Any], schema: dict[str, Any], max_passes: int = 20)
     return converted
 
 
-def _dotted(path: list[Any]) -> str:
+def dotted(path: list[Any]) -> str:
+    """`a.b[0].c`: a key's place as a user writes it in the config."""
     return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
 
 
@@ -118,11 +119,11 @@ def schema_problem(config: dict[str, Any], schema: dict[str, Any], where: str) -
     """
     bad = first_non_finite(config)
     if bad is not None:  # the schema's minimum and maximum never fail for NaN: it would reach the jobs
-        return f"{where}: {_dotted(bad[0])}: {bad[1]} is not a finite number."
+        return f"{where}: {dotted(bad[0])}: {bad[1]} is not a finite number."
     error = jsonschema.exceptions.best_match(StrictValidator(schema).iter_errors(config))
     if error is None:
         return None
-    key = _dotted(list(error.absolute_path)) or "the config"
+    key = dotted(list(error.absolute_path)) or "the config"
     hint = error.schema.get("description") if isinstance(error.schema, dict) else None
     line = f"{where}: {key}: {error.message}."
     return f"{line} ({' '.join(hint.split())})" if hint else line

@@ -13,7 +13,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from bps_labeler.config_values import first_non_finite
+from bps_labeler.config_values import dotted, first_non_finite
 from bps_labeler.errors import InputError
 
 SCORE_NAMES = ("uncertainty_least_confidence", "uncertainty_margin", "uncertainty_entropy")
@@ -34,7 +34,7 @@ def schema() -> dict[str, Any]:
 
 
 def _path(parts: list[Any]) -> str:
-    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in parts)
+    return f".{dotted(parts)}" if parts else ""
 
 
 def _describe(error: jsonschema.ValidationError, where: str) -> str:

@@ -11,9 +11,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from bps_labeler.store import STORE, VALIDATION, export_path, read_store
+from bps_labeler.store import STORE, VALIDATION, export_path, read_store, title
 
-_ROUND = re.compile(r"round_([1-9][0-9]*)")
+_ROUND = re.compile(r"round_([1-9][0-9]*)")  # a round's part of store.SET_NAME
 
 
 def _json(path: Path) -> Any:
@@ -68,12 +68,11 @@ def format_status(rows: list[dict[str, Any]]) -> str:
             labeled += f", {r['skipped']} skipped" if r["skipped"] else ""
         elif r["given"]:
             labeled = "export in the store, not read yet" if r["export"] else "waiting for people's export"
-        figure = "-"
-        if r["undecided_balanced_accuracy"] is not None:
-            figure = f"{r['undecided_balanced_accuracy']:.3f} ({r['rule_balanced_accuracy']:.3f})"
+        model, rule = r["undecided_balanced_accuracy"], r["rule_balanced_accuracy"]
+        figure = "-" if model is None else f"{model:.3f}" + ("" if rule is None else f" ({rule:.3f})")
         table.append(
             [
-                r["set"].replace("_", " "),
+                title(r["set"]),
                 "-" if r["selected"] is None else str(r["selected"]),
                 r["given"] or "-",
                 labeled,

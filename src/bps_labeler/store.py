@@ -21,7 +21,7 @@ import hashlib
 import json
 import os
 import re
-import tempfile
+import secrets
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -114,14 +114,16 @@ def write_once(path: Path, text: str) -> bool:
     """
     if path.exists():  # also spares a read-only store the temporary file
         return False
+    tmp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.", delete=False) as tmp:
-            # the mode a plain open() would give (tempfile's 0600 locked out the lab's other users)
-            os.chmod(tmp.name, 0o666 & ~_umask())
-            tmp.write(text)
-            tmp.flush()
-            os.fsync(tmp.fileno())
+        # mode 0666 less the umask, as a plain open() gives (tempfile's 0600 locked out the lab's
+        # other users); O_EXCL: never another writer's file
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        with os.fdopen(fd, "w") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
     except OSError as exc:
         if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
             raise InputError(
@@ -131,18 +133,12 @@ def write_once(path: Path, text: str) -> bool:
             ) from None
         raise
     try:
-        os.link(tmp.name, path)
+        os.link(tmp, path)
         return True
     except FileExistsError:
         return False
     finally:
-        os.unlink(tmp.name)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+        os.unlink(tmp)
 
 
 @dataclass(frozen=True)
@@ -342,7 +338,7 @@ def hand_out(
         for p in sorted(store.glob("*.json"))
         if p != export
         and not p.name.endswith(".selection.json")
-        and re.sub(r"[^a-z0-9]", "", p.stem.lower()).replace("round0", "round") == name.replace("_", "")
+        and re.sub(r"round0+", "round", re.sub(r"[^a-z0-9]", "", p.stem.lower())) == name.replace("_", "")
     ]
     seen = f" ({', '.join(near)} is there: rename it to {export.name} if it is this set's export)" if near else ""
     raise LabelsPending(

@@ -93,9 +93,10 @@ if selection is None:
     if missing:
         raise InputError(
             f"{len(missing)} of the {len(val)} validation images have no label, e.g. {missing[:3]}: people "
-            f"were not given them ({given_path(name, store)}) and known_answers no longer answers them. "
-            "Every round is scored on the same validation images: restore known_answers, or have people "
-            f"label them and add their records to {export}."
+            f"were not given them ({given_path(name, store)}) and known_answers does not answer them "
+            "(known_answers or the split changed since). Every round is scored on the same validation "
+            f"images: restore known_answers and split, or have people label them and add their records to "
+            f"{export}."
         )
     logging.info("%s: %d image(s) answered by their condition, not given to people", name, len(by_rule))
 report.update(
