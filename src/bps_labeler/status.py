@@ -7,13 +7,15 @@ it answers the same on a clone restored with DVC, and while a run waits for peop
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
-from bps_labeler.store import STORE, VALIDATION, export_path, read_store, title
+from bps_labeler.store import SET_NAME, STORE, VALIDATION, export_path, read_store, title
 
-_ROUND = re.compile(r"round_([1-9][0-9]*)")  # a round's part of store.SET_NAME
+
+def _round(name: str) -> int | None:
+    """The round a set's name is (`round_2` -> 2), or None for the validation set or any other name."""
+    return int(name.removeprefix("round_")) if SET_NAME.fullmatch(name) and name != VALIDATION else None
 
 
 def _json(path: Path) -> Any:
@@ -27,8 +29,8 @@ def set_status(workdir: Path) -> list[dict[str, Any]]:
     """One row per labeled set (the validation images, then each round) the run or the store knows."""
     store = workdir / STORE
     given = read_store(store) if store.is_dir() else {}
-    rounds = {int(m[1]) for p in (workdir / "results").glob("round_*") if (m := _ROUND.fullmatch(p.name))}
-    rounds |= {int(m[1]) for name in given if (m := _ROUND.fullmatch(name))}
+    names = [p.name for p in (workdir / "results").glob("round_*")] + list(given)
+    rounds = {r for r in map(_round, names) if r is not None}
     rows = []
     for name in [VALIDATION, *(f"round_{r}" for r in sorted(rounds))]:
         folder = workdir / "results" / name
