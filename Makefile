@@ -32,7 +32,7 @@ test-fast: $(STAMP)
 
 # A local Label Studio for labeling rounds in the browser (see docs/labeling.md, "Labeling in Label Studio").
 labelstudio: $(STAMP)
-	$(BIN)/python -m bps_labeler.labelstudio_server --port $(or $(PORT),8080)
+	$(BIN)/python -m bps_labeler.labeling.labelstudio_server --port $(or $(PORT),8080)
 
 lint: $(STAMP)
 	$(BIN)/snakemake --lint

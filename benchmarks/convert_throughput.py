@@ -37,10 +37,10 @@ from pathlib import Path
 import pandas as pd
 from PIL import Image
 
-from bps_labeler.convert import Stretch, convert_shard, levels, quality, read_tiff, to_uint8
-from bps_labeler.files import write_new
-from bps_labeler.meta import jpg_name
-from bps_labeler.synthetic import SyntheticSpec, generate
+from bps_labeler.data.convert import Stretch, convert_shard, levels, quality, read_tiff, to_uint8
+from bps_labeler.data.meta import jpg_name
+from bps_labeler.data.synthetic import SyntheticSpec, generate
+from bps_labeler.utils.files import write_new
 
 PARTS = ("decode", "stretch", "measures", "encode", "write")
 

@@ -2,7 +2,7 @@
 
 Takes this checkout's `results/` and `resources/` (run `make run` first), copies them into a git
 clone of the project's committed state, saves them to a local-folder remote
-(`bps_labeler.versioning save`: dvc add + dvc push), clones that again and restores
+(`bps_labeler.workflow.versioning save`: dvc add + dvc push), clones that again and restores
 (`restore`: dvc pull + snakemake --touch), then checks that `snakemake -n` has nothing to do.
 Prints each step's wall time and the remote's size and file count.
 
@@ -54,11 +54,11 @@ def main() -> None:
         for name in ("results", "resources"):
             shutil.copytree(REPO / name, a / name)
         sh([str(Path(py).with_name("dvc")), "remote", "add", "--force", "--default", "bench", str(remote)], a)
-        t_save = sh([py, "-m", "bps_labeler.versioning", "save"], a)
+        t_save = sh([py, "-m", "bps_labeler.workflow.versioning", "save"], a)
         sh(["git", "add", "-A"], a)
         sh(["git", "commit", "--quiet", "-m", "saved"], a)
         sh(["git", "clone", "--quiet", str(a), str(b)], tmp)
-        t_restore = sh([py, "-m", "bps_labeler.versioning", "restore"], b)
+        t_restore = sh([py, "-m", "bps_labeler.workflow.versioning", "restore"], b)
         proc = subprocess.run(
             [str(Path(py).with_name("snakemake")), "-n", "--cores", "1"],
             cwd=b,

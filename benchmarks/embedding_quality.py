@@ -28,18 +28,18 @@ import torch
 import yaml
 from probe import probe
 
-from bps_labeler.annotations import read_truth
-from bps_labeler.classifier import head_features
-from bps_labeler.embed import (
+from bps_labeler.data.images import load_images
+from bps_labeler.data.split import split_filenames
+from bps_labeler.embeddings.embed import (
     EmbedSpec,
     features,
     load_backbone,
     make_backbone,
     train_embeddings,
 )
-from bps_labeler.images import load_images
-from bps_labeler.known_answers import read_known
-from bps_labeler.split import split_filenames
+from bps_labeler.labeling.annotations import read_truth
+from bps_labeler.labeling.known_answers import read_known
+from bps_labeler.models.classifier import head_features
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -2,7 +2,7 @@
 
 For the default run and every generator variant that benchmarks/generator_spread.py built (its
 folders under benchmarks/out/generators/), this takes the pipeline's own SimCLR backbone and the
-classical features of `bps_labeler.foci`, and fits the pipeline's class-balanced linear probe on
+classical features of `bps_labeler.models.foci`, and fits the pipeline's class-balanced linear probe on
 N random labels of undecided pool images (10 draws per N), scoring the undecided validation
 images. The classical features' settings were chosen on the built-in data set only, so the
 variants are data they were not tuned on. Prints the table and the seconds the classical features
@@ -23,13 +23,13 @@ import pools
 import yaml
 from probe import probe
 
-from bps_labeler.annotations import read_truth
-from bps_labeler.classifier import head_features
-from bps_labeler.embed import features, load_backbone
-from bps_labeler.foci import image_features
-from bps_labeler.images import load_images
-from bps_labeler.known_answers import read_known
-from bps_labeler.split import split_filenames
+from bps_labeler.data.images import load_images
+from bps_labeler.data.split import split_filenames
+from bps_labeler.embeddings.embed import features, load_backbone
+from bps_labeler.labeling.annotations import read_truth
+from bps_labeler.labeling.known_answers import read_known
+from bps_labeler.models.classifier import head_features
+from bps_labeler.models.foci import image_features
 
 REPO = pools.REPO
 

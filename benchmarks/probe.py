@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 
-from bps_labeler.classifier import linear_probe
+from bps_labeler.models.classifier import linear_probe
 
 
 def standardize(train: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:

@@ -22,11 +22,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bps_labeler.embed import read_embeddings
-from bps_labeler.figures import embedding_map_figure, gallery_figure, learning_curve_figure, map_coordinates
-from bps_labeler.interactive_map import map_records, spec, write_page
-from bps_labeler.learning_curve import learning_curve
-from bps_labeler.lightly_metadata import metadata_table
+from bps_labeler.data.lightly_metadata import metadata_table
+from bps_labeler.embeddings.embed import read_embeddings
+from bps_labeler.evaluation.learning_curve import learning_curve
+from bps_labeler.report.figures import embedding_map_figure, gallery_figure, learning_curve_figure, map_coordinates
+from bps_labeler.report.interactive_map import map_records, spec, write_page
 
 REPO = Path(__file__).resolve().parents[1]
 

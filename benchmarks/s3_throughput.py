@@ -21,9 +21,9 @@ import boto3
 import pandas as pd
 from moto.server import ThreadedMotoServer
 
-from bps_labeler.convert import Stretch, convert_shard
-from bps_labeler.s3 import S3Location, client, download_shard
-from bps_labeler.synthetic import SyntheticSpec, generate
+from bps_labeler.data.convert import Stretch, convert_shard
+from bps_labeler.data.s3 import S3Location, client, download_shard
+from bps_labeler.data.synthetic import SyntheticSpec, generate
 
 
 def main() -> None:

@@ -39,22 +39,22 @@ def step(name: str, work: Path) -> None:
     meta = pd.read_csv(work / "raw" / "meta.csv")
     jpgs = work / "jpg"
     if name == "convert":
-        from bps_labeler.convert import Stretch, convert_shard
+        from bps_labeler.data.convert import Stretch, convert_shard
 
         manifest = convert_shard(meta, 0, 1, work / "raw" / "tiffs", jpgs, Stretch(), workers=2)
         manifest.to_csv(work / "manifest.tsv", sep="\t", index=False)
         return
     names = sorted(pd.read_csv(work / "manifest.tsv", sep="\t")["filename"])
     if name == "embed":
-        from bps_labeler.embed import EmbedSpec, train_embeddings
+        from bps_labeler.embeddings.embed import EmbedSpec, train_embeddings
 
         cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["embed"]
         spec = EmbedSpec(**{**cfg, "epochs": 1})
         train_embeddings(jpgs, names, spec, work / "embeddings.csv", work / "backbone.pt", threads=2)
         return
     if name == "select":
-        from bps_labeler.embed import read_embeddings
-        from bps_labeler.selection import Pool, select
+        from bps_labeler.embeddings.embed import read_embeddings
+        from bps_labeler.selection.engine import Pool, select
 
         cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["selection"][0]
         files, emb = read_embeddings(work / "embeddings.csv")
@@ -64,7 +64,7 @@ def step(name: str, work: Path) -> None:
         (work / "selected.json").write_text(json.dumps(picked))
         return
     if name == "predict":
-        from bps_labeler.classifier import TrainSpec, predict_proba, train
+        from bps_labeler.models.classifier import TrainSpec, predict_proba, train
 
         truth = pd.read_csv(work / "truth.csv")
         truth["filename"] = truth["filename"].str.replace(".tif", ".jpg", regex=False)
@@ -126,7 +126,7 @@ def main() -> None:
     if args.step:
         step(args.step, args.work)
         return
-    from bps_labeler.synthetic import SyntheticSpec, generate
+    from bps_labeler.data.synthetic import SyntheticSpec, generate
 
     rows = []
     for n in args.sizes:

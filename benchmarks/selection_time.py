@@ -13,7 +13,7 @@ import lightly_mundig
 import numpy as np
 import pandas as pd
 
-from bps_labeler.selection import Pool, select
+from bps_labeler.selection.engine import Pool, select
 
 
 def main() -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bps_labeler.synthetic import SyntheticSpec, generate
+from bps_labeler.data.synthetic import SyntheticSpec, generate
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_BPS = REPO.parent / "shared" / "bps"
@@ -44,7 +44,7 @@ def labelstudio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
     be served. Yields {"url", "token", "token_env", "document_root"}; the token is also exported
     as LABEL_STUDIO_API_KEY for the workflow runs.
     """
-    from bps_labeler.labelstudio_server import start, wait_until_up
+    from bps_labeler.labeling.labelstudio_server import start, wait_until_up
 
     root = tmp_path_factory.getbasetemp()
     with socket.socket() as s:

@@ -9,7 +9,9 @@ from PIL import Image
 from sklearn.metrics import balanced_accuracy_score
 from torch.nn import functional as F
 
-from bps_labeler.classifier import (
+from bps_labeler.data.images import load_images
+from bps_labeler.embeddings.embed import EmbedSpec, eval_transform, read_backbone, train_embeddings
+from bps_labeler.models.classifier import (
     TrackClassifier,
     TrainSpec,
     fit_linear_probe,
@@ -18,9 +20,7 @@ from bps_labeler.classifier import (
     predict_proba,
     train,
 )
-from bps_labeler.embed import EmbedSpec, eval_transform, read_backbone, train_embeddings
-from bps_labeler.foci import image_features
-from bps_labeler.images import load_images
+from bps_labeler.models.foci import image_features
 
 CATS = ("track", "no track")
 

@@ -6,8 +6,9 @@ import json
 
 import pytest
 
-from bps_labeler import experiments, pins, versioning
+from bps_labeler.data import pins
 from bps_labeler.errors import InputError
+from bps_labeler.workflow import experiments, versioning
 
 
 def test_a_setting_that_is_not_yaml_is_named():
@@ -69,7 +70,7 @@ def test_one_command_lists_what_users_run_beside_snakemake(capsys):
 
 def test_status_says_where_each_set_stands(tmp_path, capsys):
     from bps_labeler import cli
-    from bps_labeler.store import give
+    from bps_labeler.labeling.store import give
 
     names = ["a.jpg", "b.jpg"]
     selection = {"round": 1, "selected": [{"filename": n} for n in names]}

@@ -9,9 +9,9 @@ import yaml
 from conftest import REPO
 from workflows import make_workdir, snakemake, tiny_config
 
-from bps_labeler.config_values import check_config_file, coerce, schema_problem
 from bps_labeler.errors import InputError
-from bps_labeler.selection_config import validate_config as validate_selection
+from bps_labeler.selection.config import validate_config as validate_selection
+from bps_labeler.utils.config_values import check_config_file, coerce, schema_problem
 
 SCHEMA = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
 WHERE = "config (workflow/schemas/config.schema.yaml)"

@@ -9,7 +9,7 @@ import yaml
 from conftest import SHARED_BPS
 from PIL import Image
 
-from bps_labeler.convert import (
+from bps_labeler.data.convert import (
     MIN_FOREGROUND,
     QUALITY_COLUMNS,
     Stretch,
@@ -124,7 +124,7 @@ def test_convert_one_of_real_image(tmp_path):
 
 
 def test_quality_measures_flag_the_artefacts():
-    from bps_labeler.synthetic import SyntheticSpec, render_nucleus
+    from bps_labeler.data.synthetic import SyntheticSpec, render_nucleus
 
     def q(artefact, seed=5):
         arr, _ = render_nucleus(np.random.default_rng(seed), "Fe", 0.82, 4, SyntheticSpec(), artefact)
@@ -139,7 +139,7 @@ def test_quality_measures_flag_the_artefacts():
 
 def _passes_default_thresholds(measures: dict[str, float]) -> list[str]:
     """The quality thresholds of config/config.yaml's round 1 that `measures` fails."""
-    from bps_labeler.selection import passes_threshold
+    from bps_labeler.selection.engine import passes_threshold
 
     cfg = yaml.safe_load((Path(__file__).resolve().parents[1] / "config" / "config.yaml").read_text())
     failed = []
@@ -152,7 +152,7 @@ def _passes_default_thresholds(measures: dict[str, float]) -> list[str]:
 
 
 def test_default_thresholds_keep_the_real_image_and_catch_every_synthetic_artefact():
-    from bps_labeler.synthetic import ARTEFACTS, SyntheticSpec, render_nucleus
+    from bps_labeler.data.synthetic import ARTEFACTS, SyntheticSpec, render_nucleus
 
     arr = read_tiff(REAL)  # a clean nucleus with two neighbours cut by the frame, max 2,470
     real = quality(arr, to_uint8(arr, Stretch()))
@@ -194,7 +194,7 @@ def test_converting_again_replaces_the_jpg_and_leaves_its_links_alone(tmp_path):
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int16, np.int32, np.uint64])
 def test_histogram_percentiles_equal_numpys(dtype):
-    from bps_labeler.convert import _percentiles
+    from bps_labeler.data.convert import _percentiles
 
     rng = np.random.default_rng(3)
     for shape in ((1, 1), (7, 9), (178, 196)):
@@ -295,7 +295,7 @@ def test_compiled_stretch_and_measures_equal_their_numpy_formulas(dtype):
 def test_border_of_an_off_centre_field_is_its_first_largest_component():
     """With the centre in the background the largest component stands in for the nucleus; of two
     as large, the first in raster order (as scipy's ndimage.label numbers them)."""
-    from bps_labeler.convert import _central_border_contact
+    from bps_labeler.data.convert import _central_border_contact
 
     arr = np.zeros((20, 20), np.uint16)
     arr[0:3, 0:3] = 100  # first in raster order, in the corner: 8 of its 9 pixels in the frame
@@ -338,7 +338,7 @@ def test_no_space_reported_when_the_file_is_closed_is_a_full_disk_too(tmp_path, 
     import errno
     import os
 
-    from bps_labeler import files
+    from bps_labeler.utils import files
 
     real_close = os.close
 
@@ -372,7 +372,7 @@ def test_flat_frames_are_converted_and_named_in_a_warning(tmp_path, caplog):
     tifffile.imwrite(raw / "real.tif", tifffile.imread(REAL))
     meta = pd.DataFrame({"filename": ["dead.tif", "grey.tif", "real.tif"]})
     convert_shard(meta, 0, 1, raw, tmp_path / "s0", Stretch()).to_csv(tmp_path / "s0.tsv", sep="\t", index=False)
-    with caplog.at_level(logging.WARNING, logger="bps_labeler.convert"):
+    with caplog.at_level(logging.WARNING, logger="bps_labeler.data.convert"):
         merged = merge_shards([tmp_path / "s0.tsv"], [tmp_path / "s0"], tmp_path / "images")
     assert len(merged) == 3 and (merged.set_index("source").loc[["dead.tif", "grey.tif"], "snr"] == 0).all()
     assert (

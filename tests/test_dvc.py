@@ -41,7 +41,7 @@ def run(
 
 
 def versioning(repo: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return run([sys.executable, "-m", "bps_labeler.versioning", *args], repo, check=False, env=env)
+    return run([sys.executable, "-m", "bps_labeler.workflow.versioning", *args], repo, check=False, env=env)
 
 
 def project_with_results(tmp_path: Path, tiny_run: Path, remote: list[list[str]]) -> Path:

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bps_labeler.annotations import filename_of
-from bps_labeler.evaluation import majority_class, with_baselines
-from bps_labeler.known_answers import (
+from bps_labeler.evaluation.baselines import majority_class, with_baselines
+from bps_labeler.labeling.annotations import filename_of
+from bps_labeler.labeling.known_answers import (
     KnownAnswer,
     conflicts,
     known_labels,

@@ -10,7 +10,7 @@ import pytest
 from workflows import REPO, snakemake
 
 from bps_labeler.errors import InputError
-from bps_labeler.experiments import apply_settings, compare, parse_settings, prepare, run
+from bps_labeler.workflow.experiments import apply_settings, compare, parse_settings, prepare, run
 
 
 def test_settings_are_dotted_keys_with_yaml_values():

@@ -1,7 +1,7 @@
 """A run killed with kill -9 inside each long rule, then a plain rerun: same results, nothing lost.
 
 Snakemake leaves its lock behind when killed; the workflow recognises a lock no live Snakemake
-process holds and removes it (bps_labeler.locks), while a second run started beside a live one
+process holds and removes it (bps_labeler.workflow.locks), while a second run started beside a live one
 still gets Snakemake's refusal.
 """
 

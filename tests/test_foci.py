@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from bps_labeler.foci import NAMES, best_line, detect_foci, line_features
+from bps_labeler.models.foci import NAMES, best_line, detect_foci, line_features
 
 
 def nucleus(spots: list[tuple[float, float]], seed: int = 0) -> np.ndarray:

@@ -10,9 +10,9 @@ import httpx
 import pytest
 from PIL import Image
 
-from bps_labeler.annotations import filename_of, from_full_export, resolve, run_image_folders
 from bps_labeler.errors import InputError
-from bps_labeler.labelstudio import (
+from bps_labeler.labeling.annotations import filename_of, from_full_export, resolve, run_image_folders
+from bps_labeler.labeling.labelstudio import (
     LabelStudioSpec,
     choice_result,
     collect_labels,

@@ -3,8 +3,8 @@ import sys
 
 import pytest
 
-from bps_labeler import logs
 from bps_labeler.errors import InputError
+from bps_labeler.workflow import logs
 
 
 @pytest.fixture
@@ -19,8 +19,8 @@ def job_log(tmp_path, monkeypatch):
 
 def test_our_warnings_reach_the_console_and_the_log(job_log, capsys):
     logs.to_file(job_log)
-    logging.getLogger("bps_labeler.selection").warning("threshold leaves out 75 of 100")
-    logging.getLogger("bps_labeler.selection").info("threshold leaves out 5 of 100")
+    logging.getLogger("bps_labeler.selection.engine").warning("threshold leaves out 75 of 100")
+    logging.getLogger("bps_labeler.selection.engine").info("threshold leaves out 5 of 100")
     logging.getLogger("lightning").warning("deprecated thing")
     for h in logging.getLogger().handlers:
         h.flush()

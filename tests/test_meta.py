@@ -2,8 +2,8 @@ import pandas as pd
 import pytest
 from conftest import SHARED_BPS, write_csv
 
+from bps_labeler.data.meta import filter_meta, read_meta
 from bps_labeler.errors import InputError
-from bps_labeler.meta import filter_meta, read_meta
 
 HEADER = "filename,dose_Gy,particle_type,hr_post_exposure\n"
 ROW = "P242_73665006707-A6_003_013_proj.tif,0.82,Fe,4\n"

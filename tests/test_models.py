@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 import torch
 
-from bps_labeler.annotations import read_truth
-from bps_labeler.classifier import TrainSpec, load, metrics, predict_proba, train
-from bps_labeler.convert import Stretch, convert_shard
-from bps_labeler.embed import EmbedSpec, load_backbone, read_embeddings, train_embeddings
+from bps_labeler.data.convert import Stretch, convert_shard
+from bps_labeler.data.images import foci_map, load_images
+from bps_labeler.embeddings.embed import EmbedSpec, load_backbone, read_embeddings, train_embeddings
 from bps_labeler.errors import InputError
-from bps_labeler.images import foci_map, load_images
+from bps_labeler.labeling.annotations import read_truth
+from bps_labeler.models.classifier import TrainSpec, load, metrics, predict_proba, train
 
 CATS = ("track", "no track")
 
@@ -153,8 +153,8 @@ def test_a_pool_is_embedded_and_predicted_a_chunk_at_a_time_with_the_same_result
     jpgs, embedded, tmp_path, monkeypatch
 ):
     """At 60,000 images the pool cannot sit in memory: chunks must give what one pass gives."""
-    import bps_labeler.images as images_mod
-    from bps_labeler.embed import features, features_of_files
+    import bps_labeler.data.images as images_mod
+    from bps_labeler.embeddings.embed import features, features_of_files
 
     image_dir, names, truth = jpgs
     out, _ = embedded
@@ -178,8 +178,8 @@ def test_a_pool_is_embedded_and_predicted_a_chunk_at_a_time_with_the_same_result
 
     monkeypatch.setattr(images_mod, "CHUNK", 7)
     monkeypatch.setattr(images_mod.chunks, "__defaults__", (7,))
-    monkeypatch.setattr("bps_labeler.embed.load_images", counting_load)
-    monkeypatch.setattr("bps_labeler.classifier.load_images", counting_load)
+    monkeypatch.setattr("bps_labeler.embeddings.embed.load_images", counting_load)
+    monkeypatch.setattr("bps_labeler.models.classifier.load_images", counting_load)
     chunked = features_of_files(net, image_dir, names, saved["input_size"], saved["foci_channel"])
     np.testing.assert_allclose(chunked, whole, rtol=1e-4, atol=1e-5)
     assert max(loaded) == 7 and sum(loaded) == len(names)  # never more than a chunk decoded at once
@@ -189,7 +189,7 @@ def test_a_pool_is_embedded_and_predicted_a_chunk_at_a_time_with_the_same_result
 
 
 def test_simclr_trains_on_a_seeded_sample_and_embeds_every_image(jpgs, tmp_path, caplog):
-    from bps_labeler.embed import training_sample
+    from bps_labeler.embeddings.embed import training_sample
 
     image_dir, names, _ = jpgs
     names = sorted(names)
@@ -206,7 +206,7 @@ def test_simclr_trains_on_a_seeded_sample_and_embeds_every_image(jpgs, tmp_path,
 
 def test_a_full_disk_while_saving_a_model_is_one_line_and_leaves_no_half_file(small_disk):
     """PyTorch says "unexpected pos 576 vs 534" when the disk fills up; the user reads why."""
-    from bps_labeler.files import write_or_explain
+    from bps_labeler.utils.files import write_or_explain
 
     weights = {"w": torch.zeros(100_000)}  # 400 kB: more than the disk holds
     with pytest.raises(InputError, match=r"small: the disk is full \(writing backbone.pt\)"):

@@ -4,7 +4,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bps_labeler.annotations import (
+from bps_labeler.errors import InputError
+from bps_labeler.labeling.annotations import (
     filename_of,
     folder_of,
     from_full_export,
@@ -18,8 +19,7 @@ from bps_labeler.annotations import (
     unlabeled_message,
     write_records,
 )
-from bps_labeler.errors import InputError
-from bps_labeler.predictions import active_learning_scores, read_predictions, write_predictions
+from bps_labeler.models.predictions import active_learning_scores, read_predictions, write_predictions
 
 CATS = ("track", "no track")
 

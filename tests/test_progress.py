@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 from types import SimpleNamespace
 
-from bps_labeler.convert import Stretch, convert_shard
-from bps_labeler.epoch_progress import EpochProgress
-from bps_labeler.progress import Progress, duration
+from bps_labeler.data.convert import Stretch, convert_shard
+from bps_labeler.utils.epoch_progress import EpochProgress
+from bps_labeler.utils.progress import Progress, duration
 
 
 class Clock:
@@ -56,6 +56,6 @@ def test_one_line_per_epoch_with_the_loss(caplog):
 
 def test_conversion_logs_its_progress(tiny_dataset, tmp_path, caplog):
     raw, _, meta = tiny_dataset
-    with caplog.at_level(logging.INFO, logger="bps_labeler.convert"):
+    with caplog.at_level(logging.INFO, logger="bps_labeler.data.convert"):
         rows = convert_shard(meta, 0, 1, raw, tmp_path / "jpg", Stretch())
     assert caplog.messages[-1].startswith(f"convert shard 0: {len(rows)} / {len(rows)} images (100 %)")

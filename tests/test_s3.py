@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 import tifffile
 
-from bps_labeler import s3 as s3mod
-from bps_labeler.datasource import Datasource, data_files, publish
+from bps_labeler.data import s3 as s3mod
+from bps_labeler.data.s3 import S3Location, download_shard, fetch_meta
 from bps_labeler.errors import InputError
-from bps_labeler.s3 import S3Location, download_shard, fetch_meta
+from bps_labeler.publish.datasource import Datasource, data_files, publish
 
 
 def loc(moto_s3, **kw) -> S3Location:
@@ -171,7 +171,7 @@ def test_downloads_survive_throttling_resets_and_short_bodies(moto_s3, tiny_data
 
 
 def test_images_pinned_by_checksum_say_what_changed_in_the_bucket(moto_s3, tiny_dataset, tmp_path):
-    from bps_labeler.pins import pins_from_manifests
+    from bps_labeler.data.pins import pins_from_manifests
 
     _, _, meta = tiny_dataset
     names = sorted(meta["filename"])[:4]

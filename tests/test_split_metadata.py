@@ -3,9 +3,9 @@ import json
 import pandas as pd
 import pytest
 
+from bps_labeler.data.lightly_metadata import SCHEMA, metadata_table, write_metadata
+from bps_labeler.data.split import stratified_split
 from bps_labeler.errors import InputError
-from bps_labeler.lightly_metadata import SCHEMA, metadata_table, write_metadata
-from bps_labeler.split import stratified_split
 
 
 def test_split_is_stratified_and_seeded(tiny_dataset):
@@ -77,7 +77,7 @@ def test_lightly_metadata_files(tmp_path, tiny_dataset):
 
 
 def test_a_fixed_number_of_validation_images_stratified_by_condition():
-    from bps_labeler.split import stratified_split
+    from bps_labeler.data.split import stratified_split
 
     rows = [(f"{p}_{d}_{i}.tif", d, p, 4) for p, d, n in (("Fe", 0.82, 300), ("X-ray", 1.0, 100)) for i in range(n)]
     meta = pd.DataFrame(rows, columns=["filename", "dose_Gy", "particle_type", "hr_post_exposure"])

@@ -9,10 +9,9 @@ import subprocess
 
 import pytest
 
-from bps_labeler.config_values import coerce
+from bps_labeler.data.split import stratified_split
 from bps_labeler.errors import InputError
-from bps_labeler.split import stratified_split
-from bps_labeler.store import (
+from bps_labeler.labeling.store import (
     LabelsPending,
     check_in_pool,
     check_labeler,
@@ -26,6 +25,7 @@ from bps_labeler.store import (
     read_store,
     write_once,
 )
+from bps_labeler.utils.config_values import coerce
 
 
 def test_write_once_never_replaces_a_file(tmp_path):

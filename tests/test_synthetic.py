@@ -5,8 +5,8 @@ import numpy as np
 import pandas as pd
 import tifffile
 
-from bps_labeler.meta import read_meta
-from bps_labeler.synthetic import CONDITIONS, SyntheticSpec, generate
+from bps_labeler.data.meta import read_meta
+from bps_labeler.data.synthetic import CONDITIONS, SyntheticSpec, generate
 
 NAME = re.compile(r"^P\d{3}_\d{11}-[A-H]\d{1,2}_\d{3}_\d{3}_proj\.tif$")
 
@@ -51,7 +51,7 @@ def test_truth_is_separate_and_plausible(tiny_dataset):
 def test_hit_rate_and_foci_follow_dose():
     rows = []
     spec = SyntheticSpec(n_images=17 * 30, seed=1, artefact_fraction=0.0)
-    from bps_labeler.synthetic import render_nucleus
+    from bps_labeler.data.synthetic import render_nucleus
 
     for i in range(spec.n_images):
         _, p, d, h = CONDITIONS[i % 17]
@@ -89,7 +89,7 @@ def test_workers_change_nothing_but_the_time(tmp_path):
 
 
 def test_generator_knobs_change_what_they_say_and_the_defaults_change_nothing():
-    from bps_labeler.synthetic import render_nucleus
+    from bps_labeler.data.synthetic import render_nucleus
 
     def fe_hits(**knobs):
         spec = SyntheticSpec(artefact_fraction=0.0, **knobs)

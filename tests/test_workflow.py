@@ -14,7 +14,7 @@ import yaml
 from conftest import REPO
 from workflows import SNAKEMAKE, make_workdir, only_look, snakemake, tiny_config
 
-from bps_labeler.status import format_status, set_status
+from bps_labeler.workflow.status import format_status, set_status
 
 pytestmark = pytest.mark.workflow
 

@@ -1,7 +1,7 @@
 """bps-labeler: what users run beside Snakemake, under one name.
 
 Each subcommand is the module it names, with that module's own options (`bps-labeler save
---help`); the old spellings (`python -m bps_labeler.versioning save`, `make labelstudio`) stay.
+--help`); the old spellings (`python -m bps_labeler.workflow.versioning save`, `make labelstudio`) stay.
 """
 
 from __future__ import annotations
@@ -17,17 +17,17 @@ from bps_labeler.errors import exit_status
 #: subcommand -> (module whose main() runs it, arguments put first, what it is for)
 COMMANDS: dict[str, tuple[str, list[str], str]] = {
     "status": ("bps_labeler.cli", [], "each set's state: selected, given to people, labeled, model, figures"),
-    "labelstudio": ("bps_labeler.labelstudio_server", [], "start a local Label Studio to label rounds in"),
-    "save": ("bps_labeler.versioning", ["save"], "save results/ and resources/ to the DVC remote"),
-    "restore": ("bps_labeler.versioning", ["restore"], "restore a run from the DVC remote in a fresh clone"),
-    "experiment": ("bps_labeler.experiments", [], "retrain with changed settings beside the main run"),
-    "pins": ("bps_labeler.pins", [], "pin the checksums of the images an S3 run downloaded"),
-    "synthesize": ("bps_labeler.synthetic", [], "write a synthetic BPS-like data set (meta.csv and TIFFs)"),
+    "labelstudio": ("bps_labeler.labeling.labelstudio_server", [], "start a local Label Studio to label rounds in"),
+    "save": ("bps_labeler.workflow.versioning", ["save"], "save results/ and resources/ to the DVC remote"),
+    "restore": ("bps_labeler.workflow.versioning", ["restore"], "restore a run from the DVC remote in a fresh clone"),
+    "experiment": ("bps_labeler.workflow.experiments", [], "retrain with changed settings beside the main run"),
+    "pins": ("bps_labeler.data.pins", [], "pin the checksums of the images an S3 run downloaded"),
+    "synthesize": ("bps_labeler.data.synthetic", [], "write a synthetic BPS-like data set (meta.csv and TIFFs)"),
 }
 
 
 def status_main(argv: list[str] | None = None) -> int:
-    from bps_labeler.status import format_status, set_status
+    from bps_labeler.workflow.status import format_status, set_status
 
     parser = argparse.ArgumentParser(prog="bps-labeler status", description=COMMANDS["status"][2])
     parser.add_argument("--directory", "-d", type=Path, default=Path.cwd(), help="the run's folder (default: here)")

@@ -3,7 +3,7 @@
 #   labelstudio  people label in a Label Studio server; the export is kept in the label store
 #   file         people's Label Studio export, dropped in the label store (annotations/)
 # People's exports and the selections they were given live in the label store, annotations/,
-# which no rule writes as an output: Snakemake cannot delete them (src/bps_labeler/store.py).
+# which no rule writes as an output: Snakemake cannot delete them (src/bps_labeler/labeling/store.py).
 # results/*/annotations.json are derived from the store and can always be rebuilt.
 
 BACKEND = config["annotation"]["backend"]

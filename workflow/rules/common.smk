@@ -21,13 +21,13 @@ os.environ.setdefault("BPS_LABELER_SRC", str(Path(workflow.basedir).parent))
 
 import yaml
 
-from bps_labeler.config_values import check_config_file, coerce, schema_problem, sort_keys
+from bps_labeler.utils.config_values import check_config_file, coerce, schema_problem, sort_keys
 from bps_labeler.errors import InputError
-from bps_labeler.locks import only_looks, take_over
-from bps_labeler.logs import explain_killed
-from bps_labeler.selection_config import schema as _selection_schema
-from bps_labeler.selection_config import validate_config as _validate_selection
-from bps_labeler.store import (
+from bps_labeler.workflow.locks import only_looks, take_over
+from bps_labeler.workflow.logs import explain_killed
+from bps_labeler.selection.config import schema as _selection_schema
+from bps_labeler.selection.config import validate_config as _validate_selection
+from bps_labeler.labeling.store import (
     COMMAND_ENV,
     STORE,
     check_labeler,
@@ -253,7 +253,8 @@ report_kept_rounds()
 
 def remove_stale_locks():
     """A run killed on this machine (kill -9, power loss) leaves Snakemake's lock: a plain rerun
-    removes it and resumes, when no Snakemake process works here any more (bps_labeler.locks)."""
+    removes it and resumes, when no Snakemake process works here any more (bps_labeler.workflow.locks).
+    """
     if not MAIN_PROCESS or only_looks(sys.argv):  # a dry run, --lint, --summary write nothing
         return
     for lock in take_over(Path.cwd()):
@@ -376,6 +377,6 @@ def final_targets():
 
 
 onerror:
-    # a job killed by a signal cannot say why itself: name the likely cause (bps_labeler.logs)
+    # a job killed by a signal cannot say why itself: name the likely cause (bps_labeler.workflow.logs)
     for _line in explain_killed(log):
         print(_line, file=sys.stderr)

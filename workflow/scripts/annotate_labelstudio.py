@@ -9,17 +9,17 @@ import json
 import logging
 from pathlib import Path
 
-from bps_labeler import logs
+from bps_labeler.workflow import logs
 
 # the job's log first: a Ctrl-C or a failure while the libraries load lands in it too
 logs.to_file(snakemake.log[0])
 
-from bps_labeler.annotations import read_labels, read_truth
+from bps_labeler.data.lightly_metadata import metadata_table
 from bps_labeler.errors import InputError
-from bps_labeler.labelstudio import LabelStudioSpec, collect_labels, task_data
-from bps_labeler.lightly_metadata import metadata_table
-from bps_labeler.predictions import read_predictions
-from bps_labeler.store import export_path, give, given_path, read_given, resume_hint, set_images, write_once
+from bps_labeler.labeling.annotations import read_labels, read_truth
+from bps_labeler.labeling.labelstudio import LabelStudioSpec, collect_labels, task_data
+from bps_labeler.labeling.store import export_path, give, given_path, read_given, resume_hint, set_images, write_once
+from bps_labeler.models.predictions import read_predictions
 
 inputs = snakemake.input
 categories = tuple(snakemake.params.categories)

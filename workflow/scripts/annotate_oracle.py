@@ -2,14 +2,14 @@
 
 from pathlib import Path
 
-from bps_labeler import logs
+from bps_labeler.workflow import logs
 
 # the job's log first: a Ctrl-C or a failure while the libraries load lands in it too
 logs.to_file(snakemake.log[0])
 
-from bps_labeler.annotations import check_truth_categories, oracle_records, read_truth, write_records
-from bps_labeler.selection import read_selected
-from bps_labeler.split import split_filenames
+from bps_labeler.data.split import split_filenames
+from bps_labeler.labeling.annotations import check_truth_categories, oracle_records, read_truth, write_records
+from bps_labeler.selection.engine import read_selected
 
 if "selection" in snakemake.input.keys():
     filenames = read_selected(Path(snakemake.input.selection))

@@ -9,12 +9,14 @@ import json
 import logging
 from pathlib import Path
 
-from bps_labeler import logs
+from bps_labeler.workflow import logs
 
 # the job's log first: a Ctrl-C or a failure while the libraries load lands in it too
 logs.to_file(snakemake.log[0])
 
-from bps_labeler.annotations import (
+from bps_labeler.data.split import split_filenames
+from bps_labeler.errors import InputError
+from bps_labeler.labeling.annotations import (
     NotInSelection,
     filename_of,
     is_full_export,
@@ -24,10 +26,8 @@ from bps_labeler.annotations import (
     unlabeled_message,
     write_records,
 )
-from bps_labeler.errors import InputError
-from bps_labeler.known_answers import conflicts
-from bps_labeler.split import split_filenames
-from bps_labeler.store import give, given_path, read_given, set_images, title
+from bps_labeler.labeling.known_answers import conflicts
+from bps_labeler.labeling.store import give, given_path, read_given, set_images, title
 
 inputs = snakemake.input
 annotation = snakemake.config["annotation"]

@@ -4,12 +4,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from bps_labeler import logs
+from bps_labeler.workflow import logs
 
 # the job's log first: a Ctrl-C or a failure while the libraries load lands in it too
 logs.to_file(snakemake.log[0])
 
-from bps_labeler.convert import Stretch, convert_shard
+from bps_labeler.data.convert import Stretch, convert_shard
 
 cfg = snakemake.params.convert
 meta = pd.read_csv(snakemake.input.meta)

@@ -4,14 +4,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from bps_labeler import logs
+from bps_labeler.workflow import logs
 
 # the job's log first: a Ctrl-C or a failure while the libraries load lands in it too
 logs.to_file(snakemake.log[0])
 
-from bps_labeler.convert import shard_of
-from bps_labeler.pins import read_pins
-from bps_labeler.s3 import S3Location, download_shard
+from bps_labeler.data.convert import shard_of
+from bps_labeler.data.pins import read_pins
+from bps_labeler.data.s3 import S3Location, download_shard
 
 cfg = snakemake.params.s3
 meta = pd.read_csv(snakemake.input.meta)

@@ -2,13 +2,13 @@
 
 from pathlib import Path
 
-from bps_labeler import logs
+from bps_labeler.workflow import logs
 
 # the job's log first: a Ctrl-C or a failure while the libraries load lands in it too
 logs.to_file(snakemake.log[0])
 
-from bps_labeler.embed import EmbedSpec, train_embeddings
-from bps_labeler.split import split_filenames
+from bps_labeler.data.split import split_filenames
+from bps_labeler.embeddings.embed import EmbedSpec, train_embeddings
 
 train_embeddings(
     Path(snakemake.params.image_dir),

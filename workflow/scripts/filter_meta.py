@@ -2,13 +2,13 @@
 
 import logging
 
-from bps_labeler import logs
+from bps_labeler.workflow import logs
 
 # the job's log first: a Ctrl-C or a failure while the libraries load lands in it too
 logs.to_file(snakemake.log[0])
 
-from bps_labeler.meta import filter_meta, read_meta, stem
-from bps_labeler.store import STORE, fixed_split
+from bps_labeler.data.meta import filter_meta, read_meta, stem
+from bps_labeler.labeling.store import STORE, fixed_split
 
 meta = read_meta(snakemake.input.meta)
 # images people were given stay in the pool whatever the cap's shares (read at run time, as the

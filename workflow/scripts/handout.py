@@ -8,13 +8,13 @@ there.
 import json
 from pathlib import Path
 
-from bps_labeler import logs
+from bps_labeler.workflow import logs
 
 # the job's log first: a Ctrl-C or a failure while the libraries load lands in it too
 logs.to_file(snakemake.log[0])
 
-from bps_labeler.annotations import read_labels
-from bps_labeler.store import export_path, hand_out, set_images
+from bps_labeler.labeling.annotations import read_labels
+from bps_labeler.labeling.store import export_path, hand_out, set_images
 
 store = Path(snakemake.params.store)
 name = snakemake.params.set

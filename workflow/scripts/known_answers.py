@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from bps_labeler import logs
+from bps_labeler.workflow import logs
 
 # the job's log first: a Ctrl-C or a failure while the libraries load lands in it too
 logs.to_file(snakemake.log[0])
 
-from bps_labeler.annotations import write_records
-from bps_labeler.known_answers import parse, rule_records
+from bps_labeler.labeling.annotations import write_records
+from bps_labeler.labeling.known_answers import parse, rule_records
 
 meta = pd.read_csv(snakemake.input.meta)
 records = rule_records(meta, parse(snakemake.params.known_answers), snakemake.params.image_root)

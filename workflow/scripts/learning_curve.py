@@ -2,12 +2,12 @@
 
 from pathlib import Path
 
-from bps_labeler import logs
+from bps_labeler.workflow import logs
 
 # the job's log first: a Ctrl-C or a failure while the libraries load lands in it too
 logs.to_file(snakemake.log[0])
 
-from bps_labeler.learning_curve import learning_curve, write
+from bps_labeler.evaluation.learning_curve import learning_curve, write
 
 write(
     learning_curve([Path(p) for p in snakemake.input.metrics]),

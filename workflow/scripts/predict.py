@@ -10,15 +10,15 @@ from pathlib import Path
 
 import numpy as np
 
-from bps_labeler import logs
+from bps_labeler.workflow import logs
 
 # the job's log first: a Ctrl-C or a failure while the libraries load lands in it too
 logs.to_file(snakemake.log[0])
 
-from bps_labeler.annotations import read_labels
-from bps_labeler.classifier import load, predict_proba
-from bps_labeler.predictions import write_predictions
-from bps_labeler.split import split_filenames
+from bps_labeler.data.split import split_filenames
+from bps_labeler.labeling.annotations import read_labels
+from bps_labeler.models.classifier import load, predict_proba
+from bps_labeler.models.predictions import write_predictions
 
 filenames = split_filenames(Path(snakemake.input.split), "train")
 model = load(Path(snakemake.input.model))

@@ -2,13 +2,13 @@
 
 from pathlib import Path
 
-from bps_labeler import logs
+from bps_labeler.workflow import logs
 
 # the job's log first: a Ctrl-C or a failure while the libraries load lands in it too
 logs.to_file(snakemake.log[0])
 
-from bps_labeler.datasource import Datasource, data_files, prediction_files, publish
-from bps_labeler.split import split_filenames
+from bps_labeler.data.split import split_filenames
+from bps_labeler.publish.datasource import Datasource, data_files, prediction_files, publish
 
 cfg = snakemake.params.datasource
 ds = Datasource(cfg["uri"], endpoint_url=cfg.get("endpoint_url"), region=cfg["region"])

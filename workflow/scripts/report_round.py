@@ -5,17 +5,17 @@ from pathlib import Path
 
 import pandas as pd
 
-from bps_labeler import logs
+from bps_labeler.workflow import logs
 
 # the job's log first: a Ctrl-C or a failure while the libraries load lands in it too
 logs.to_file(snakemake.log[0])
 
-from bps_labeler.annotations import read_labels
-from bps_labeler.embed import read_embeddings
-from bps_labeler.figures import confusion_figure, embedding_map_figure, gallery_figure, left_out, map_coordinates
-from bps_labeler.interactive_map import map_records, spec, write_page
-from bps_labeler.lightly_metadata import metadata_table
-from bps_labeler.predictions import active_learning_scores, read_predictions
+from bps_labeler.data.lightly_metadata import metadata_table
+from bps_labeler.embeddings.embed import read_embeddings
+from bps_labeler.labeling.annotations import read_labels
+from bps_labeler.models.predictions import active_learning_scores, read_predictions
+from bps_labeler.report.figures import confusion_figure, embedding_map_figure, gallery_figure, left_out, map_coordinates
+from bps_labeler.report.interactive_map import map_records, spec, write_page
 
 round_ = int(snakemake.wildcards.round)
 categories = tuple(snakemake.params.categories)

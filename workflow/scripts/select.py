@@ -3,16 +3,17 @@
 import logging
 from pathlib import Path
 
-from bps_labeler import logs
+from bps_labeler.workflow import logs
 
 # the job's log first: a Ctrl-C or a failure while the libraries load lands in it too
 logs.to_file(snakemake.log[0])
 
-from bps_labeler.embed import read_embeddings
-from bps_labeler.known_answers import read_known
-from bps_labeler.lightly_metadata import metadata_table
-from bps_labeler.predictions import read_predictions
-from bps_labeler.selection import (
+from bps_labeler.data.lightly_metadata import metadata_table
+from bps_labeler.embeddings.embed import read_embeddings
+from bps_labeler.labeling.known_answers import read_known
+from bps_labeler.labeling.store import check_in_pool, given_path, kept_selection, set_name
+from bps_labeler.models.predictions import read_predictions
+from bps_labeler.selection.engine import (
     Pool,
     PoolExhausted,
     read_selected,
@@ -21,7 +22,6 @@ from bps_labeler.selection import (
     selection_record,
     write_selection,
 )
-from bps_labeler.store import check_in_pool, given_path, kept_selection, set_name
 
 round_ = int(snakemake.wildcards.round)
 store = Path(snakemake.params.store)

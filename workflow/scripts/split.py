@@ -5,13 +5,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from bps_labeler import logs
+from bps_labeler.workflow import logs
 
 # the job's log first: a Ctrl-C or a failure while the libraries load lands in it too
 logs.to_file(snakemake.log[0])
 
-from bps_labeler.split import stratified_split
-from bps_labeler.store import fixed_split
+from bps_labeler.data.split import stratified_split
+from bps_labeler.labeling.store import fixed_split
 
 fixed = fixed_split(Path(snakemake.params.store))
 split = stratified_split(

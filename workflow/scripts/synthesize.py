@@ -2,12 +2,12 @@
 
 from pathlib import Path
 
-from bps_labeler import logs
+from bps_labeler.workflow import logs
 
 # the job's log first: a Ctrl-C or a failure while the libraries load lands in it too
 logs.to_file(snakemake.log[0])
 
-from bps_labeler.synthetic import SyntheticSpec, generate
+from bps_labeler.data.synthetic import SyntheticSpec, generate
 
 generate(
     Path(snakemake.output.meta).parent,

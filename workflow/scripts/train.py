@@ -6,22 +6,22 @@ from pathlib import Path
 
 import pandas as pd
 
-from bps_labeler import logs
+from bps_labeler.workflow import logs
 
 # the job's log first: a Ctrl-C or a failure while the libraries load lands in it too
 logs.to_file(snakemake.log[0])
 
-from bps_labeler.annotations import read_labels
-from bps_labeler.classifier import (
+from bps_labeler.data.split import split_filenames
+from bps_labeler.evaluation.baselines import majority_class, with_baselines
+from bps_labeler.labeling.annotations import read_labels
+from bps_labeler.labeling.known_answers import conflicts, rule_probabilities, training_sample
+from bps_labeler.models.classifier import (
     TrainSpec,
     metrics,
     predict_proba,
     train,
     write_metrics,
 )
-from bps_labeler.evaluation import majority_class, with_baselines
-from bps_labeler.known_answers import conflicts, rule_probabilities, training_sample
-from bps_labeler.split import split_filenames
 
 categories = tuple(snakemake.params.categories)
 settings = dict(snakemake.params.train)

@@ -14,8 +14,8 @@ commit names. Nothing changed by hand is overwritten: a tracked file edited here
 annotations.json, say) stops the pull (DVC refuses to remove unsaved files), and the message says
 how to keep it.
 
-    python -m bps_labeler.versioning save       # dvc add + dvc push; then git commit the .dvc files
-    python -m bps_labeler.versioning restore    # dvc pull + snakemake --touch: nothing to recompute
+    python -m bps_labeler.workflow.versioning save       # dvc add + dvc push; then git commit the .dvc files
+    python -m bps_labeler.workflow.versioning restore    # dvc pull + snakemake --touch: nothing to recompute
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ def _explain(action: str, proc: subprocess.CompletedProcess, repo: Path) -> Inpu
         return InputError(
             f"dvc {action}: these tracked files were changed here and differ from the commit: "
             f"{changed or out.strip()[-500:]}. Nothing was overwritten. To keep them, save them "
-            "(python -m bps_labeler.versioning save) and commit the .dvc files; to drop them, "
+            "(python -m bps_labeler.workflow.versioning save) and commit the .dvc files; to drop them, "
             "move them away and restore again."
         )
     if "does not exist" in out and ("remote" in out.lower() or "bucket" in out.lower()):

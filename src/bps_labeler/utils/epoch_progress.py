@@ -1,6 +1,6 @@
 """A progress line per epoch of a Lightning fit (SimCLR, fine-tuning), in the job's log.
 
-Apart from bps_labeler.progress so that jobs without a network (downloads, conversion) do not
+Apart from bps_labeler.utils.progress so that jobs without a network (downloads, conversion) do not
 import Lightning.
 """
 
@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import lightning as L
 
-from bps_labeler.progress import Progress
+from bps_labeler.utils.progress import Progress
 
 
 class EpochProgress(L.Callback):

@@ -10,7 +10,7 @@ from pathlib import Path
 from types import TracebackType
 
 from bps_labeler.errors import InputError
-from bps_labeler.files import NO_SPACE, disk_full
+from bps_labeler.utils.files import NO_SPACE, disk_full
 
 
 def to_file(path: str | Path) -> None:

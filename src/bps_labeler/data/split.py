@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from bps_labeler.data.meta import jpg_name
 from bps_labeler.errors import InputError
-from bps_labeler.meta import jpg_name
 
 CONDITION = ["particle_type", "dose_Gy", "hr_post_exposure"]
 

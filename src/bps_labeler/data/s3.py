@@ -27,10 +27,10 @@ from botocore.exceptions import (
     ResponseStreamingError,
 )
 
+from bps_labeler.data.pins import changed
 from bps_labeler.errors import InputError
-from bps_labeler.files import link_or_copy
-from bps_labeler.pins import changed
-from bps_labeler.progress import Progress
+from bps_labeler.utils.files import link_or_copy
+from bps_labeler.utils.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -199,7 +199,7 @@ def download_shard(
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    from bps_labeler.convert import check_tiff
+    from bps_labeler.data.convert import check_tiff
 
     dst_dir.mkdir(parents=True, exist_ok=True)
     if out_dir is not None:
@@ -242,7 +242,7 @@ def download_shard(
                 f"{len(differ)} image(s) in s3://{loc.bucket}/{loc.prefix} differ from the pinned "
                 f"checksums (source.s3.pins): {', '.join(differ[:10])}{' ...' if len(differ) > 10 else ''}. "
                 "The bucket's copies changed since they were pinned: restore the pinned files (dvc "
-                "pull), or pin the new ones on purpose (python -m bps_labeler.pins)."
+                "pull), or pin the new ones on purpose (python -m bps_labeler.data.pins)."
             )
     missing = [r["filename"] for r in rows if r["status"] == "missing"]
     if missing:

@@ -24,7 +24,7 @@ import pandas as pd
 import tifffile
 from scipy import ndimage
 
-from bps_labeler.meta import META_COLUMNS
+from bps_labeler.data.meta import META_COLUMNS
 
 #: The 17 real conditions and the plate that holds each one (plate and condition are confounded).
 CONDITIONS: tuple[tuple[str, str, float, int], ...] = (

@@ -5,7 +5,7 @@
 the config. Every download is checked against it: an image whose bytes changed in the bucket stops
 the run with the list of what changed, rather than training on other data under the same name.
 
-    python -m bps_labeler.pins resources/raw/shards/download_*.tsv > config/bps-pins.tsv
+    python -m bps_labeler.data.pins resources/raw/shards/download_*.tsv > config/bps-pins.tsv
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from bps_labeler.s3 import S3Location, client, explain, is_missing, is_s3_uri, sha256_file
+from bps_labeler.data.s3 import S3Location, client, explain, is_missing, is_s3_uri, sha256_file
 
 log = logging.getLogger(__name__)
 MARKER_DIR = ".bps-labeler"

@@ -24,13 +24,13 @@ from torch.nn import functional as F
 from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import v2 as T
 
-from bps_labeler.accelerator import check_accelerator
-from bps_labeler.embed import NORMALIZE, eval_transform, make_backbone, read_backbone
-from bps_labeler.epoch_progress import EpochProgress
+from bps_labeler.data.images import ImageList, chunks, load_images
+from bps_labeler.embeddings.embed import NORMALIZE, eval_transform, make_backbone, read_backbone
 from bps_labeler.errors import InputError
-from bps_labeler.files import write_or_explain
-from bps_labeler.foci import image_features
-from bps_labeler.images import ImageList, chunks, load_images
+from bps_labeler.models.foci import image_features
+from bps_labeler.utils.accelerator import check_accelerator
+from bps_labeler.utils.epoch_progress import EpochProgress
+from bps_labeler.utils.files import write_or_explain
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ class TrainSpec:
     #: scikit-learn's 1.0: uncertainty-picked rounds are hard images, and a weakly regularised
     #: probe bends to them and ranks the easy ones worse (benchmarks/probe_c.py).
     probe_c: float = 0.1
-    #: Give the head the classical foci-and-line features (bps_labeler.foci) beside the learned ones.
+    #: Give the head the classical foci-and-line features (bps_labeler.models.foci) beside the learned ones.
     line_features: bool = True
     seed: int = 0
     accelerator: str = "cpu"
@@ -61,7 +61,7 @@ class TrackClassifier(L.LightningModule):
     its weights are frozen too (a pure linear probe).
 
     With `n_extra` > 0 the head also reads that many classical features per image (the foci and
-    the best line through them, `bps_labeler.foci`), standardised with the training labels' mean
+    the best line through them, `bps_labeler.models.foci`), standardised with the training labels' mean
     and spread, which the checkpoint keeps: the learned features alone follow one generator's
     brightness and texture, the line is what a track is.
     """

@@ -21,11 +21,11 @@ import pandas as pd
 import tifffile
 from PIL import Image
 
-from bps_labeler import pixel_loops
+from bps_labeler.data import pixel_loops
+from bps_labeler.data.meta import jpg_name
 from bps_labeler.errors import InputError
-from bps_labeler.files import link_or_copy, write_new
-from bps_labeler.meta import jpg_name
-from bps_labeler.progress import Progress
+from bps_labeler.utils.files import link_or_copy, write_new
+from bps_labeler.utils.progress import Progress
 
 log = logging.getLogger(__name__)
 

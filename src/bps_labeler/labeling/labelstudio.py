@@ -21,10 +21,10 @@ import httpx
 from label_studio_sdk import LabelStudio
 from label_studio_sdk.core.api_error import ApiError
 
-from bps_labeler.annotations import CONTROL, image_url
 from bps_labeler.errors import InputError
-from bps_labeler.labelstudio_server import TOKEN_ENV
-from bps_labeler.progress import duration
+from bps_labeler.labeling.annotations import CONTROL, image_url
+from bps_labeler.labeling.labelstudio_server import TOKEN_ENV
+from bps_labeler.utils.progress import duration
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 
 from bps_labeler.errors import InputError
-from bps_labeler.predictions import TASK, active_learning_scores
-from bps_labeler.selection_config import validate_config
+from bps_labeler.models.predictions import TASK, active_learning_scores
+from bps_labeler.selection.config import validate_config
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ from typing import Any
 import jsonschema
 import yaml
 
-from bps_labeler.config_values import dotted, first_non_finite
 from bps_labeler.errors import InputError
+from bps_labeler.utils.config_values import dotted, first_non_finite
 
 SCORE_NAMES = ("uncertainty_least_confidence", "uncertainty_margin", "uncertainty_entropy")
 #: Pairs of input and strategy that Lightly Worker accepts.

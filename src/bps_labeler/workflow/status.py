@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from bps_labeler.store import SET_NAME, STORE, VALIDATION, export_path, read_store, title
+from bps_labeler.labeling.store import SET_NAME, STORE, VALIDATION, export_path, read_store, title
 
 
 def _round(name: str) -> int | None:

@@ -19,7 +19,7 @@ from PIL import Image  # noqa: E402
 from sklearn.decomposition import PCA  # noqa: E402
 from sklearn.manifold import TSNE  # noqa: E402
 
-from bps_labeler.selection import passes_threshold  # noqa: E402
+from bps_labeler.selection.engine import passes_threshold  # noqa: E402
 
 #: t-SNE above this many images would take minutes; a seeded sample is drawn instead (the picks
 #: always included).

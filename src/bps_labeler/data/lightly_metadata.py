@@ -12,8 +12,8 @@ from typing import Any
 
 import pandas as pd
 
-from bps_labeler.convert import QUALITY_COLUMNS
-from bps_labeler.meta import jpg_name, stem
+from bps_labeler.data.convert import QUALITY_COLUMNS
+from bps_labeler.data.meta import jpg_name, stem
 
 SCHEMA: list[dict[str, Any]] = [
     {"name": "Dose (Gy)", "path": "dose_Gy", "defaultValue": 0.0, "valueDataType": "NUMERIC_FLOAT"},

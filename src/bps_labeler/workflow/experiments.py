@@ -6,7 +6,7 @@ folder `experiments/<name>/` with the main config plus the settings given, seede
 run's files so that only what the settings change is recomputed, and its metrics set beside the
 main ones.
 
-    python -m bps_labeler.experiments probe-c-1 --set train.probe_c=1.0
+    python -m bps_labeler.workflow.experiments probe-c-1 --set train.probe_c=1.0
     dvc metrics show results/metrics.json experiments/probe-c-1/results/metrics.json
 
 Nothing of the main run is written: its `resources/` and `results/` are hard-linked in (Snakemake
@@ -30,7 +30,7 @@ from typing import Any
 import yaml
 
 from bps_labeler.errors import InputError, exit_status
-from bps_labeler.files import link_or_copy
+from bps_labeler.utils.files import link_or_copy
 
 #: The main run's folders an experiment starts from (linked), and the label store (copied).
 SEEDED = ("resources", "results")

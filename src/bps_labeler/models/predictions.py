@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bps_labeler.data.meta import stem
 from bps_labeler.errors import InputError
-from bps_labeler.meta import stem
 
 TASK = "bps-classification"
 

@@ -28,8 +28,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bps_labeler.data.split import split_filenames
 from bps_labeler.errors import InputError
-from bps_labeler.split import split_filenames
 
 #: The sets a store holds: `round_<r>` and `validation`.
 SET_NAME = re.compile(r"round_[1-9][0-9]*|validation")

@@ -26,11 +26,11 @@ from torch import nn
 from torch.utils.data import DataLoader
 from torchvision.transforms import v2 as T
 
-from bps_labeler.accelerator import check_accelerator
-from bps_labeler.epoch_progress import EpochProgress
+from bps_labeler.data.images import ImageList, chunks, load_images
 from bps_labeler.errors import InputError
-from bps_labeler.files import write_or_explain
-from bps_labeler.images import ImageList, chunks, load_images
+from bps_labeler.utils.accelerator import check_accelerator
+from bps_labeler.utils.epoch_progress import EpochProgress
+from bps_labeler.utils.files import write_or_explain
 
 log = logging.getLogger(__name__)
 

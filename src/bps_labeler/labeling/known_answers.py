@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bps_labeler.annotations import image_url
-from bps_labeler.meta import jpg_name
+from bps_labeler.data.meta import jpg_name
+from bps_labeler.labeling.annotations import image_url
 
 #: The `annotator` of a label the condition decided: never mistaken for a person's.
 RULE_ANNOTATOR = "rule"
