@@ -30,13 +30,8 @@ from probe import probe
 
 from bps_labeler.data.images import load_images
 from bps_labeler.data.split import split_filenames
-from bps_labeler.embeddings.embed import (
-    EmbedSpec,
-    features,
-    load_backbone,
-    make_backbone,
-    train_embeddings,
-)
+from bps_labeler.embeddings.backbone import features, load_backbone, make_backbone
+from bps_labeler.embeddings.simclr import EmbedSpec, train_embeddings
 from bps_labeler.labeling.annotations import read_truth
 from bps_labeler.labeling.known_answers import read_known
 from bps_labeler.models.classifier import head_features

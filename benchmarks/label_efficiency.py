@@ -53,25 +53,16 @@ from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 from bps_labeler.data.images import load_images
 from bps_labeler.data.lightly_metadata import metadata_table
 from bps_labeler.data.split import split_filenames
-from bps_labeler.embeddings.embed import (
-    EmbedSpec,
-    features,
-    load_backbone,
-    read_embeddings,
-    train_embeddings,
-)
+from bps_labeler.embeddings.backbone import features, load_backbone
+from bps_labeler.embeddings.io import read_embeddings
+from bps_labeler.embeddings.simclr import EmbedSpec, train_embeddings
 from bps_labeler.evaluation.baselines import majority_class
 from bps_labeler.labeling.annotations import read_truth
 from bps_labeler.labeling.known_answers import read_known, rule_probabilities
-from bps_labeler.models.classifier import (
-    TrainSpec,
-    head_features,
-    linear_probe,
-    predict_proba,
-    train,
-)
+from bps_labeler.models.classifier import TrainSpec, head_features, linear_probe, predict_proba, train
 from bps_labeler.models.foci import image_features
-from bps_labeler.selection.engine import Pool, select
+from bps_labeler.selection.engine import select
+from bps_labeler.selection.pool import Pool
 
 REPO = Path(__file__).resolve().parents[1]
 CATS = ("track", "no track")

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from bps_labeler.data.lightly_metadata import metadata_table
-from bps_labeler.embeddings.embed import read_embeddings
+from bps_labeler.embeddings.io import read_embeddings
 from bps_labeler.evaluation.learning_curve import learning_curve
 from bps_labeler.report.figures import embedding_map_figure, gallery_figure, learning_curve_figure, map_coordinates
 from bps_labeler.report.interactive_map import map_records, spec, write_page

@@ -46,15 +46,16 @@ def step(name: str, work: Path) -> None:
         return
     names = sorted(pd.read_csv(work / "manifest.tsv", sep="\t")["filename"])
     if name == "embed":
-        from bps_labeler.embeddings.embed import EmbedSpec, train_embeddings
+        from bps_labeler.embeddings.simclr import EmbedSpec, train_embeddings
 
         cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["embed"]
         spec = EmbedSpec(**{**cfg, "epochs": 1})
         train_embeddings(jpgs, names, spec, work / "embeddings.csv", work / "backbone.pt", threads=2)
         return
     if name == "select":
-        from bps_labeler.embeddings.embed import read_embeddings
-        from bps_labeler.selection.engine import Pool, select
+        from bps_labeler.embeddings.io import read_embeddings
+        from bps_labeler.selection.engine import select
+        from bps_labeler.selection.pool import Pool
 
         cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["selection"][0]
         files, emb = read_embeddings(work / "embeddings.csv")

@@ -13,7 +13,8 @@ import lightly_mundig
 import numpy as np
 import pandas as pd
 
-from bps_labeler.selection.engine import Pool, select
+from bps_labeler.selection.engine import select
+from bps_labeler.selection.pool import Pool
 
 
 def main() -> None:

@@ -10,7 +10,8 @@ from sklearn.metrics import balanced_accuracy_score
 from torch.nn import functional as F
 
 from bps_labeler.data.images import load_images
-from bps_labeler.embeddings.embed import EmbedSpec, eval_transform, read_backbone, train_embeddings
+from bps_labeler.embeddings.backbone import eval_transform, read_backbone
+from bps_labeler.embeddings.simclr import EmbedSpec, train_embeddings
 from bps_labeler.models.classifier import (
     TrackClassifier,
     TrainSpec,

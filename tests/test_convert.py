@@ -139,7 +139,7 @@ def test_quality_measures_flag_the_artefacts():
 
 def _passes_default_thresholds(measures: dict[str, float]) -> list[str]:
     """The quality thresholds of config/config.yaml's round 1 that `measures` fails."""
-    from bps_labeler.selection.engine import passes_threshold
+    from bps_labeler.selection.thresholds import passes_threshold
 
     cfg = yaml.safe_load((Path(__file__).resolve().parents[1] / "config" / "config.yaml").read_text())
     failed = []

@@ -20,7 +20,7 @@ from workflows import SNAKEMAKE, make_workdir, only_look, snakemake, tiny_config
 
 from bps_labeler.data.split import split_filenames
 from bps_labeler.labeling.annotations import filename_of, image_url, read_labels, read_truth
-from bps_labeler.selection.engine import read_selected
+from bps_labeler.selection.records import read_selected
 
 pytestmark = pytest.mark.workflow
 

@@ -6,10 +6,13 @@ import torch
 
 from bps_labeler.data.convert import Stretch, convert_shard
 from bps_labeler.data.images import foci_map, load_images
-from bps_labeler.embeddings.embed import EmbedSpec, load_backbone, read_embeddings, train_embeddings
+from bps_labeler.embeddings.backbone import load_backbone
+from bps_labeler.embeddings.io import read_embeddings
+from bps_labeler.embeddings.simclr import EmbedSpec, train_embeddings
 from bps_labeler.errors import InputError
 from bps_labeler.labeling.annotations import read_truth
-from bps_labeler.models.classifier import TrainSpec, load, metrics, predict_proba, train
+from bps_labeler.models.classifier import TrainSpec, load, predict_proba, train
+from bps_labeler.models.metrics import metrics
 
 CATS = ("track", "no track")
 
@@ -154,7 +157,7 @@ def test_a_pool_is_embedded_and_predicted_a_chunk_at_a_time_with_the_same_result
 ):
     """At 60,000 images the pool cannot sit in memory: chunks must give what one pass gives."""
     import bps_labeler.data.images as images_mod
-    from bps_labeler.embeddings.embed import features, features_of_files
+    from bps_labeler.embeddings.backbone import features, features_of_files
 
     image_dir, names, truth = jpgs
     out, _ = embedded
@@ -178,7 +181,7 @@ def test_a_pool_is_embedded_and_predicted_a_chunk_at_a_time_with_the_same_result
 
     monkeypatch.setattr(images_mod, "CHUNK", 7)
     monkeypatch.setattr(images_mod.chunks, "__defaults__", (7,))
-    monkeypatch.setattr("bps_labeler.embeddings.embed.load_images", counting_load)
+    monkeypatch.setattr("bps_labeler.embeddings.backbone.load_images", counting_load)
     monkeypatch.setattr("bps_labeler.models.classifier.load_images", counting_load)
     chunked = features_of_files(net, image_dir, names, saved["input_size"], saved["foci_channel"])
     np.testing.assert_allclose(chunked, whole, rtol=1e-4, atol=1e-5)
@@ -189,7 +192,7 @@ def test_a_pool_is_embedded_and_predicted_a_chunk_at_a_time_with_the_same_result
 
 
 def test_simclr_trains_on_a_seeded_sample_and_embeds_every_image(jpgs, tmp_path, caplog):
-    from bps_labeler.embeddings.embed import training_sample
+    from bps_labeler.embeddings.simclr import training_sample
 
     image_dir, names, _ = jpgs
     names = sorted(names)

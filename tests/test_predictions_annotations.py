@@ -19,7 +19,8 @@ from bps_labeler.labeling.annotations import (
     unlabeled_message,
     write_records,
 )
-from bps_labeler.models.predictions import active_learning_scores, read_predictions, write_predictions
+from bps_labeler.models.predictions import read_predictions, write_predictions
+from bps_labeler.selection.scores import active_learning_scores
 
 CATS = ("track", "no track")
 

@@ -6,7 +6,9 @@ import pytest
 
 from bps_labeler.errors import InputError
 from bps_labeler.selection.config import validate_config
-from bps_labeler.selection.engine import Pool, select, selection_record
+from bps_labeler.selection.engine import select
+from bps_labeler.selection.pool import Pool
+from bps_labeler.selection.records import selection_record
 
 DIVERSITY = {"input": {"type": "EMBEDDINGS"}, "strategy": {"type": "DIVERSITY"}}
 ENTROPY = {
@@ -99,7 +101,7 @@ def test_a_threshold_that_drops_most_of_the_pool_is_reported(caplog):
         "strategy": {"type": "THRESHOLD", "threshold": 0.9, "operation": "SMALLER"},
     }
     keep_high = {**keep_low, "strategy": {**keep_low["strategy"], "operation": "BIGGER"}}
-    with caplog.at_level("INFO", logger="bps_labeler.selection.engine"):
+    with caplog.at_level("INFO", logger="bps_labeler.selection"):
         select({"n_samples": 5, "strategies": [DIVERSITY, keep_high]}, pool, [], where="round 1")
         select({"n_samples": 5, "strategies": [DIVERSITY, keep_low]}, pool, [], where="round 2")
     high, low = caplog.records

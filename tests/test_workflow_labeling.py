@@ -20,7 +20,7 @@ from workflows import SNAKEMAKE, make_workdir, snakemake, tiny_config
 
 from bps_labeler.labeling.annotations import filename_of, read_truth
 from bps_labeler.labeling.labelstudio import connect, ensure_project, simulate_oracle
-from bps_labeler.selection.engine import read_selected
+from bps_labeler.selection.records import read_selected
 
 pytestmark = pytest.mark.workflow
 

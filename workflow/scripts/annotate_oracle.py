@@ -9,7 +9,7 @@ logs.to_file(snakemake.log[0])
 
 from bps_labeler.data.split import split_filenames
 from bps_labeler.labeling.annotations import check_truth_categories, oracle_records, read_truth, write_records
-from bps_labeler.selection.engine import read_selected
+from bps_labeler.selection.records import read_selected
 
 if "selection" in snakemake.input.keys():
     filenames = read_selected(Path(snakemake.input.selection))

@@ -8,7 +8,7 @@ from bps_labeler.workflow import logs
 logs.to_file(snakemake.log[0])
 
 from bps_labeler.data.split import split_filenames
-from bps_labeler.embeddings.embed import EmbedSpec, train_embeddings
+from bps_labeler.embeddings.simclr import EmbedSpec, train_embeddings
 
 train_embeddings(
     Path(snakemake.params.image_dir),

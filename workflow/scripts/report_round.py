@@ -11,11 +11,12 @@ from bps_labeler.workflow import logs
 logs.to_file(snakemake.log[0])
 
 from bps_labeler.data.lightly_metadata import metadata_table
-from bps_labeler.embeddings.embed import read_embeddings
+from bps_labeler.embeddings.io import read_embeddings
 from bps_labeler.labeling.annotations import read_labels
-from bps_labeler.models.predictions import active_learning_scores, read_predictions
+from bps_labeler.models.predictions import read_predictions
 from bps_labeler.report.figures import confusion_figure, embedding_map_figure, gallery_figure, left_out, map_coordinates
 from bps_labeler.report.interactive_map import map_records, spec, write_page
+from bps_labeler.selection.scores import active_learning_scores
 
 round_ = int(snakemake.wildcards.round)
 categories = tuple(snakemake.params.categories)

@@ -9,19 +9,13 @@ from bps_labeler.workflow import logs
 logs.to_file(snakemake.log[0])
 
 from bps_labeler.data.lightly_metadata import metadata_table
-from bps_labeler.embeddings.embed import read_embeddings
+from bps_labeler.embeddings.io import read_embeddings
 from bps_labeler.labeling.known_answers import read_known
 from bps_labeler.labeling.store import check_in_pool, given_path, kept_selection, set_name
 from bps_labeler.models.predictions import read_predictions
-from bps_labeler.selection.engine import (
-    Pool,
-    PoolExhausted,
-    read_selected,
-    round_tags,
-    select,
-    selection_record,
-    write_selection,
-)
+from bps_labeler.selection.engine import select
+from bps_labeler.selection.pool import Pool, PoolExhausted
+from bps_labeler.selection.records import read_selected, round_tags, selection_record, write_selection
 
 round_ = int(snakemake.wildcards.round)
 store = Path(snakemake.params.store)

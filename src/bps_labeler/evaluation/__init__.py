@@ -1,0 +1,8 @@
+"""Figures beside their baselines: what the condition alone and the majority class score, and
+every round's figures in one learning-curve table.
+"""
+
+from bps_labeler.evaluation.baselines import majority_class, with_baselines
+from bps_labeler.evaluation.learning_curve import learning_curve
+
+__all__ = ["learning_curve", "majority_class", "with_baselines"]

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bps_labeler.models.classifier import metrics
+from bps_labeler.models.metrics import metrics
 
 
 def _constant(label: str, n: int, categories: tuple[str, ...]) -> np.ndarray:

@@ -17,9 +17,9 @@ from urllib.parse import parse_qs, quote, unquote, urlparse
 
 import pandas as pd
 
+from bps_labeler.data.datasource_layout import datasource_paths
 from bps_labeler.data.meta import jpg_name
 from bps_labeler.errors import InputError
-from bps_labeler.publish.datasource import datasource_paths
 
 CATEGORIES: tuple[str, ...] = ("track", "no track")
 #: Label Studio serves files of a local-files storage under this URL prefix.

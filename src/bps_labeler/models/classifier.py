@@ -7,7 +7,6 @@ and only current Lightning arguments are used.
 
 from __future__ import annotations
 
-import json
 import logging
 import warnings
 from dataclasses import dataclass
@@ -18,14 +17,13 @@ import numpy as np
 import torch
 from lightning.pytorch.loggers import CSVLogger
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix, roc_auc_score
 from torch import nn
 from torch.nn import functional as F
 from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import v2 as T
 
 from bps_labeler.data.images import ImageList, chunks, load_images
-from bps_labeler.embeddings.embed import NORMALIZE, eval_transform, make_backbone, read_backbone
+from bps_labeler.embeddings.backbone import NORMALIZE, eval_transform, make_backbone, read_backbone
 from bps_labeler.errors import InputError
 from bps_labeler.models.foci import image_features
 from bps_labeler.utils.accelerator import check_accelerator
@@ -33,6 +31,7 @@ from bps_labeler.utils.epoch_progress import EpochProgress
 from bps_labeler.utils.files import write_or_explain
 
 log = logging.getLogger(__name__)
+
 
 FEATURE_SCALE = 10.0
 
@@ -302,28 +301,3 @@ def predict_proba(model: TrackClassifier, image_dir: Path, filenames: list[str],
         loader = DataLoader(WithExtra(ImageList(images, eval_transform()), extra), batch_size=256, shuffle=False)
         parts += [F.softmax(model(x, e), dim=1).numpy() for (x, e), _ in loader]
     return np.concatenate(parts).astype(np.float64) if parts else np.zeros((0, len(model.hparams.categories)))
-
-
-def metrics(
-    probs: np.ndarray, y_true: list[int], categories: tuple[str, ...], positive: str = "track"
-) -> dict[str, object]:
-    """Validation figures; AUROC treats `positive` as the positive class."""
-    y = np.asarray(y_true)
-    pred = probs.argmax(axis=1)
-    pos = categories.index(positive)
-    out: dict[str, object] = {
-        "n_val": int(len(y)),
-        "accuracy": round(float(accuracy_score(y, pred)), 6),
-        "balanced_accuracy": round(float(balanced_accuracy_score(y, pred)), 6),
-        "auroc": None,
-        "confusion_matrix": confusion_matrix(y, pred, labels=list(range(len(categories)))).tolist(),
-        "categories": list(categories),
-    }
-    if len(set(y.tolist())) > 1:
-        out["auroc"] = round(float(roc_auc_score(y == pos, probs[:, pos])), 6)
-    return out
-
-
-def write_metrics(values: dict[str, object], path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(values, indent=1, sort_keys=True) + "\n")

@@ -1,4 +1,4 @@
-"""Model predictions in Lightly's prediction format, and the active-learning scores derived from them.
+"""Model predictions in Lightly's prediction format (the scores selection derives: selection.scores).
 
 Layout (https://docs.lightly.ai/docs/prediction-format):
 
@@ -16,8 +16,7 @@ import numpy as np
 
 from bps_labeler.data.meta import stem
 from bps_labeler.errors import InputError
-
-TASK = "bps-classification"
+from bps_labeler.selection.scores import TASK
 
 
 def schema(categories: tuple[str, ...]) -> dict:
@@ -73,20 +72,3 @@ def read_predictions(pred_dir: Path, filenames: list[str], task: str = TASK) -> 
             "Rerun the predict step of the previous round."
         )
     return np.asarray(probs, dtype=np.float64)
-
-
-def active_learning_scores(probs: np.ndarray) -> dict[str, np.ndarray]:
-    """Lightly's classification uncertainty scores, each scaled to 0 (sure) .. 1 (unsure)."""
-    p = np.clip(np.asarray(probs, dtype=np.float64), 0.0, 1.0)
-    n_classes = p.shape[1]
-    top = np.sort(p, axis=1)[:, ::-1]
-    least_conf = (1.0 - top[:, 0]) * n_classes / (n_classes - 1)
-    margin = 1.0 - (top[:, 0] - top[:, 1])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        plogp = np.where(p > 0, p * np.log2(p), 0.0)
-    entropy = -plogp.sum(axis=1) / np.log2(n_classes)
-    return {
-        "uncertainty_least_confidence": np.clip(least_conf, 0, 1),
-        "uncertainty_margin": np.clip(margin, 0, 1),
-        "uncertainty_entropy": np.clip(entropy, 0, 1),
-    }

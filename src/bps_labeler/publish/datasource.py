@@ -31,6 +31,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from bps_labeler.data.datasource_layout import INPUT_DIR, LIGHTLY_DIR, datasource_paths
 from bps_labeler.data.s3 import S3Location, client, explain, is_missing, is_s3_uri, sha256_file
 
 log = logging.getLogger(__name__)
@@ -118,18 +119,6 @@ def publish(ds: Datasource, files: dict[str, Path], name: str, marker_out: Path)
         "published %s to %s: %d object(s), %d uploaded, %d removed", name, ds.uri, len(sums), len(changed), len(stale)
     )
     return {"uploaded": len(changed), "n_objects": len(sums), "removed": len(stale)}
-
-
-#: Where the images go: the folder to set as Lightly's Input datasource.
-INPUT_DIR = "data"
-#: The folder to set as Lightly's Lightly datasource; `.lightly/` lives inside it.
-LIGHTLY_DIR = "lightly"
-
-
-def datasource_paths(uri: str) -> dict[str, str]:
-    """The two URIs a user gives Lightly for a datasource published at `uri`."""
-    base = uri.rstrip("/")
-    return {"input_datasource": f"{base}/{INPUT_DIR}", "lightly_datasource": f"{base}/{LIGHTLY_DIR}"}
 
 
 def data_files(image_dir: Path, metadata_dir: Path, filenames: list[str]) -> dict[str, Path]:

@@ -1,9 +1,7 @@
-"""Self-supervised embeddings of the training pool (SimCLR from lightly's parts).
+"""Self-supervised training of the backbone on the pool (SimCLR from lightly's parts).
 
-No pretrained weights are downloaded: a torchvision ResNet with `weights=None` is trained on the
-pool itself, which is what makes the pipeline run offline and fit microscopy rather than ImageNet.
-The embeddings are written as a Lightly embeddings CSV and the backbone is kept to start the
-classifier from.
+The embeddings are written as a Lightly embeddings CSV (embeddings.io) and the backbone is kept
+to start the classifier from (embeddings.backbone).
 """
 
 from __future__ import annotations
@@ -16,26 +14,26 @@ import lightning as L
 import numpy as np
 import pandas as pd
 import torch
-import torchvision
 from lightly.loss import NTXentLoss
 from lightly.models.modules import SimCLRProjectionHead
 from lightly.transforms import SimCLRTransform
 from lightning.pytorch.loggers import CSVLogger
 from sklearn.decomposition import PCA
-from torch import nn
 from torch.utils.data import DataLoader
-from torchvision.transforms import v2 as T
 
-from bps_labeler.data.images import ImageList, chunks, load_images
-from bps_labeler.errors import InputError
+from bps_labeler.data.images import ImageList, load_images
+from bps_labeler.embeddings.backbone import (
+    NORMALIZE,
+    features,
+    features_of_files,
+    make_backbone,
+)
+from bps_labeler.embeddings.io import embeddings_frame, write_embeddings
 from bps_labeler.utils.accelerator import check_accelerator
 from bps_labeler.utils.epoch_progress import EpochProgress
 from bps_labeler.utils.files import write_or_explain
 
 log = logging.getLogger(__name__)
-
-NORMALIZE = {"mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25]}
-BACKBONES = ("resnet18", "resnet34", "resnet50")
 
 
 @dataclass(frozen=True)
@@ -54,44 +52,6 @@ class EmbedSpec:
     train_images: int | None = 10000
     seed: int = 0
     accelerator: str = "cpu"
-
-
-def make_backbone(name: str) -> tuple[nn.Module, int]:
-    """A torchvision ResNet without its classifier and without downloaded weights."""
-    if name not in BACKBONES:
-        raise ValueError(f"embed.backbone = {name!r}; allowed: {', '.join(BACKBONES)}")
-    net = getattr(torchvision.models, name)(weights=None)
-    n_features = net.fc.in_features
-    net.fc = nn.Identity()
-    return net, n_features
-
-
-def read_backbone(path: Path) -> dict:
-    """The saved backbone: `backbone` (name), `state_dict`, and how its input was made.
-
-    The input recipe (`input_size`, `foci_channel`) travels with the weights and is the only
-    place the classifier and the benchmarks take it from, so nothing can feed a backbone images
-    made differently from those it was trained on.
-    """
-    saved = torch.load(path, map_location="cpu", weights_only=True)
-    if "input_size" not in saved or "foci_channel" not in saved:
-        raise InputError(
-            f"{path}: this backbone was saved before backbones recorded their input size and "
-            "channels. Delete it and rerun the embed rule (snakemake rebuilds it)."
-        )
-    return saved
-
-
-def load_backbone(path: Path) -> tuple[nn.Module, dict]:
-    """The trained network and its `read_backbone` record."""
-    saved = read_backbone(path)
-    net, _ = make_backbone(saved["backbone"])
-    net.load_state_dict(saved["state_dict"])
-    return net, saved
-
-
-def eval_transform() -> T.Compose:
-    return T.Compose([T.ToImage(), T.ToDtype(torch.float32, scale=True), T.Normalize(**NORMALIZE)])
 
 
 class SimCLR(L.LightningModule):
@@ -138,23 +98,6 @@ def simclr_views(input_size: int) -> SimCLRTransform:
         rr_prob=0.5,
         normalize=NORMALIZE,
     )
-
-
-@torch.no_grad()
-def features(backbone: nn.Module, images: list, batch_size: int = 256) -> np.ndarray:
-    """Backbone features of images (eval mode, no augmentation)."""
-    backbone.eval()
-    loader = DataLoader(ImageList(images, eval_transform()), batch_size=batch_size, shuffle=False)
-    return np.concatenate([backbone(x).numpy() for x, _ in loader]).astype(np.float32)
-
-
-def features_of_files(
-    backbone: nn.Module, image_dir: Path, filenames: list[str], input_size: int, foci_channel: bool
-) -> np.ndarray:
-    """Backbone features of image files, decoded a chunk at a time (images.CHUNK): a pool of
-    any size costs the memory of one chunk, not of every image."""
-    parts = [features(backbone, load_images(image_dir, part, input_size, foci_channel)) for part in chunks(filenames)]
-    return np.concatenate(parts) if parts else np.zeros((0, 0), dtype=np.float32)
 
 
 def training_sample(filenames: list[str], n: int | None, seed: int) -> list[str]:
@@ -251,28 +194,3 @@ def train_embeddings(
         trainer.callback_metrics.get("train_loss"),
     )
     return df
-
-
-def embeddings_frame(filenames: list[str], emb: np.ndarray) -> pd.DataFrame:
-    """Lightly's embeddings CSV layout: filenames, embedding_0..N-1, labels."""
-    cols = {f"embedding_{i}": emb[:, i] for i in range(emb.shape[1])}
-    return pd.DataFrame({"filenames": filenames, **cols, "labels": 0})
-
-
-def write_embeddings(df: pd.DataFrame, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    df.to_csv(path, index=False, float_format="%.6f")
-
-
-def read_embeddings(path: Path) -> tuple[list[str], np.ndarray]:
-    """Read a Lightly embeddings CSV; refuse NaNs, which would poison every distance."""
-    df = pd.read_csv(path)
-    if "filenames" not in df.columns:
-        raise ValueError(f"{path}: not a Lightly embeddings CSV (no 'filenames' column).")
-    cols = [c for c in df.columns if c.startswith("embedding_")]
-    emb = df[cols].to_numpy(dtype=np.float32)
-    bad = np.isnan(emb).any(axis=1)
-    if bad.any():
-        names = df["filenames"][bad].head(5).tolist()
-        raise ValueError(f"{path}: embeddings contain NaN for {int(bad.sum())} image(s), e.g. {names}.")
-    return df["filenames"].tolist(), emb

@@ -1,0 +1,38 @@
+"""Validation figures of class probabilities, in the layout metrics.json keeps.
+
+Apart from the classifier so that evaluation and the report read and compute them without
+importing torch and Lightning.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix, roc_auc_score
+
+
+def metrics(
+    probs: np.ndarray, y_true: list[int], categories: tuple[str, ...], positive: str = "track"
+) -> dict[str, object]:
+    """Validation figures; AUROC treats `positive` as the positive class."""
+    y = np.asarray(y_true)
+    pred = probs.argmax(axis=1)
+    pos = categories.index(positive)
+    out: dict[str, object] = {
+        "n_val": int(len(y)),
+        "accuracy": round(float(accuracy_score(y, pred)), 6),
+        "balanced_accuracy": round(float(balanced_accuracy_score(y, pred)), 6),
+        "auroc": None,
+        "confusion_matrix": confusion_matrix(y, pred, labels=list(range(len(categories)))).tolist(),
+        "categories": list(categories),
+    }
+    if len(set(y.tolist())) > 1:
+        out["auroc"] = round(float(roc_auc_score(y == pos, probs[:, pos])), 6)
+    return out
+
+
+def write_metrics(values: dict[str, object], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(values, indent=1, sort_keys=True) + "\n")
