@@ -296,6 +296,13 @@ def test_what_people_were_given_is_recorded_at_handout_and_never_replaced(tmp_pa
     given = (workdir / "annotations/round_2.selection.json").read_bytes()
     second = json.loads(given)["filenames"]
     only_look(workdir, TARGET)  # a half-labeled run
+    # a store written before records carried their checksum: read as it is, never migrated
+    record = workdir / "annotations/round_2.selection.json"
+    old_format = json.loads(given)
+    del old_format["filenames_sha256"]
+    record.write_text(json.dumps(old_format, indent=1) + "\n")
+    only_look(workdir, TARGET)
+    record.write_bytes(given)
     assert second == read_selected(workdir / "results/round_2/selection.json")
     write_config(
         workdir, changed | {"selection": [changed["selection"][0], {**changed["selection"][1], "n_samples": 15}]}

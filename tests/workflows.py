@@ -10,6 +10,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+BPS_LABELER = str(Path(sys.executable).with_name("bps-labeler"))
 
 
 def tiny_config() -> dict:
@@ -47,6 +48,16 @@ def snakemake(
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}")
     return proc
+
+
+def unlock_killed_run(workdir: Path, target: str = "results/round_2/model.ckpt") -> None:
+    """What a user does after a killed run: the next run is refused and names the command, which
+    removes the lock; parsing the workflow never removes it."""
+    refused = snakemake(workdir, target, check=False)
+    said = refused.stdout + refused.stderr
+    assert refused.returncode != 0 and "lock of a run that was killed" in said and "bps-labeler unlock" in said, said
+    done = subprocess.run([BPS_LABELER, "unlock", "-d", str(workdir)], capture_output=True, text=True, check=True)
+    assert "removed" in done.stdout, done.stdout
 
 
 #: Snakemake's own bookkeeping, which any run writes: what a test of "writes nothing" leaves out.

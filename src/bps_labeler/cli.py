@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, list[str], str]] = {
     "save": ("bps_labeler.workflow.versioning", ["save"], "save results/ and resources/ to the DVC remote"),
     "restore": ("bps_labeler.workflow.versioning", ["restore"], "restore a run from the DVC remote in a fresh clone"),
     "experiment": ("bps_labeler.workflow.experiments", [], "retrain with changed settings beside the main run"),
+    "unlock": ("bps_labeler.cli", [], "remove the lock a killed run left (refused while a run works here)"),
     "pins": ("bps_labeler.data.pins", [], "pin the checksums of the images an S3 run downloaded"),
     "synthesize": ("bps_labeler.data.synthetic", [], "write a synthetic BPS-like data set (meta.csv and TIFFs)"),
 }
@@ -35,10 +36,28 @@ def status_main(argv: list[str] | None = None) -> int:
     return exit_status(lambda: print(format_status(set_status(args.directory))))
 
 
+def unlock_main(argv: list[str] | None = None) -> int:
+    from bps_labeler.workflow.locks import unlock
+
+    parser = argparse.ArgumentParser(prog="bps-labeler unlock", description=COMMANDS["unlock"][2])
+    parser.add_argument("--directory", "-d", type=Path, default=Path.cwd(), help="the run's folder (default: here)")
+    args = parser.parse_args(argv)
+
+    def run() -> None:
+        removed = unlock(args.directory)
+        print(f"removed {len(removed)} lock(s) of a killed run" if removed else "no lock here: nothing to do")
+
+    return exit_status(run)
+
+
+#: Subcommands implemented here rather than by a module's main().
+LOCAL = {"status": status_main, "unlock": unlock_main}
+
+
 def _runner(name: str) -> Callable[[list[str]], int | None]:
     module, first, _ = COMMANDS[name]
-    if name == "status":
-        return status_main
+    if name in LOCAL:
+        return LOCAL[name]
     main = importlib.import_module(module).main
     return lambda rest: main([*first, *rest])
 

@@ -23,7 +23,7 @@ import yaml
 
 from bps_labeler.utils.config_values import check_config_file, coerce, schema_problem, sort_keys
 from bps_labeler.errors import InputError
-from bps_labeler.workflow.locks import only_looks, take_over
+from bps_labeler.workflow.locks import only_looks, stale_locks
 from bps_labeler.workflow.logs import explain_killed
 from bps_labeler.selection.config import schema as _selection_schema
 from bps_labeler.selection.config import validate_config as _validate_selection
@@ -129,35 +129,6 @@ IMAGES = "results/data/images"
 SHARDS = list(range(config["convert"]["shards"]))
 
 
-# Cluster resources, from the `benchmark:` files of a default-config run on 2 CPU cores
-# (logs/benchmarks/; docs/cluster.md, "Resources"): seconds per image, process start included,
-# rounded up. A job asks for twice the measured time plus 10 minutes, more on each retry, and a
-# base memory (the PyTorch rules peak at 1.4-2.0 GB on 506 images) plus a share per image.
-SECONDS_PER_IMAGE = {
-    "synthesize": 0.006,  # 5.2 ms an image
-    "download": 0.05,  # 307 images/s from S3 on 127.0.0.1; a remote bucket is slower
-    "convert": 0.012,  # 0.9 s for a shard of 88 images
-    "embed_epoch": 0.03,  # 141 s for 506 images x 10 epochs
-    "train": 0.05,  # 17-24 s for a pool of 506 (the validation images scored, the model saved)
-    "predict": 0.02,  # 8.5 s for 506
-    "select": 0.01,  # 5.5 s for 707
-}
-MB_PER_IMAGE = 0.2
-GPUS = 1 if config["accelerator"] == "gpu" else 0
-
-
-def rows(path):
-    """Data rows of a CSV (its lines but the header): the size a job's resources follow."""
-    with open(path, "rb") as f:
-        return max(0, sum(1 for _ in f) - 1)
-
-
-def train_rows(split):
-    """Images of the training pool in split.csv."""
-    with open(split) as f:
-        return sum(1 for line in f if line.rstrip().endswith(",train"))
-
-
 def embed_params():
     """The embed settings as the rule's params, train_images only when it is not its default:
     Snakemake reruns a job whose params changed, and the setting's arrival must not rerun
@@ -166,16 +137,6 @@ def embed_params():
     if settings.get("train_images") == EMBED_TRAIN_IMAGES_DEFAULT:
         del settings["train_images"]
     return settings
-
-
-def minutes(seconds, attempt=1):
-    """SLURM runtime (minutes) for a job measured at `seconds`, scaled up on each retry."""
-    return (10 + math.ceil(2 * seconds / 60)) * attempt
-
-
-def megabytes(n_images, base=3000):
-    """Memory (MB) for a job that holds `n_images` decoded images at its peak."""
-    return int(base + MB_PER_IMAGE * n_images)
 
 
 def raw_dir():
@@ -251,21 +212,23 @@ def report_kept_rounds():
 report_kept_rounds()
 
 
-def remove_stale_locks():
-    """A run killed on this machine (kill -9, power loss) leaves Snakemake's lock: a plain rerun
-    removes it and resumes, when no Snakemake process works here any more (bps_labeler.workflow.locks).
-    """
-    if not MAIN_PROCESS or only_looks(sys.argv):  # a dry run, --lint, --summary write nothing
+def explain_stale_locks():
+    """A run killed on this machine (kill -9, power loss) leaves Snakemake's lock, and Snakemake
+    then refuses to start with a message about another process. Say what it is and what removes
+    it; parsing removes nothing (`bps-labeler unlock` does, after checking no run is alive)."""
+    if not MAIN_PROCESS or only_looks(sys.argv):
         return
-    for lock in take_over(Path.cwd()):
+    locks = stale_locks(Path.cwd())
+    if locks:
         print(
-            f"Note: removed {lock}, left by a run that was killed (no Snakemake process works in "
-            "this folder any more); resuming.",
+            f"Note: {locks[0].parent} holds the lock of a run that was killed (no Snakemake process "
+            "works in this folder on this machine). If no run on another machine uses this folder, "
+            "`bps-labeler unlock` removes it; then rerun the same command: finished jobs are kept.",
             file=sys.stderr,
         )
 
 
-remove_stale_locks()
+explain_stale_locks()
 
 
 def check_profile():

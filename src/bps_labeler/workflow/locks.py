@@ -1,23 +1,21 @@
-"""Snakemake's lock of a run that was killed, recognised and removed, so a plain rerun resumes.
+"""Snakemake's lock of a run that was killed: recognised, explained, and removed on request.
 
 Snakemake locks the working folder while it runs and removes the lock when it stops; a kill -9
-or a power loss leaves the lock behind, and the next run refuses to start until someone runs
-`snakemake --unlock`. A lock is only stale when no Snakemake process works in the folder any
-more, which on Linux the process table says: every process whose command line names snakemake
-(the main process and its jobs' scripts under .snakemake/scripts) and whose working folder is
-this one. Runs on other machines sharing the folder are invisible from here, so the check is
-made only where the lock was taken on this machine (recorded beside the lock).
+or a power loss leaves the lock behind, and the next run refuses to start. A lock is only stale
+when no Snakemake process works in the folder any more, which on Linux the process table says:
+every process whose command line names snakemake (the main process and its jobs' scripts under
+.snakemake/scripts) and whose working folder is this one. Runs on other machines sharing the
+folder are invisible from here, so the workflow only explains a stale lock while parsing (parsing
+writes nothing); `bps-labeler unlock` removes it, refusing while a run here is alive.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import socket
 from pathlib import Path
 
-#: Where this project records which machine took the folder's lock.
-HOST_FILE = "bps-lock-host"
+from bps_labeler.errors import InputError
 
 
 def live_snakemake_pids(workdir: Path, exclude: set[int]) -> list[int]:
@@ -37,39 +35,33 @@ def live_snakemake_pids(workdir: Path, exclude: set[int]) -> list[int]:
     return pids
 
 
-def stale_locks(workdir: Path) -> list[Path]:
-    """The lock files a killed run on this machine left in `workdir` (none if a run is alive)."""
+def held_locks(workdir: Path) -> list[Path]:
     lock_dir = workdir / ".snakemake" / "locks"
-    locks = sorted(lock_dir.glob("*.lock")) if lock_dir.is_dir() else []
+    return sorted(lock_dir.glob("*.lock")) if lock_dir.is_dir() else []
+
+
+def stale_locks(workdir: Path) -> list[Path]:
+    """The lock files a killed run left in `workdir`: none while a Snakemake process works here."""
+    locks = held_locks(workdir)
     if not locks or not Path("/proc/self/cwd").exists():
         return []
-    host = workdir / ".snakemake" / HOST_FILE
-    if not host.is_file() or host.read_text().strip() != socket.gethostname():
-        return []  # taken elsewhere (a shared folder) or by a run that predates this check
     if live_snakemake_pids(workdir, {os.getpid(), os.getppid()}):
         return []
     return locks
 
 
-def take_over(workdir: Path) -> list[Path]:
-    """Remove stale locks; record this machine as the one about to lock; return what was removed.
-
-    A folder some live run holds is left alone, record and all: Snakemake then refuses to start
-    with its own message.
-    """
-    lock_dir = workdir / ".snakemake" / "locks"
-    held = sorted(lock_dir.glob("*.lock")) if lock_dir.is_dir() else []
-    removed = stale_locks(workdir)
-    if held and len(removed) < len(held):
-        return []
-    for lock in removed:
+def unlock(workdir: Path) -> list[Path]:
+    """Remove the locks a killed run left; refuse, naming the processes, while a run is alive."""
+    locks = held_locks(workdir)
+    alive = live_snakemake_pids(workdir, {os.getpid(), os.getppid()}) if locks else []
+    if alive:
+        raise InputError(
+            f"{workdir}: a Snakemake run works in this folder (process {', '.join(map(str, alive))}); "
+            "its lock is not stale. Wait for it to finish, or stop it first."
+        )
+    for lock in locks:
         lock.unlink(missing_ok=True)
-    record = workdir / ".snakemake" / HOST_FILE
-    here = socket.gethostname() + "\n"
-    if not record.is_file() or record.read_text() != here:
-        record.parent.mkdir(exist_ok=True)
-        record.write_text(here)
-    return removed
+    return locks
 
 
 #: Snakemake options that only look at a run: no lock is taken, so none needs taking over.
