@@ -14,6 +14,7 @@ import sys
 import tomllib
 from pathlib import Path
 
+import pytest
 import yaml
 from conftest import REPO
 
@@ -76,3 +77,25 @@ def test_post_deploy_installs_the_package_into_an_environment(tmp_path):
     env.pop("BPS_LABELER_SRC")
     proc = subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True, check=False)
     assert proc.returncode == 1 and "BPS_LABELER_SRC" in proc.stderr
+
+
+@pytest.mark.workflow
+def test_a_snakemake_without_the_package_parses_the_workflow(tmp_path):
+    """A system-wide Snakemake (here: an environment that sees the venv's packages, not ours)
+    plans the workflow from the checkout's src/: the one place the package is not imported as
+    installed (workflow/rules/common.smk)."""
+    from workflows import make_workdir, tiny_config
+
+    venv = tmp_path / "system"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    site = next(Path(p) for p in sys.path if p.endswith("site-packages") and Path(p).is_dir())
+    # a .pth entry adds the folder, but no .pth file in it: the editable install of ours stays out
+    (next((venv / "lib").glob("python3*/site-packages")) / "venv-packages.pth").write_text(f"{site}\n")
+    python = str(venv / "bin" / "python")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    probe = subprocess.run([python, "-c", "import bps_labeler"], env=env, capture_output=True, text=True, check=False)
+    assert probe.returncode != 0 and "No module named 'bps_labeler'" in probe.stderr
+    workdir = make_workdir(tmp_path / "wf", tiny_config())
+    cmd = [python, "-m", "snakemake", "--snakefile", str(REPO / "workflow" / "Snakefile"), "-n", "--cores", "1"]
+    proc = subprocess.run([*cmd, "--directory", str(workdir)], env=env, capture_output=True, text=True, check=False)
+    assert proc.returncode == 0 and "results/round_2/model.ckpt" in proc.stdout, proc.stderr[-3000:]

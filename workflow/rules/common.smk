@@ -11,11 +11,14 @@ from snakemake.utils import min_version, validate
 
 min_version("9.0")
 
-# The Snakemake process itself imports the library's config checks from src/ (jobs find the
-# library installed, or through the workflow/scripts/bps_labeler link on conda deployments).
-_SRC = str(Path(workflow.basedir).parent / "src")
-if _SRC not in sys.path:
-    sys.path.insert(0, _SRC)
+# The library is imported as the installed package: in the venv (make install), in the conda
+# environment (its post-deploy script). One exception, here only: a Snakemake installed outside
+# that environment (system-wide) still parses the workflow, so it finds the package's config
+# checks in the checkout; its jobs need the package installed (docs/development.md).
+try:
+    import bps_labeler
+except ModuleNotFoundError:
+    sys.path.insert(0, str(Path(workflow.basedir).parent / "src"))
 # where envs/bps.post-deploy.sh installs the package from when `--sdm conda` builds the environment
 os.environ.setdefault("BPS_LABELER_SRC", str(Path(workflow.basedir).parent))
 
