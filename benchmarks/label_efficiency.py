@@ -59,8 +59,9 @@ from bps_labeler.embeddings.simclr import EmbedSpec, train_embeddings
 from bps_labeler.evaluation.baselines import majority_class
 from bps_labeler.labeling.annotations import read_truth
 from bps_labeler.labeling.known_answers import read_known, rule_probabilities
-from bps_labeler.models.classifier import TrainSpec, head_features, linear_probe, predict_proba, train
+from bps_labeler.models.classifier import TrainSpec, head_features, linear_probe, train
 from bps_labeler.models.foci import image_features
+from bps_labeler.models.network import predict_proba
 from bps_labeler.selection.engine import select
 from bps_labeler.selection.pool import Pool
 

@@ -65,7 +65,8 @@ def step(name: str, work: Path) -> None:
         (work / "selected.json").write_text(json.dumps(picked))
         return
     if name == "predict":
-        from bps_labeler.models.classifier import TrainSpec, predict_proba, train
+        from bps_labeler.models.classifier import TrainSpec, train
+        from bps_labeler.models.network import predict_proba
 
         truth = pd.read_csv(work / "truth.csv")
         truth["filename"] = truth["filename"].str.replace(".tif", ".jpg", regex=False)

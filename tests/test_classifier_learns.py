@@ -18,10 +18,10 @@ from bps_labeler.models.classifier import (
     fit_linear_probe,
     head_features,
     linear_probe,
-    predict_proba,
     train,
 )
 from bps_labeler.models.foci import image_features
+from bps_labeler.models.network import predict_proba
 
 CATS = ("track", "no track")
 

@@ -11,8 +11,9 @@ from bps_labeler.embeddings.io import read_embeddings
 from bps_labeler.embeddings.simclr import EmbedSpec, train_embeddings
 from bps_labeler.errors import InputError
 from bps_labeler.labeling.annotations import read_truth
-from bps_labeler.models.classifier import TrainSpec, load, predict_proba, train
+from bps_labeler.models.classifier import TrainSpec, train
 from bps_labeler.models.metrics import metrics
+from bps_labeler.models.network import load_network, predict_proba
 
 CATS = ("track", "no track")
 
@@ -86,9 +87,9 @@ def test_classifier_trains_saves_loads_and_predicts(jpgs, embedded, tmp_path):
     probs = predict_proba(model, image_dir, names[20:30])
     assert probs.shape == (10, 2)
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-6)
-    again = predict_proba(load(tmp_path / "model.ckpt"), image_dir, names[20:30])
+    again = predict_proba(load_network(tmp_path / "model.ckpt"), image_dir, names[20:30])
     np.testing.assert_allclose(again, probs, rtol=1e-5)  # the checkpoint holds the whole model
-    assert load(tmp_path / "model.ckpt").hparams.categories == CATS
+    assert load_network(tmp_path / "model.ckpt").categories == CATS
 
 
 def test_backbone_records_its_input_and_the_classifier_follows_it(jpgs, embedded, tmp_path):
@@ -102,8 +103,8 @@ def test_backbone_records_its_input_and_the_classifier_follows_it(jpgs, embedded
     labels = {n: truth[n] for n in names[:12]}
     for backbone, foci in ((out / "backbone.pt", True), (tmp_path / "plain.pt", False)):
         train(image_dir, labels, backbone, CATS, TrainSpec(epochs=1, batch_size=8), tmp_path / "m.ckpt")
-        assert load(tmp_path / "m.ckpt").hparams.foci_channel is foci
-        assert load(tmp_path / "m.ckpt").hparams.input_size == 32  # the backbone's, not an argument
+        assert load_network(tmp_path / "m.ckpt").foci_channel is foci
+        assert load_network(tmp_path / "m.ckpt").input_size == 32  # the backbone's, not an argument
 
 
 def test_classifier_refuses_a_backbone_that_does_not_record_its_input(jpgs, embedded, tmp_path):
@@ -182,7 +183,7 @@ def test_a_pool_is_embedded_and_predicted_a_chunk_at_a_time_with_the_same_result
     monkeypatch.setattr(images_mod, "CHUNK", 7)
     monkeypatch.setattr(images_mod.chunks, "__defaults__", (7,))
     monkeypatch.setattr("bps_labeler.embeddings.backbone.load_images", counting_load)
-    monkeypatch.setattr("bps_labeler.models.classifier.load_images", counting_load)
+    monkeypatch.setattr("bps_labeler.models.network.load_images", counting_load)
     chunked = features_of_files(net, image_dir, names, saved["input_size"], saved["foci_channel"])
     np.testing.assert_allclose(chunked, whole, rtol=1e-4, atol=1e-5)
     assert max(loaded) == 7 and sum(loaded) == len(names)  # never more than a chunk decoded at once

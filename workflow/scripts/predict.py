@@ -17,11 +17,11 @@ logs.to_file(snakemake.log[0])
 
 from bps_labeler.data.split import split_filenames
 from bps_labeler.labeling.annotations import read_labels
-from bps_labeler.models.classifier import load, predict_proba
+from bps_labeler.models.network import load_network, predict_proba
 from bps_labeler.models.predictions import write_predictions
 
 filenames = split_filenames(Path(snakemake.input.split), "train")
-model = load(Path(snakemake.input.model))
+model = load_network(Path(snakemake.input.model))
 categories = tuple(model.hparams.categories)
 rule_labels = read_labels(Path(snakemake.input.known), categories)
 undecided = [f for f in filenames if f not in rule_labels]

@@ -15,8 +15,9 @@ from bps_labeler.data.split import split_filenames
 from bps_labeler.evaluation.baselines import majority_class, with_baselines
 from bps_labeler.labeling.annotations import read_labels
 from bps_labeler.labeling.known_answers import conflicts, rule_probabilities, training_sample
-from bps_labeler.models.classifier import TrainSpec, predict_proba, train
+from bps_labeler.models.classifier import TrainSpec, train
 from bps_labeler.models.metrics import metrics, write_metrics
+from bps_labeler.models.network import predict_proba
 
 categories = tuple(snakemake.params.categories)
 settings = dict(snakemake.params.train)

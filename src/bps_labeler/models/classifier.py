@@ -17,23 +17,19 @@ import numpy as np
 import torch
 from lightning.pytorch.loggers import CSVLogger
 from sklearn.linear_model import LogisticRegression
-from torch import nn
 from torch.nn import functional as F
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
 from torchvision.transforms import v2 as T
 
-from bps_labeler.data.images import ImageList, chunks, load_images
-from bps_labeler.embeddings.backbone import NORMALIZE, eval_transform, make_backbone, read_backbone
+from bps_labeler.data.images import ImageList, load_images
+from bps_labeler.embeddings.backbone import NORMALIZE, eval_transform, read_backbone
 from bps_labeler.errors import InputError
-from bps_labeler.models.foci import image_features
+from bps_labeler.models.network import FEATURE_SCALE, TrackNet, WithExtra, line_features
 from bps_labeler.utils.accelerator import check_accelerator
 from bps_labeler.utils.epoch_progress import EpochProgress
 from bps_labeler.utils.files import write_or_explain
 
 log = logging.getLogger(__name__)
-
-
-FEATURE_SCALE = 10.0
 
 
 @dataclass(frozen=True)
@@ -52,17 +48,12 @@ class TrainSpec:
     accelerator: str = "cpu"
 
 
-class TrackClassifier(L.LightningModule):
-    """ResNet backbone + linear head on L2-normalised features; `forward` returns logits.
+class TrackClassifier(TrackNet, L.LightningModule):
+    """The network (`TrackNet`) with Lightning's training: class-weighted cross-entropy, AdamW.
 
     The backbone always runs in eval mode: its batch-norm statistics stay those learned on the
     whole pool, which batches of 16 labeled images would only corrupt. With `backbone_lr == 0`
     its weights are frozen too (a pure linear probe).
-
-    With `n_extra` > 0 the head also reads that many classical features per image (the foci and
-    the best line through them, `bps_labeler.models.foci`), standardised with the training labels' mean
-    and spread, which the checkpoint keeps: the learned features alone follow one generator's
-    brightness and texture, the line is what a track is.
     """
 
     def __init__(
@@ -76,35 +67,13 @@ class TrackClassifier(L.LightningModule):
         foci_channel: bool = False,
         n_extra: int = 0,
     ) -> None:
-        super().__init__()
+        super().__init__(backbone, categories, input_size, foci_channel, n_extra)
         self.save_hyperparameters()
-        self.backbone, n = make_backbone(backbone)
-        self.head = nn.Linear(n + n_extra, len(categories))
-        self.register_buffer("extra_mean", torch.zeros(n_extra))
-        self.register_buffer("extra_std", torch.ones(n_extra))
         weights = torch.tensor(class_weights or [1.0] * len(categories), dtype=torch.float32)
         self.register_buffer("class_weights", weights)
         self.frozen = backbone_lr == 0
         if self.frozen:
             self.backbone.requires_grad_(False)
-
-    def train(self, mode: bool = True) -> TrackClassifier:
-        super().train(mode)
-        self.backbone.eval()
-        return self
-
-    def embed(self, x: torch.Tensor) -> torch.Tensor:
-        """The head's input: L2-normalised backbone features, scaled so logits can be confident."""
-        return F.normalize(self.backbone(x), dim=1) * FEATURE_SCALE
-
-    def features(self, x: torch.Tensor, extra: torch.Tensor) -> torch.Tensor:
-        """Everything the head reads: learned features, then the standardised classical ones."""
-        return torch.cat([self.embed(x), (extra.to(x.dtype) - self.extra_mean) / self.extra_std], dim=1)
-
-    def forward(self, x: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:
-        if extra is None:
-            extra = torch.zeros(len(x), self.extra_mean.numel())
-        return self.head(self.features(x, extra))
 
     def training_step(self, batch: tuple[tuple[torch.Tensor, torch.Tensor], torch.Tensor], _: int) -> torch.Tensor:
         (x, extra), y = batch
@@ -172,7 +141,7 @@ def train(
     # Inverse-frequency weights; a class with no label yet keeps weight 1 so the loss stays finite.
     weights = [float(len(y) / (len(categories) * c)) if c else 1.0 for c in counts]
     saved = read_backbone(backbone_path)
-    extra = _line_features(image_dir, names, spec.line_features)
+    extra = line_features(image_dir, names, spec.line_features)
     model = TrackClassifier(
         saved["backbone"],
         categories,
@@ -235,26 +204,6 @@ def linear_probe(features: np.ndarray, y: list[int] | np.ndarray, c: float = 1.0
     return LogisticRegression(C=c, class_weight="balanced", max_iter=5000).fit(features, y)
 
 
-class WithExtra(Dataset):
-    """An ImageList's items with each image's classical features: ((image, features), label)."""
-
-    def __init__(self, images: ImageList, extra: np.ndarray) -> None:
-        self.images = images
-        self.extra = torch.as_tensor(extra, dtype=torch.float32)
-
-    def __len__(self) -> int:
-        return len(self.images)
-
-    def __getitem__(self, i: int) -> tuple[tuple[object, torch.Tensor], int]:
-        x, y = self.images[i]
-        return (x, self.extra[i]), y
-
-
-def _line_features(image_dir: Path, filenames: list[str], wanted: bool) -> np.ndarray:
-    """The classical features of the images, or none (a model without them; older checkpoints)."""
-    return image_features(image_dir, filenames) if wanted else np.zeros((len(filenames), 0))
-
-
 @torch.no_grad()
 def fit_linear_probe(
     model: TrackClassifier, images: list, y: list[int], c: float, extra: np.ndarray | None = None
@@ -283,21 +232,3 @@ def fit_linear_probe(
         weight, bias = probe.coef_, probe.intercept_
     model.head.weight.copy_(torch.as_tensor(weight, dtype=torch.float32))
     model.head.bias.copy_(torch.as_tensor(bias, dtype=torch.float32))
-
-
-def load(ckpt: Path) -> TrackClassifier:
-    return TrackClassifier.load_from_checkpoint(ckpt, map_location="cpu", weights_only=False)
-
-
-@torch.no_grad()
-def predict_proba(model: TrackClassifier, image_dir: Path, filenames: list[str], threads: int = 1) -> np.ndarray:
-    """Class probabilities (softmax of the logits) for every image, in order."""
-    torch.set_num_threads(max(1, threads))
-    model.eval()
-    parts = []
-    for part in chunks(filenames):  # a chunk of images in memory at a time, whatever the pool
-        images = load_images(image_dir, part, model.hparams.input_size, model.hparams.get("foci_channel", False))
-        extra = _line_features(image_dir, part, bool(model.hparams.get("n_extra", 0)))
-        loader = DataLoader(WithExtra(ImageList(images, eval_transform()), extra), batch_size=256, shuffle=False)
-        parts += [F.softmax(model(x, e), dim=1).numpy() for (x, e), _ in loader]
-    return np.concatenate(parts).astype(np.float64) if parts else np.zeros((0, len(model.hparams.categories)))

@@ -1,0 +1,118 @@
+"""The track / no-track network, and its predictions, without Lightning.
+
+Predicting is most of what a model is used for (every round's pool, a lab's new images), so the
+network and how it is applied live here, with torch alone; `classifier` adds Lightning's training
+on top. A checkpoint written by the classifier loads here (`load_network`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+from torch.utils.data import DataLoader, Dataset
+
+from bps_labeler.data.images import ImageList, chunks, load_images
+from bps_labeler.embeddings.backbone import eval_transform, make_backbone
+from bps_labeler.models.foci import image_features
+
+FEATURE_SCALE = 10.0
+
+
+class TrackNet(nn.Module):
+    """ResNet backbone + linear head on L2-normalised features; `forward` returns logits.
+
+    The backbone always runs in eval mode: its batch-norm statistics stay those learned on the
+    whole pool, which batches of 16 labeled images would only corrupt. With `backbone_lr == 0`
+    its weights are frozen too (a pure linear probe).
+
+    With `n_extra` > 0 the head also reads that many classical features per image (the foci and
+    the best line through them, `bps_labeler.models.foci`), standardised with the training labels' mean
+    and spread, which the checkpoint keeps: the learned features alone follow one generator's
+    brightness and texture, the line is what a track is.
+    """
+
+    def __init__(
+        self,
+        backbone: str,
+        categories: tuple[str, ...],
+        input_size: int,
+        foci_channel: bool = False,
+        n_extra: int = 0,
+    ) -> None:
+        super().__init__()
+        self.categories = tuple(categories)
+        self.input_size = input_size
+        self.foci_channel = foci_channel
+        self.n_extra = n_extra
+        self.backbone, n = make_backbone(backbone)
+        self.head = nn.Linear(n + n_extra, len(categories))
+        self.register_buffer("extra_mean", torch.zeros(n_extra))
+        self.register_buffer("extra_std", torch.ones(n_extra))
+
+    def train(self, mode: bool = True) -> TrackNet:
+        super().train(mode)
+        self.backbone.eval()
+        return self
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """The head's input: L2-normalised backbone features, scaled so logits can be confident."""
+        return F.normalize(self.backbone(x), dim=1) * FEATURE_SCALE
+
+    def features(self, x: torch.Tensor, extra: torch.Tensor) -> torch.Tensor:
+        """Everything the head reads: learned features, then the standardised classical ones."""
+        return torch.cat([self.embed(x), (extra.to(x.dtype) - self.extra_mean) / self.extra_std], dim=1)
+
+    def forward(self, x: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:
+        if extra is None:
+            extra = torch.zeros(len(x), self.extra_mean.numel())
+        return self.head(self.features(x, extra))
+
+
+def load_network(ckpt: Path) -> TrackNet:
+    """The network of a classifier checkpoint, read with torch alone (weights only, no pickled code)."""
+    saved = torch.load(ckpt, map_location="cpu", weights_only=True)
+    hp = saved["hyper_parameters"]
+    net = TrackNet(
+        hp["backbone"], tuple(hp["categories"]), hp["input_size"], hp.get("foci_channel", False), hp.get("n_extra", 0)
+    )
+    own = net.state_dict()
+    net.load_state_dict({k: v for k, v in saved["state_dict"].items() if k in own})
+    return net.eval()
+
+
+class WithExtra(Dataset):
+    """An ImageList's items with each image's classical features: ((image, features), label)."""
+
+    def __init__(self, images: ImageList, extra: np.ndarray) -> None:
+        self.images = images
+        self.extra = torch.as_tensor(extra, dtype=torch.float32)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int) -> tuple[tuple[object, torch.Tensor], int]:
+        x, y = self.images[i]
+        return (x, self.extra[i]), y
+
+
+def line_features(image_dir: Path, filenames: list[str], wanted: bool) -> np.ndarray:
+    """The classical features of the images, or none (a model without them; older checkpoints)."""
+    return image_features(image_dir, filenames) if wanted else np.zeros((len(filenames), 0))
+
+
+@torch.no_grad()
+def predict_proba(model: TrackNet, image_dir: Path, filenames: list[str], threads: int = 1) -> np.ndarray:
+    """Class probabilities (softmax of the logits) for every image, in order."""
+    torch.set_num_threads(max(1, threads))
+    model.eval()
+    parts = []
+    for part in chunks(filenames):  # a chunk of images in memory at a time, whatever the pool
+        images = load_images(image_dir, part, model.input_size, model.foci_channel)
+        extra = line_features(image_dir, part, bool(model.n_extra))
+        loader = DataLoader(WithExtra(ImageList(images, eval_transform()), extra), batch_size=256, shuffle=False)
+        parts += [F.softmax(model(x, e), dim=1).numpy() for (x, e), _ in loader]
+    return np.concatenate(parts).astype(np.float64) if parts else np.zeros((0, len(model.categories)))
