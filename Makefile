@@ -23,8 +23,11 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES)
 
+# Two workers (one per core on CI's 2): the workflow and service tests spend much of their time
+# waiting on servers, schedulers and process starts. A test file stays on one worker, so its
+# module-scoped runs are made once.
 test: $(STAMP)
-	$(BIN)/python -m pytest --durations=15 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(or $(WORKERS),2) --dist loadfile --durations=15 $(PYTEST_ARGS)
 
 # The unit tier only: library code, no server, no snakemake run (tests/conftest.py).
 test-fast: $(STAMP)
