@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import math
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -62,26 +62,23 @@ def _check_filename(name: object, row: int, path: Path) -> None:
         raise InputError(f"{path}, row {row}: filename {name!r} is not a .tif file.")
 
 
-def read_meta(path: Path) -> pd.DataFrame:
-    """Read and check a BPS meta.csv; raise InputError naming the row for anything wrong.
-
-    Row numbers in messages are the line numbers a person sees in an editor (header = line 1).
-    """
-    path = Path(path)
+def _text(path: Path) -> str:
     if not path.exists():
         raise InputError(f"{path}: meta.csv not found. Check `source` in the config.")
     if path.is_dir():
         raise InputError(f"{path}: is a folder, not a CSV file. Point `source` at the folder that holds meta.csv.")
     raw = path.read_bytes()
     try:
-        text = raw.decode("utf-8-sig")  # a spreadsheet's "CSV UTF-8" starts with a byte-order mark
+        return raw.decode("utf-8-sig")  # a spreadsheet's "CSV UTF-8" starts with a byte-order mark
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise InputError(
             f"{path}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at line {line}). Save it as UTF-8 "
             "(in a spreadsheet: CSV UTF-8), or fix the file name on that line."
         ) from None
-    reader = csv.reader(io.StringIO(text))
+
+
+def _header(path: Path, reader: Iterator[list[str]]) -> list[str]:
     header = [c.strip() for c in next(reader, [])]
     if not header:
         raise InputError(f"{path}: the file is empty; expected a header {','.join(META_COLUMNS)}")
@@ -94,6 +91,11 @@ def read_meta(path: Path) -> pd.DataFrame:
     twice = sorted({c for c in header if header.count(c) > 1})
     if twice:
         raise InputError(f"{path}: column {twice[0]!r} appears twice in the header; keep one of them.")
+    return header
+
+
+def _rows(path: Path, reader: Any, width: int) -> tuple[list[list[str]], list[int]]:
+    """The data rows, and the line each starts on as an editor shows it (blank lines counted)."""
     rows, lines = [], []
     while True:
         start = reader.line_num + 1  # a quoted line break makes a row end on a later line
@@ -102,68 +104,98 @@ def read_meta(path: Path) -> pd.DataFrame:
             break
         if not any(field.strip() for field in row):  # blank or whitespace-only lines carry nothing
             continue
-        if len(row) != len(header):
+        if len(row) != width:
             raise InputError(
-                f"{path}, row {start}: expected {len(header)} fields, saw {len(row)}. A value "
+                f"{path}, row {start}: expected {width} fields, saw {len(row)}. A value "
                 "holds a comma (a decimal comma, or an unquoted name): use a point for decimals and "
                 "quote such fields."
             )
         rows.append(row)
-        lines.append(start)  # the line a person sees in an editor, blank lines counted
+        lines.append(start)
     if not rows:
         raise InputError(f"{path}: has a header but no rows; a BPS meta.csv lists one image per row.")
-    missing = [c for c in META_COLUMNS if c not in header]
-    if missing:
-        raise InputError(
-            f"{path}: missing column(s) {', '.join(missing)}; found {', '.join(map(repr, header))}. "
-            f"A BPS meta.csv has the header {','.join(META_COLUMNS)}."
-        )
-    df = pd.DataFrame(rows, columns=header, dtype=str)
-    df = df[list(META_COLUMNS)].copy()
+    return rows, lines
+
+
+def _first(bad: pd.Series) -> int:
+    return int(bad.to_numpy().nonzero()[0][0])
+
+
+def _check_filenames(df: pd.DataFrame, lines: list[int], path: Path) -> None:
     for line, name in zip(lines, df["filename"]):
         _check_filename(name, line, path)
     dup = df["filename"].duplicated(keep="first")
     if dup.any():
-        i = int(dup.to_numpy().nonzero()[0][0])
-        first = int((df["filename"] == df["filename"].iloc[i]).to_numpy().nonzero()[0][0])
+        i = _first(dup)
+        first = _first(df["filename"] == df["filename"].iloc[i])
         raise InputError(
             f"{path}, row {lines[i]}: duplicate filename {df['filename'].iloc[i]!r} (first at row "
             f"{lines[first]}). Each image must appear once; remove the duplicate row."
         )
-    stems = df["filename"].map(stem)
-    dup = stems.duplicated()
+    dup = df["filename"].map(stem).duplicated()
     if dup.any():
-        i = int(dup.to_numpy().nonzero()[0][0])
+        i = _first(dup)
         raise InputError(
             f"{path}, row {lines[i]}: {df['filename'].iloc[i]!r} has the same stem as an earlier row, "
             "so both would convert to the same JPG. Rename one of them."
         )
+
+
+def _check_particles(df: pd.DataFrame, lines: list[int], path: Path) -> None:
     bad = ~df["particle_type"].isin(PARTICLE_TYPES)
     if bad.any():
-        i = int(bad.to_numpy().nonzero()[0][0])
+        i = _first(bad)
         raise InputError(
             f"{path}, row {lines[i]}: unknown particle_type {df['particle_type'].iloc[i]!r}; "
             f"allowed: {', '.join(PARTICLE_TYPES)}."
         )
+
+
+def _check_numbers(df: pd.DataFrame, lines: list[int], path: Path) -> None:
+    """Dose and hours as numbers, in place: non-negative, finite, in range, hours whole."""
     for col, kind in (("dose_Gy", float), ("hr_post_exposure", int)):
         values = pd.to_numeric(df[col], errors="coerce")
         bad = values.isna() | (values < 0) | ~np.isfinite(values.fillna(0))
         if kind is int:
             bad |= values.notna() & (values != values.round())
         if bad.any():
-            i = int(bad.to_numpy().nonzero()[0][0])
+            i = _first(bad)
             raise InputError(
                 f"{path}, row {lines[i]}: {col} = {df[col].iloc[i]!r} is not a non-negative "
                 f"{'integer' if kind is int else 'number'}."
             )
         big = values > MAX_VALUE[col]
         if big.any():  # 1e23 hours is whole and finite, and wrapped to a negative int64
-            i = int(big.to_numpy().nonzero()[0][0])
+            i = _first(big)
             raise InputError(
                 f"{path}, row {lines[i]}: {col} = {df[col].iloc[i]!r} is out of range (at most "
                 f"{MAX_VALUE[col]:,}); check the row."
             )
         df[col] = values.astype(kind)
+
+
+#: The checks of the rows, in the order a person would fix them; each names the first bad row.
+ROW_CHECKS = (_check_filenames, _check_particles, _check_numbers)
+
+
+def read_meta(path: Path) -> pd.DataFrame:
+    """Read and check a BPS meta.csv; raise InputError naming the row for anything wrong.
+
+    Row numbers in messages are the line numbers a person sees in an editor (header = line 1).
+    """
+    path = Path(path)
+    reader = csv.reader(io.StringIO(_text(path)))
+    header = _header(path, reader)
+    rows, lines = _rows(path, reader, len(header))
+    missing = [c for c in META_COLUMNS if c not in header]
+    if missing:
+        raise InputError(
+            f"{path}: missing column(s) {', '.join(missing)}; found {', '.join(map(repr, header))}. "
+            f"A BPS meta.csv has the header {','.join(META_COLUMNS)}."
+        )
+    df = pd.DataFrame(rows, columns=header, dtype=str)[list(META_COLUMNS)].copy()
+    for check in ROW_CHECKS:
+        check(df, lines, path)
     return df
 
 
