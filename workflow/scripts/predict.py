@@ -22,7 +22,7 @@ from bps_labeler.models.predictions import write_predictions
 
 filenames = split_filenames(Path(snakemake.input.split), "train")
 model = load_network(Path(snakemake.input.model))
-categories = tuple(model.hparams.categories)
+categories = model.categories
 rule_labels = read_labels(Path(snakemake.input.known), categories)
 undecided = [f for f in filenames if f not in rule_labels]
 probs = np.zeros((len(filenames), len(categories)))
