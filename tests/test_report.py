@@ -30,7 +30,7 @@ def report(tiny_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     work = tmp_path_factory.mktemp("report") / "wf"
     shutil.copytree(tiny_run, work, symlinks=True)
     maps = [f"results/round_{r}/report/embedding_map.{ext}" for r in (1, 2) for ext in ("png", "html")]
-    targets = ["results/report/learning_curve.png", *maps]
+    targets = ["results/report/learning_curve.png", *maps, "results/round_2/inference/readout.csv"]
     snakemake(work, *targets)
     snakemake(work, "--report", "report.html")
     snakemake(work, "--report", "report.zip")
@@ -50,6 +50,8 @@ def test_report_files(report):
     for name in (*names_per_round, "selection.json", "metrics.json"):
         assert sum(n.endswith(f"/{name}") for n in names) == 2, (name, names)
     assert sum(n.endswith("/learning_curve.png") for n in names) == 1
+    assert sum(n.endswith("/readout.png") for n in names) == 1  # the last round's readout
+    assert sum(n.endswith("/readout.csv") for n in names) == 1
     assert any(n.endswith("report.html") for n in names)
 
 
@@ -71,9 +73,9 @@ def test_report_in_a_browser(report):
         page.on("requestfailed", lambda r: errors.append(f"request: {r.url}"))
         uri = (report / "report.html").as_uri()
         page.goto(uri)
-        # the workflow description, and the two result categories
+        # the workflow description, and the result categories
         assert "does a fluorescence image of a mouse nucleus show" in page.inner_text("body")
-        for category in ("Learning curve", "Rounds"):
+        for category in ("Learning curve", "Rounds", "Readout"):
             assert page.get_by_text(category, exact=True).count() >= 1, category
         for r in (1, 2):
             page.goto(uri)

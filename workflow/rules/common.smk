@@ -130,6 +130,7 @@ CONDA_ENV = "../envs/bps.yaml"
 # remote storage (--default-storage-provider) like any other file
 IMAGES = "results/data/images"
 SHARDS = list(range(config["convert"]["shards"]))
+INFER_SHARDS = config["inference"]["shards"]
 
 
 def embed_params():
@@ -325,7 +326,7 @@ def labelstudio_inputs(wildcards):
 
 
 def final_targets():
-    """What `snakemake` without a target builds: the last round's model and the datasource."""
+    """What `snakemake` without a target builds: the last round's model, readout and datasource."""
     r = config["rounds"]
     return [
         f"results/round_{r}/model.ckpt",
@@ -334,6 +335,7 @@ def final_targets():
         f"results/round_{r}/publish.json",
         "results/learning_curve.csv",
         "results/report/learning_curve.png",
+        f"results/round_{r}/inference/readout.csv",
         *[
             f"results/round_{k}/report/embedding_map.{ext}"
             for k in range(1, r + 1)

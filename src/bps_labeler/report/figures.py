@@ -19,7 +19,7 @@ from PIL import Image  # noqa: E402
 from sklearn.decomposition import PCA  # noqa: E402
 from sklearn.manifold import TSNE  # noqa: E402
 
-from bps_labeler.selection.engine import passes_threshold  # noqa: E402
+from bps_labeler.selection.thresholds import passes_threshold  # noqa: E402
 
 #: t-SNE above this many images would take minutes; a seeded sample is drawn instead (the picks
 #: always included).
@@ -208,3 +208,38 @@ def left_out(metadata: pd.DataFrame, config: dict) -> list[tuple[str, str]]:
         for name, value in values[~keep].items():
             out.append((name, f"{key} {value:.3g}, not {strat['operation']} {strat['threshold']:g}"))
     return out
+
+
+def readout_figure(table: pd.DataFrame, positive: str, out: Path) -> None:
+    """Per condition: the share called `positive` (open) and corrected, with its 95 % interval;
+    conditions the metadata answers are grey, with no interval."""
+    labels = [f"{r.particle_type} {r.dose_Gy:g} Gy {r.hr_post_exposure} h (n={r.n_images})" for r in table.itertuples()]
+    y = np.arange(len(table))[::-1]
+    fig, ax = plt.subplots(figsize=(7, 0.35 * len(table) + 1.5))
+    model = table["answered_by"] != "condition"
+    ax.scatter(table["share_called"], y, facecolors="none", edgecolors="grey", label=f"called {positive}")
+    low = (table["share_corrected"] - table["ci_low"]).where(model, 0).fillna(0)
+    high = (table["ci_high"] - table["share_corrected"]).where(model, 0).fillna(0)
+    ax.errorbar(
+        table["share_corrected"][model],
+        y[model.to_numpy()],
+        xerr=[low[model], high[model]],
+        fmt="o",
+        color="tab:red",
+        capsize=3,
+        label="corrected, 95 % interval",
+    )
+    ax.scatter(
+        table["share_corrected"][~model],
+        y[~model.to_numpy()],
+        marker="s",
+        color="lightgrey",
+        label="answered by the condition",
+    )
+    ax.set_yticks(y, labels, fontsize=8)
+    ax.set_xlim(-0.02, 1.02)
+    ax.set_xlabel(f"share of nuclei with a {positive}")
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)

@@ -1,0 +1,60 @@
+"""A model's answer for every image of a scope: what the readout and people downstream read.
+
+Each image gets the probability of each class and one answer, and says who gave it: the
+condition, where the metadata decides the label (known_answers), or the model. Images are split
+into a fixed number of shards by the hash of their name, as the conversion is, so the job count
+does not grow with the data set.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bps_labeler.data.convert import shard_of
+from bps_labeler.data.meta import jpg_name
+from bps_labeler.errors import InputError
+from bps_labeler.models.network import TrackNet, predict_proba
+
+#: What inference may cover: the training pool, or every image the filter kept (pool and
+#: validation images).
+SCOPES = ("pool", "filtered")
+CONDITION = ["particle_type", "dose_Gy", "hr_post_exposure"]
+
+
+def scope_filenames(meta: pd.DataFrame, pool: list[str], scope: str, shard: int, n_shards: int) -> list[str]:
+    """The images (JPG names) of `scope` that fall in `shard`, sorted."""
+    if scope not in SCOPES:
+        raise InputError(f"inference.scope: {scope!r} is not one of {', '.join(SCOPES)}.")
+    names = pool if scope == "pool" else [jpg_name(f) for f in meta["filename"]]
+    return sorted(n for n in names if shard_of(n, n_shards) == shard)
+
+
+def answer_images(
+    model: TrackNet,
+    image_dir: Path,
+    meta: pd.DataFrame,
+    names: list[str],
+    rule_labels: dict[str, str],
+    threads: int = 1,
+) -> pd.DataFrame:
+    """One row per image of `names` (JPG names of images in `meta`, the filtered meta.csv):
+    filename, source_file (the TIFF), condition, p_<class> per class, answer, answered_by."""
+    by_image = meta.assign(source_file=meta["filename"], filename=meta["filename"].map(jpg_name))
+    meta = by_image.set_index("filename").loc[names].reset_index()
+    categories = list(model.categories)
+    probs = np.zeros((len(names), len(categories)))
+    decided = np.array([n in rule_labels for n in names], dtype=bool)
+    for i in np.flatnonzero(decided):
+        probs[i, categories.index(rule_labels[names[i]])] = 1.0
+    undecided = [n for n, d in zip(names, decided) if not d]
+    if undecided:
+        probs[~decided] = predict_proba(model, image_dir, undecided, threads=threads)
+    table = meta[["filename", "source_file", *CONDITION]].copy()
+    for k, c in enumerate(categories):
+        table[f"p_{c}"] = probs[:, k]
+    table["answer"] = [categories[k] for k in probs.argmax(axis=1)]
+    table["answered_by"] = np.where(decided, "condition", "model")
+    return table

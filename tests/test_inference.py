@@ -1,0 +1,71 @@
+"""A round's model over every filtered image, and the per-condition readout, on the tiny run."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+from workflows import snakemake
+
+from bps_labeler.data.meta import jpg_name
+from bps_labeler.data.split import split_filenames
+from bps_labeler.labeling.annotations import read_labels
+
+pytestmark = pytest.mark.workflow
+
+
+@pytest.fixture(scope="module")
+def inferred(tiny_run, tmp_path_factory):
+    """A copy of the tiny run (modification times kept) with round 2's readout built."""
+    workdir = tmp_path_factory.mktemp("infer") / "wf"
+    shutil.copytree(tiny_run, workdir, symlinks=True)
+    snakemake(workdir, "results/round_2/inference/readout.csv")
+    return workdir
+
+
+def test_every_filtered_image_is_answered_once_and_the_rule_answers_its_own(inferred):
+    answers = pd.read_csv(inferred / "results/round_2/inference/answers.csv")
+    meta = pd.read_csv(inferred / "results/data/filtered_meta.csv")
+    assert sorted(answers["filename"]) == sorted(meta["filename"].map(jpg_name))
+    assert sorted(answers["source_file"]) == sorted(meta["filename"])
+    categories = ("track", "no track")
+    rule = read_labels(inferred / "results/data/known_answers.json", categories)
+    by_rule = answers[answers["answered_by"] == "condition"]
+    assert set(by_rule["filename"]) == set(rule)
+    assert (by_rule["answer"] == by_rule["filename"].map(rule)).all()
+    probs = answers[["p_track", "p_no track"]].to_numpy()
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+    assert (answers["answer"] == np.where(probs[:, 0] >= probs[:, 1], "track", "no track")).all()
+
+
+def test_the_models_answers_on_validation_give_back_its_confusion_matrix(inferred):
+    """The model inference applies is the one train scored: a wrong checkpoint, class order or
+    preprocessing would change at least one answer."""
+    answers = pd.read_csv(inferred / "results/round_2/inference/answers.csv").set_index("filename")
+    categories = ["track", "no track"]
+    truth = read_labels(inferred / "results/validation/annotations.json", tuple(categories))
+    val = [
+        n
+        for n in split_filenames(inferred / "results/data/split.csv", "val")
+        if answers.loc[n, "answered_by"] == "model"
+    ]
+    cm = np.zeros((2, 2), dtype=int)
+    for n in val:
+        cm[categories.index(truth[n]), categories.index(answers.loc[n, "answer"])] += 1
+    metrics = json.loads((inferred / "results/round_2/metrics.json").read_text())
+    assert cm.tolist() == metrics["baselines"]["undecided"]["model"]["confusion_matrix"]
+
+
+def test_the_readout_has_a_row_per_condition_with_its_interval(inferred):
+    table = pd.read_csv(inferred / "results/round_2/inference/readout.csv")
+    answers = pd.read_csv(inferred / "results/round_2/inference/answers.csv")
+    assert table["n_images"].sum() == len(answers)
+    assert len(table) == answers.groupby(["particle_type", "dose_Gy", "hr_post_exposure"]).ngroups
+    xray = table[table["particle_type"] == "X-ray"]
+    assert len(xray) and (xray["answered_by"] == "condition").all() and xray["ci_low"].isna().all()
+    fe = table[table["answered_by"] == "model"]
+    assert len(fe) and (fe["ci_low"] <= fe["share_corrected"]).all() and (fe["share_corrected"] <= fe["ci_high"]).all()
+    assert (inferred / "results/round_2/inference/readout.png").stat().st_size > 10_000

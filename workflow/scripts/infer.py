@@ -1,0 +1,32 @@
+"""Answer every image of this shard of the scope: the rule's answer where the condition decides,
+the model's elsewhere, with each class's probability."""
+
+import logging
+from pathlib import Path
+
+import pandas as pd
+
+from bps_labeler.workflow import logs
+
+# the job's log first: a Ctrl-C or a failure while the libraries load lands in it too
+logs.to_file(snakemake.log[0])
+
+from bps_labeler.data.split import split_filenames
+from bps_labeler.labeling.annotations import read_labels
+from bps_labeler.models.inference import answer_images, scope_filenames
+from bps_labeler.models.network import load_network
+
+meta = pd.read_csv(snakemake.input.meta)
+pool = split_filenames(Path(snakemake.input.split), "train")
+names = scope_filenames(meta, pool, snakemake.params.scope, int(snakemake.wildcards.shard), snakemake.params.shards)
+model = load_network(Path(snakemake.input.model))
+rule_labels = read_labels(Path(snakemake.input.known), model.categories)
+table = answer_images(model, Path(snakemake.params.image_dir), meta, names, rule_labels, threads=snakemake.threads)
+logging.info(
+    "shard %s: %d image(s), %d answered by the model, %d by their condition",
+    snakemake.wildcards.shard,
+    len(table),
+    int((table["answered_by"] == "model").sum()),
+    int((table["answered_by"] == "condition").sum()),
+)
+table.to_csv(snakemake.output.answers, index=False, float_format="%.6f")
