@@ -37,26 +37,29 @@ TARGET = "results/round_2/inference/readout.csv"
 CONDITION = ["particle_type", "dose_Gy", "hr_post_exposure"]
 
 
-def config(generator: dict, n_images: int) -> dict:
+def config(generator: dict, n_images: int, train_images: int, epochs: int) -> dict:
     cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     cfg = copy.deepcopy(cfg)
     cfg["source"]["synthetic"]["n_images"] = n_images
     cfg["source"]["synthetic"]["generator"] = {**cfg["source"]["synthetic"].get("generator", {}), **generator}
     cfg["filter"] = {}  # every condition
-    cfg["embed"]["train_images"] = 1200
+    cfg["embed"]["train_images"] = train_images
+    cfg["embed"]["epochs"] = epochs
     cfg["inference"] = {"scope": "filtered", "shards": 4}
     return cfg
 
 
-def run(name: str, generator: dict, n_images: int, cores: str) -> tuple[Path, float]:
+def run(name: str, generator: dict, args: argparse.Namespace) -> tuple[Path, float]:
     root = REPO / "benchmarks" / "out" / "readout" / slug(name)
     (root / "config").mkdir(parents=True, exist_ok=True)
-    (root / "config" / "config.yaml").write_text(yaml.safe_dump(config(generator, n_images), sort_keys=False))
+    (root / "config" / "config.yaml").write_text(
+        yaml.safe_dump(config(generator, args.n_images, args.train_images, args.epochs), sort_keys=False)
+    )
     start = time.perf_counter()
     snakemake = str(Path(sys.executable).with_name("snakemake"))
     cmd = [snakemake, "--snakefile", str(REPO / "workflow" / "Snakefile"), "--directory", str(root)]
     with (root / "snakemake.log").open("w") as log:
-        done = subprocess.run([*cmd, "--cores", cores, TARGET], stdout=log, stderr=subprocess.STDOUT, check=False)
+        done = subprocess.run([*cmd, "--cores", args.cores, TARGET], stdout=log, stderr=subprocess.STDOUT, check=False)
     if done.returncode:
         raise SystemExit(f"{name}: the pipeline failed; see {root / 'snakemake.log'}")
     return root, time.perf_counter() - start
@@ -114,13 +117,16 @@ def main() -> None:
     parser.add_argument("--only", help="regular expression: run the generator variants it matches")
     parser.add_argument("--cores", default="2")
     parser.add_argument("--n-images", type=int, default=3400, help="synthetic images, all 17 conditions")
+    parser.add_argument("--train-images", type=int, default=1200, help="images SimCLR trains on")
+    parser.add_argument("--epochs", type=int, default=10, help="SimCLR epochs")
     args = parser.parse_args()
     tables = []
     for name, generator in VARIANTS.items():
         if args.only and not re.search(args.only, name):
             continue
-        root, seconds = run(name, generator, args.n_images, args.cores)
+        root, seconds = run(name, generator, args)
         table = rows_of(name, root)
+        table["settings"] = f"{args.n_images} images, SimCLR {args.train_images} images x {args.epochs} epochs"
         tables.append(table)
         print(f"{name}: {seconds / 60:.1f} min")
         cols = [*CONDITION, "n_images", "answered_by", "true_share", "share_called", "share_corrected"]

@@ -7,8 +7,8 @@ Subpackages follow the pipeline, each importing only those before it (tests/test
     embeddings   SimCLR backbone and the embeddings CSV
     selection    Lightly Worker configs on Lightly's engine
     labeling     the label store, Label Studio, exports, known answers
-    models       the classifier, its predictions and metrics
-    evaluation   figures beside their baselines, the learning curve
+    models       the classifier, its predictions, inference and metrics
+    evaluation   figures beside their baselines, the learning curve, the readout
     report       the Snakemake report's pictures and map
     publish      a round as a Lightly datasource
     workflow     logs, locks, status, DVC and experiments around the stages

@@ -17,7 +17,6 @@ import torch
 from lightly.loss import NTXentLoss
 from lightly.models.modules import SimCLRProjectionHead
 from lightly.transforms import SimCLRTransform
-from lightning.pytorch.loggers import CSVLogger
 from sklearn.decomposition import PCA
 from torch.utils.data import DataLoader
 
@@ -30,7 +29,7 @@ from bps_labeler.embeddings.backbone import (
 )
 from bps_labeler.embeddings.io import embeddings_frame, write_embeddings
 from bps_labeler.utils.accelerator import check_accelerator
-from bps_labeler.utils.epoch_progress import EpochProgress
+from bps_labeler.utils.epoch_progress import quiet_trainer
 from bps_labeler.utils.files import write_or_explain
 
 log = logging.getLogger(__name__)
@@ -147,17 +146,7 @@ def train_embeddings(
         generator=torch.Generator().manual_seed(spec.seed),
     )
     model = SimCLR(spec.backbone, spec.lr, spec.temperature, spec.epochs)
-    trainer = L.Trainer(
-        max_epochs=spec.epochs,
-        accelerator=spec.accelerator,
-        devices=1,
-        deterministic=True,
-        logger=CSVLogger(log_dir, name="", version="") if log_dir else False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        callbacks=[EpochProgress(f"SimCLR on {len(sample)} images", log)],
-    )
+    trainer = quiet_trainer(spec.epochs, spec.accelerator, log_dir, f"SimCLR on {len(sample)} images", log)
     trainer.fit(model, loader)
     if len(sample) == len(filenames):  # all decoded already
         feats = features(model.backbone, images)

@@ -1,5 +1,6 @@
-"""Figures beside their baselines: what the condition alone and the majority class score, and
-every round's figures in one learning-curve table.
+"""Figures beside their baselines: what the condition alone and the majority class score, every
+round's figures in one learning-curve table, and the per-condition readout (`readout`): the
+share of nuclei with a track, corrected for the model's mistakes.
 """
 
 from bps_labeler.evaluation.baselines import majority_class, with_baselines

@@ -15,7 +15,6 @@ from pathlib import Path
 import lightning as L
 import numpy as np
 import torch
-from lightning.pytorch.loggers import CSVLogger
 from sklearn.linear_model import LogisticRegression
 from torch.nn import functional as F
 from torch.utils.data import DataLoader
@@ -26,7 +25,7 @@ from bps_labeler.embeddings.backbone import NORMALIZE, eval_transform, read_back
 from bps_labeler.errors import InputError
 from bps_labeler.models.network import FEATURE_SCALE, TrackNet, WithExtra, line_features
 from bps_labeler.utils.accelerator import check_accelerator
-from bps_labeler.utils.epoch_progress import EpochProgress
+from bps_labeler.utils.epoch_progress import quiet_trainer
 from bps_labeler.utils.files import write_or_explain
 
 log = logging.getLogger(__name__)
@@ -165,17 +164,7 @@ def train(
         shuffle=True,
         generator=torch.Generator().manual_seed(spec.seed),
     )
-    trainer = L.Trainer(
-        max_epochs=spec.epochs,
-        accelerator=spec.accelerator,
-        devices=1,
-        deterministic=True,
-        logger=CSVLogger(log_dir, name="", version="") if log_dir else False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        callbacks=[EpochProgress(f"fine-tuning on {len(names)} labels", log)],
-    )
+    trainer = quiet_trainer(spec.epochs, spec.accelerator, log_dir, f"fine-tuning on {len(names)} labels", log)
     with warnings.catch_warnings():  # the backbone is in eval mode on purpose (see TrackClassifier)
         warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode", module="lightning")
         trainer.fit(model, loader)

@@ -1,4 +1,5 @@
-"""A progress line per epoch of a Lightning fit (SimCLR, fine-tuning), in the job's log.
+"""A progress line per epoch of a Lightning fit (SimCLR, fine-tuning), in the job's log, and the
+one quiet, deterministic Trainer both fits use.
 
 Apart from bps_labeler.utils.progress so that jobs without a network (downloads, conversion) do not
 import Lightning.
@@ -9,8 +10,10 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import lightning as L
+from lightning.pytorch.loggers import CSVLogger
 
 from bps_labeler.utils.progress import Progress
 
@@ -32,3 +35,19 @@ class EpochProgress(L.Callback):
         self.progress.done += 1
         suffix = f", loss {float(loss):.4f}" if loss is not None else ""
         self.out.info(self.progress.line() + suffix)
+
+
+def quiet_trainer(epochs: int, accelerator: str, log_dir: Path | None, what: str, log: logging.Logger) -> L.Trainer:
+    """A deterministic Trainer on one device that writes only its metrics CSV (under `log_dir`)
+    and a progress line per epoch: no checkpoints, bars or summaries in a job's log."""
+    return L.Trainer(
+        max_epochs=epochs,
+        accelerator=accelerator,
+        devices=1,
+        deterministic=True,
+        logger=CSVLogger(log_dir, name="", version="") if log_dir else False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[EpochProgress(what, log)],
+    )
