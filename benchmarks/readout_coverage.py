@@ -131,19 +131,20 @@ def main() -> None:
         print(f"{name}: {seconds / 60:.1f} min")
         cols = [*CONDITION, "n_images", "answered_by", "true_share", "share_called", "share_corrected"]
         print(table[[*cols, "ci_low", "ci_high", "covers", "raw_covers"]].to_string(index=False), flush=True)
+    out = REPO / "docs" / "results"
     df = pd.concat(tables, ignore_index=True)
+    if (out / "readout_coverage.tsv").exists():  # variants run before stay; those run now replace theirs
+        old = pd.read_csv(out / "readout_coverage.tsv", sep="\t")
+        df = pd.concat([old[~old["variant"].isin(df["variant"])], df], ignore_index=True)
     text = summary(df)
     print(text)
-    out = REPO / "docs" / "results"
     df.to_csv(out / "readout_coverage.tsv", sep="\t", index=False, float_format="%.4f")
+    runs = "; ".join(f"{v}: {s}" for v, s in df.groupby("variant", sort=False)["settings"].first().items())
     (out / "readout_coverage.md").write_text(
-        "# Readout coverage on synthetic data\n\n`"
-        + " ".join(["benchmarks/readout_coverage.py", *sys.argv[1:]])
-        + "`, "
-        + time.strftime("%Y-%m-%d")
-        + ", 2 cores.\n\n"
-        + text
-        + "\n"
+        "# Readout coverage on synthetic data\n\n"
+        "`benchmarks/readout_coverage.py [--only REGEX] [--train-images N] [--epochs N]`, last run "
+        f"{time.strftime('%Y-%m-%d')}, 2 cores, no filter (all 17 conditions). Settings per generator: {runs}. "
+        "The table behind it, a row per condition: [readout_coverage.tsv](readout_coverage.tsv).\n\n" + text + "\n"
     )
 
 

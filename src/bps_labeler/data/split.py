@@ -11,10 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from bps_labeler.data.meta import jpg_name
+from bps_labeler.data.meta import CONDITION, jpg_name
 from bps_labeler.errors import InputError
-
-CONDITION = ["particle_type", "dose_Gy", "hr_post_exposure"]
 
 
 def _rank_key(seed: int, name: str) -> str:

@@ -26,10 +26,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bps_labeler.data.meta import CONDITION
 from bps_labeler.errors import InputError
 
-#: What a condition is in the BPS data.
-CONDITION = ("particle_type", "dose_Gy", "hr_post_exposure")
 #: Draws of the interval; 4000 puts the percentiles within about 0.005 of their limit.
 DRAWS = 4000
 

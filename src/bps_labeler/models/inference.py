@@ -14,14 +14,13 @@ import numpy as np
 import pandas as pd
 
 from bps_labeler.data.convert import shard_of
-from bps_labeler.data.meta import jpg_name
+from bps_labeler.data.meta import CONDITION, jpg_name
 from bps_labeler.errors import InputError
 from bps_labeler.models.network import TrackNet, predict_proba
 
 #: What inference may cover: the training pool, or every image the filter kept (pool and
 #: validation images).
 SCOPES = ("pool", "filtered")
-CONDITION = ["particle_type", "dose_Gy", "hr_post_exposure"]
 
 
 def scope_filenames(meta: pd.DataFrame, pool: list[str], scope: str, shard: int, n_shards: int) -> list[str]:
