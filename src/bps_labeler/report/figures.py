@@ -218,24 +218,15 @@ def readout_figure(table: pd.DataFrame, positive: str, out: Path) -> None:
     fig, ax = plt.subplots(figsize=(7, 0.35 * len(table) + 1.5))
     model = table["answered_by"] != "condition"
     ax.scatter(table["share_called"], y, facecolors="none", edgecolors="grey", label=f"called {positive}")
-    low = (table["share_corrected"] - table["ci_low"]).where(model, 0).fillna(0)
-    high = (table["ci_high"] - table["share_corrected"]).where(model, 0).fillna(0)
+    m = model.to_numpy()
+    corrected = table["share_corrected"].to_numpy(dtype=float)
+    err = np.vstack(
+        [corrected - table["ci_low"].to_numpy(dtype=float), table["ci_high"].to_numpy(dtype=float) - corrected]
+    )
     ax.errorbar(
-        table["share_corrected"][model],
-        y[model.to_numpy()],
-        xerr=[low[model], high[model]],
-        fmt="o",
-        color="tab:red",
-        capsize=3,
-        label="corrected, 95 % interval",
+        corrected[m], y[m], xerr=err[:, m], fmt="o", color="tab:red", capsize=3, label="corrected, 95 % interval"
     )
-    ax.scatter(
-        table["share_corrected"][~model],
-        y[~model.to_numpy()],
-        marker="s",
-        color="lightgrey",
-        label="answered by the condition",
-    )
+    ax.scatter(corrected[~m], y[~m], marker="s", color="lightgrey", label="answered by the condition")
     ax.set_yticks(y, labels, fontsize=8)
     ax.set_xlim(-0.02, 1.02)
     ax.set_xlabel(f"share of nuclei with a {positive}")
