@@ -31,6 +31,23 @@ def scope_filenames(meta: pd.DataFrame, pool: list[str], scope: str, shard: int,
     return sorted(n for n in names if shard_of(n, n_shards) == shard)
 
 
+def answer_probabilities(
+    model: TrackNet, image_dir: Path, names: list[str], rule_labels: dict[str, str], threads: int = 1
+) -> tuple[np.ndarray, np.ndarray]:
+    """(class probabilities, decided) per image: the rule's answer with full confidence where
+    the condition decides the label (`decided`), the model's probabilities elsewhere. What the
+    pipeline answers, for the next round's selection and for the readout alike."""
+    categories = list(model.categories)
+    probs = np.zeros((len(names), len(categories)))
+    decided = np.array([n in rule_labels for n in names], dtype=bool)
+    for i in np.flatnonzero(decided):
+        probs[i, categories.index(rule_labels[names[i]])] = 1.0
+    undecided = [n for n, d in zip(names, decided) if not d]
+    if undecided:
+        probs[~decided] = predict_proba(model, image_dir, undecided, threads=threads)
+    return probs, decided
+
+
 def answer_images(
     model: TrackNet,
     image_dir: Path,
@@ -42,16 +59,9 @@ def answer_images(
     """One row per image of `names` (JPG names of images in `meta`, the filtered meta.csv):
     filename, source_file (the TIFF), condition, p_<class> per class, answer, answered_by."""
     by_image = meta.assign(source_file=meta["filename"], filename=meta["filename"].map(jpg_name))
-    meta = by_image.set_index("filename").loc[names].reset_index()
+    table = by_image.set_index("filename").loc[names].reset_index()[["filename", "source_file", *CONDITION]]
+    probs, decided = answer_probabilities(model, image_dir, names, rule_labels, threads)
     categories = list(model.categories)
-    probs = np.zeros((len(names), len(categories)))
-    decided = np.array([n in rule_labels for n in names], dtype=bool)
-    for i in np.flatnonzero(decided):
-        probs[i, categories.index(rule_labels[names[i]])] = 1.0
-    undecided = [n for n, d in zip(names, decided) if not d]
-    if undecided:
-        probs[~decided] = predict_proba(model, image_dir, undecided, threads=threads)
-    table = meta[["filename", "source_file", *CONDITION]].copy()
     for k, c in enumerate(categories):
         table[f"p_{c}"] = probs[:, k]
     table["answer"] = [categories[k] for k in probs.argmax(axis=1)]
