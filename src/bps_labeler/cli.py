@@ -27,21 +27,24 @@ COMMANDS: dict[str, tuple[str, list[str], str]] = {
 }
 
 
+def _in_a_run(name: str) -> argparse.ArgumentParser:
+    """The options of a subcommand that works on a run's folder."""
+    parser = argparse.ArgumentParser(prog=f"bps-labeler {name}", description=COMMANDS[name][2])
+    parser.add_argument("--directory", "-d", type=Path, default=Path.cwd(), help="the run's folder (default: here)")
+    return parser
+
+
 def status_main(argv: list[str] | None = None) -> int:
     from bps_labeler.workflow.status import format_status, set_status
 
-    parser = argparse.ArgumentParser(prog="bps-labeler status", description=COMMANDS["status"][2])
-    parser.add_argument("--directory", "-d", type=Path, default=Path.cwd(), help="the run's folder (default: here)")
-    args = parser.parse_args(argv)
+    args = _in_a_run("status").parse_args(argv)
     return exit_status(lambda: print(format_status(set_status(args.directory))))
 
 
 def unlock_main(argv: list[str] | None = None) -> int:
     from bps_labeler.workflow.locks import unlock
 
-    parser = argparse.ArgumentParser(prog="bps-labeler unlock", description=COMMANDS["unlock"][2])
-    parser.add_argument("--directory", "-d", type=Path, default=Path.cwd(), help="the run's folder (default: here)")
-    args = parser.parse_args(argv)
+    args = _in_a_run("unlock").parse_args(argv)
 
     def run() -> None:
         removed = unlock(args.directory)

@@ -13,7 +13,8 @@ logs.to_file(snakemake.log[0])
 from bps_labeler.evaluation.readout import Confusion, readout
 from bps_labeler.report.figures import readout_figure
 
-confusion = Confusion.from_metrics(json.loads(Path(snakemake.input.metrics).read_text()), snakemake.params.positive)
+metrics = Path(snakemake.input.metrics)
+confusion = Confusion.from_metrics(json.loads(metrics.read_text()), snakemake.params.positive, str(metrics))
 logging.info(
     "validation, undecided images: sensitivity %.3f, specificity %.3f", confusion.sensitivity, confusion.specificity
 )

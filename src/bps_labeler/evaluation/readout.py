@@ -43,19 +43,20 @@ class Confusion:
     tn: int
 
     @classmethod
-    def from_metrics(cls, metrics: dict[str, Any], positive: str) -> Confusion:
-        """From a round's metrics.json: the model's confusion matrix on the undecided images."""
+    def from_metrics(cls, metrics: dict[str, Any], positive: str, source: str = "metrics.json") -> Confusion:
+        """From a round's metrics.json (`source` names it in errors): the model's confusion
+        matrix on the undecided images."""
         try:
             cm = metrics["baselines"]["undecided"]["model"]["confusion_matrix"]
             categories = list(metrics["categories"])
         except (KeyError, TypeError):
             raise InputError(
-                "metrics.json has no confusion matrix of the model on the undecided validation images "
+                f"{source} has no confusion matrix of the model on the undecided validation images "
                 "(baselines.undecided.model); rerun the round's train rule."
             ) from None
         if positive not in categories or len(categories) != 2:
             raise InputError(
-                f"the readout needs two categories with {positive!r} among them; the model has {categories}."
+                f"{source}: the readout needs two categories with {positive!r} among them; the model has {categories}."
             )
         p, q = categories.index(positive), 1 - categories.index(positive)
         return cls(tp=int(cm[p][p]), fn=int(cm[p][q]), fp=int(cm[q][p]), tn=int(cm[q][q]))
