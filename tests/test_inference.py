@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -22,8 +25,13 @@ def inferred(tiny_run, tmp_path_factory):
     """A copy of the tiny run (modification times kept) with round 2's readout built."""
     workdir = tmp_path_factory.mktemp("infer") / "wf"
     shutil.copytree(tiny_run, workdir, symlinks=True)
-    snakemake(workdir, "results/round_2/inference/readout.csv")
+    snakemake(workdir, "results/round_2/inference/readout.csv", "results/round_2/export/model.pt2")
     return workdir
+
+
+def run_cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    """`bps-labeler ARGS` as a user runs it, in `cwd`."""
+    return subprocess.run([sys.executable, "-m", "bps_labeler.cli", *args], cwd=cwd, capture_output=True, text=True)
 
 
 def test_every_filtered_image_is_answered_once_and_the_rule_answers_its_own(inferred):
@@ -69,3 +77,48 @@ def test_the_readout_has_a_row_per_condition_with_its_interval(inferred):
     fe = table[table["answered_by"] == "model"]
     assert len(fe) and (fe["ci_low"] <= fe["share_corrected"]).all() and (fe["share_corrected"] <= fe["ci_high"]).all()
     assert (inferred / "results/round_2/inference/readout.png").stat().st_size > 10_000
+
+
+def test_the_exported_model_gives_the_pipelines_probabilities_from_the_raw_tiffs(inferred, tmp_path):
+    """`bps-labeler predict` on the validation TIFFs, converted as the pipeline converts them,
+    against the probabilities train computed on the pipeline's JPGs: a different stretch, JPEG
+    quality, resize, channel or feature would move them by far more than 1e-5."""
+    validation = pd.read_csv(inferred / "results/round_2/validation.csv").set_index("filename")
+    tiffs = {jpg_name(p.name): p for p in (inferred / "resources").rglob("*.tif")}
+    folder = tmp_path / "tiffs"
+    folder.mkdir()
+    for name in validation.index:
+        shutil.copy(tiffs[name], folder / tiffs[name].name)
+    out = tmp_path / "answers.csv"
+    done = run_cli(["predict", str(inferred / "results/round_2/export"), str(folder), "-o", str(out)], cwd=inferred)
+    assert done.returncode == 0, done.stderr
+    answers = pd.read_csv(out).set_index("filename").loc[validation.index]
+    columns = ["p_track", "p_no track"]
+    difference = np.abs(answers[columns].to_numpy() - validation[columns].to_numpy())
+    assert difference.max() < 1e-5
+    assert (answers["answer"] == validation["answer"]).all()
+    card = (inferred / "results/round_2/export/MODEL_CARD.md").read_text()
+    metrics = json.loads((inferred / "results/round_2/metrics.json").read_text())
+    assert f"| model | {metrics['baselines']['undecided']['model']['balanced_accuracy']} |" in card
+    assert "metadata_rule" in card
+
+
+def test_an_exported_model_of_another_version_categories_or_bytes_is_refused(inferred, tmp_path):
+    export = tmp_path / "export"
+    shutil.copytree(inferred / "results/round_2/export", export)
+    image = sorted((inferred / "results/data/images").glob("*.jpg"))[0]
+    out = tmp_path / "a.csv"
+
+    def predict(*extra: str) -> str:
+        done = run_cli(["predict", str(export), str(image), "-o", str(out), *extra], cwd=tmp_path)
+        assert done.returncode == 1 and not out.exists()
+        return done.stderr
+
+    assert "not ['track', 'other']" in predict("--categories", "track,other")
+    recipe = json.loads((export / "model.json").read_text())
+    (export / "model.json").write_text(json.dumps({**recipe, "package_version": "0.0.1"}))
+    assert "exported by bps-labeler 0.0.1" in predict()
+    (export / "model.json").write_text(json.dumps(recipe))
+    with open(export / "model.pt2", "ab") as f:
+        f.write(b"\0")
+    assert "changed since it was exported" in predict()

@@ -17,6 +17,7 @@ from bps_labeler.errors import exit_status
 #: subcommand -> (module whose main() runs it, arguments put first, what it is for)
 COMMANDS: dict[str, tuple[str, list[str], str]] = {
     "status": ("bps_labeler.cli", [], "each set's state: selected, given to people, labeled, model, figures"),
+    "predict": ("bps_labeler.models.portable", [], "answer track / no track for TIFFs or JPGs with an exported model"),
     "labelstudio": ("bps_labeler.labeling.labelstudio_server", [], "start a local Label Studio to label rounds in"),
     "save": ("bps_labeler.workflow.versioning", ["save"], "save results/ and resources/ to the DVC remote"),
     "restore": ("bps_labeler.workflow.versioning", ["restore"], "restore a run from the DVC remote in a fresh clone"),

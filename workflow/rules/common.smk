@@ -326,7 +326,8 @@ def labelstudio_inputs(wildcards):
 
 
 def final_targets():
-    """What `snakemake` without a target builds: the last round's model, readout and datasource."""
+    """What `snakemake` without a target builds: the last round's model, its export, readout and
+    datasource."""
     r = config["rounds"]
     return [
         f"results/round_{r}/model.ckpt",
@@ -336,6 +337,7 @@ def final_targets():
         "results/learning_curve.csv",
         "results/report/learning_curve.png",
         f"results/round_{r}/inference/readout.csv",
+        f"results/round_{r}/export/model.pt2",
         *[
             f"results/round_{k}/report/embedding_map.{ext}"
             for k in range(1, r + 1)

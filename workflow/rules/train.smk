@@ -17,6 +17,7 @@ rule train:
             category="Rounds",
             subcategory="Round {round}",
         ),
+        validation="results/round_{round}/validation.csv",
     log:
         "logs/round_{round}/train.log",
         metrics="logs/round_{round}/train_metrics/metrics.csv",

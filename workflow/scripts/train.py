@@ -16,7 +16,7 @@ from bps_labeler.evaluation.baselines import majority_class, with_baselines
 from bps_labeler.labeling.annotations import read_labels
 from bps_labeler.labeling.known_answers import conflicts, rule_probabilities, training_sample
 from bps_labeler.models.classifier import TrainSpec, train
-from bps_labeler.models.metrics import metrics, write_metrics
+from bps_labeler.models.metrics import metrics, validation_table, write_metrics
 from bps_labeler.models.network import predict_proba
 
 categories = tuple(snakemake.params.categories)
@@ -74,3 +74,4 @@ result.update(
     ),
 )
 write_metrics(result, Path(snakemake.output.metrics))
+validation_table(names, probs, val, known, categories).to_csv(snakemake.output.validation, index=False)

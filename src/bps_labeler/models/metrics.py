@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix, roc_auc_score
 
 
@@ -36,3 +37,22 @@ def metrics(
 def write_metrics(values: dict[str, object], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(values, indent=1, sort_keys=True) + "\n")
+
+
+def validation_table(
+    names: list[str],
+    probs: np.ndarray,
+    labels: dict[str, str],
+    known: pd.Series,
+    categories: tuple[str, ...],
+) -> pd.DataFrame:
+    """A row per validation image: filename, label, the model's p_<category> (before the rule
+    answers anything), the model's answer, and the label the condition decides ("" where it
+    does not). What the readout measures the model's mistakes with, per condition, and what an
+    exported model is checked against."""
+    table = pd.DataFrame({"filename": names, "label": [labels[n] for n in names]})
+    for k, c in enumerate(categories):
+        table[f"p_{c}"] = probs[:, k]
+    table["answer"] = [categories[k] for k in probs.argmax(axis=1)] if len(names) else []
+    table["rule"] = [known.get(n) or "" for n in names]
+    return table
