@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from workflows import snakemake
+from workflows import REPO, snakemake
 
 from bps_labeler.data.meta import jpg_name
 from bps_labeler.data.split import split_filenames
@@ -25,7 +25,7 @@ def inferred(tiny_run, tmp_path_factory):
     """A copy of the tiny run (modification times kept) with round 2's readout built."""
     workdir = tmp_path_factory.mktemp("infer") / "wf"
     shutil.copytree(tiny_run, workdir, symlinks=True)
-    snakemake(workdir, "results/round_2/inference/readout.csv", "results/round_2/export/model.pt2")
+    snakemake(workdir, "results/readout.json", "results/round_2/export/model.pt2")
     return workdir
 
 
@@ -77,6 +77,22 @@ def test_the_readout_has_a_row_per_condition_with_its_interval(inferred):
     fe = table[table["answered_by"] == "model"]
     assert len(fe) and (fe["ci_low"] <= fe["share_corrected"]).all() and (fe["share_corrected"] <= fe["ci_high"]).all()
     assert (inferred / "results/round_2/inference/readout.png").stat().st_size > 10_000
+
+
+def test_dvc_reads_the_readout_as_a_metric(inferred, tmp_path):
+    """`dvc metrics show` with the project's dvc.yaml finds the corrected shares of readout.csv."""
+    project = tmp_path / "p"
+    shutil.copytree(inferred / "results", project / "results", symlinks=True)
+    shutil.copy(REPO / "dvc.yaml", project)
+    dvc = str(Path(sys.executable).with_name("dvc"))
+    subprocess.run([dvc, "init", "--no-scm", "-q"], cwd=project, check=True)
+    shown = subprocess.run([dvc, "metrics", "show", "--json"], cwd=project, capture_output=True, text=True, check=True)
+    metrics = next(iter(json.loads(shown.stdout).values()))["data"]["results/readout.json"]["data"]
+    table = pd.read_csv(inferred / "results/round_2/inference/readout.csv")
+    fe = table[table["answered_by"] == "model"].iloc[0]
+    name = f"Fe {fe['dose_Gy']:g} Gy {fe['hr_post_exposure']} h"
+    assert metrics["round"] == 2 and metrics["conditions"][name]["share_corrected"] == fe["share_corrected"]
+    assert metrics["conditions"][name]["ci_low"] == fe["ci_low"]
 
 
 def test_the_exported_model_gives_the_pipelines_probabilities_from_the_raw_tiffs(inferred, tmp_path):

@@ -337,6 +337,7 @@ def final_targets():
         "results/learning_curve.csv",
         "results/report/learning_curve.png",
         f"results/round_{r}/inference/readout.csv",
+        "results/readout.json",
         f"results/round_{r}/export/model.pt2",
         *[
             f"results/round_{k}/report/embedding_map.{ext}"

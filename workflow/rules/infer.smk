@@ -53,7 +53,8 @@ rule answers:
 rule readout:
     input:
         answers="results/round_{round}/inference/answers.csv",
-        metrics="results/round_{round}/metrics.json",
+        validation="results/round_{round}/validation.csv",
+        meta="results/data/filtered_meta.csv",
     output:
         csv=report(
             "results/round_{round}/inference/readout.csv",
@@ -79,3 +80,20 @@ rule readout:
         seed=config["seed"],
     script:
         "../scripts/readout.py"
+
+
+# The last round's readout where DVC looks for metrics (dvc.yaml): `dvc metrics show`, `dvc metrics diff`.
+rule readout_metrics:
+    input:
+        csv=lambda wildcards: f"results/round_{config['rounds']}/inference/readout.csv",
+    output:
+        metrics="results/readout.json",
+    log:
+        "logs/readout_metrics.log",
+    localrule: True
+    conda:
+        CONDA_ENV
+    params:
+        round=config["rounds"],
+    script:
+        "../scripts/readout_metrics.py"
