@@ -11,9 +11,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from workflows import REPO, snakemake
 
-from bps_labeler.data.meta import jpg_name
+from bps_labeler.data.meta import jpg_name, read_meta
 from bps_labeler.data.split import split_filenames
 from bps_labeler.labeling.annotations import read_labels
 
@@ -138,3 +139,27 @@ def test_an_exported_model_of_another_version_categories_or_bytes_is_refused(inf
     with open(export / "model.pt2", "ab") as f:
         f.write(b"\0")
     assert "changed since it was exported" in predict()
+
+
+def test_scope_all_answers_every_image_of_meta_csv(inferred, tmp_path):
+    """The images the filter left out are converted for inference alone and answered like the
+    rest: the readout then has a row for every condition of meta.csv."""
+    workdir = tmp_path / "wf"
+    shutil.copytree(inferred, workdir, symlinks=True)
+    cfg = yaml.safe_load((workdir / "config/config.yaml").read_text())
+    cfg["inference"] = {**cfg.get("inference", {}), "scope": "all"}
+    (workdir / "config/config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    snakemake(workdir, "results/round_2/inference/readout.csv")
+    meta = read_meta(workdir / "resources/raw/meta.csv")
+    answers = pd.read_csv(workdir / "results/round_2/inference/answers.csv")
+    assert sorted(answers["filename"]) == sorted(meta["filename"].map(jpg_name))
+    filtered = set(pd.read_csv(workdir / "results/data/filtered_meta.csv")["filename"].map(jpg_name))
+    rest = answers[~answers["filename"].isin(filtered)]
+    assert len(rest) and (rest["dose_Gy"] < 0.8).all()  # the filter kept 0.8 Gy and up
+    fe = rest[(rest["particle_type"] == "Fe") & (rest["dose_Gy"] > 0)]
+    assert len(fe) and (fe["answered_by"] == "model").all()
+    sham = rest[rest["dose_Gy"] == 0]  # the rule answers the left-out sham images too
+    assert len(sham) and (sham["answered_by"] == "condition").all() and (sham["answer"] == "no track").all()
+    table = pd.read_csv(workdir / "results/round_2/inference/readout.csv")
+    assert len(table) == meta.groupby(["particle_type", "dose_Gy", "hr_post_exposure"]).ngroups
+    assert not (workdir / "results/data/images").joinpath(rest["filename"].iloc[0]).exists()  # not in the pool

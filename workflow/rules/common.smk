@@ -178,6 +178,38 @@ def raw_tiffs(wildcards):
     return {}
 
 
+def rest_tiffs(wildcards):
+    """The TIFF folder a convert_rest shard reads (see raw_tiffs)."""
+    kind = config["source"]["kind"]
+    if kind == "synthetic":
+        return {"tiffs": "resources/raw/tiffs"}
+    if kind == "s3":
+        return {"tiffs": f"resources/raw/rest/tiffs_{wildcards.shard}"}
+    return {}
+
+
+def rest_download_manifest(wildcards):
+    """For an S3 source, a convert_rest shard converts what its download_rest shard fetched."""
+    if config["source"]["kind"] == "s3":
+        return [f"resources/raw/rest/download_{wildcards.shard}.tsv"]
+    return []
+
+
+def rest_inputs():
+    """With inference.scope `all`, an infer shard also reads the left-out images of its shard."""
+    if config["inference"]["scope"] != "all":
+        return {}
+    return {
+        "rest_meta": "results/data/rest/meta.csv",
+        "rest_images": "results/data/rest/images_{shard}",
+    }
+
+
+def inference_rows(input):
+    """Images an inference job may answer: the filtered ones, and with scope `all` the rest."""
+    return rows(input.meta) + (rows(input.rest_meta) if "rest_meta" in input.keys() else 0)
+
+
 def configured_selection(round_):
     """Round r's selection config in config.yaml: the r-th; rounds past the end reuse the last."""
     configs = config["selection"]

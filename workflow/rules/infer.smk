@@ -3,8 +3,84 @@
 # mistakes on the validation images (docs/readout.md).
 
 
+# Scope `all`: the images of meta.csv the filter left out, downloaded (S3) and converted for
+# inference alone, in the inference's shards; the selection never sees them.
+rule rest_meta:
+    input:
+        meta=raw_meta(),
+        filtered="results/data/filtered_meta.csv",
+    output:
+        meta="results/data/rest/meta.csv",
+    log:
+        "logs/rest_meta.log",
+    localrule: True
+    conda:
+        CONDA_ENV
+    script:
+        "../scripts/rest_meta.py"
+
+
+if config["source"]["kind"] == "s3":
+
+    rule download_rest:
+        input:
+            unpack(image_pins),
+            meta="results/data/rest/meta.csv",
+        output:
+            manifest="resources/raw/rest/download_{shard}.tsv",
+            tiffs=directory("resources/raw/rest/tiffs_{shard}"),
+        log:
+            "logs/download_rest/{shard}.log",
+        benchmark:
+            "logs/benchmarks/download_rest/{shard}.tsv"
+        localrule: config["source"]["s3"]["download_local"]
+        conda:
+            CONDA_ENV
+        threads: 4
+        resources:
+            mem_mb=1000,
+            runtime=lambda wildcards, input, attempt: minutes(
+                rows(input.meta) / INFER_SHARDS * SECONDS_PER_IMAGE["download"], attempt
+            ),
+        params:
+            s3=config["source"]["s3"],
+            n_shards=INFER_SHARDS,
+            cache="resources/raw/cache",
+        script:
+            "../scripts/download.py"
+
+
+rule convert_rest:
+    input:
+        unpack(rest_tiffs),
+        meta="results/data/rest/meta.csv",
+        downloaded=rest_download_manifest,
+    output:
+        manifest="results/data/rest/convert_{shard}.tsv",
+        images=directory("results/data/rest/images_{shard}"),
+    log:
+        "logs/convert_rest/{shard}.log",
+    benchmark:
+        "logs/benchmarks/convert_rest/{shard}.tsv"
+    conda:
+        CONDA_ENV
+    threads: config["convert"]["threads"]
+    resources:
+        mem_mb=1500,
+        runtime=lambda wildcards, input, attempt: minutes(
+            rows(input.meta) / INFER_SHARDS * SECONDS_PER_IMAGE["convert"], attempt
+        ),
+    params:
+        src_dir=raw_dir(),
+        n_shards=INFER_SHARDS,
+        convert={k: v for k, v in config["convert"].items() if k != "threads"},
+    script:
+        "../scripts/convert.py"
+
+
 rule infer:
     input:
+        **rest_inputs(),
         model="results/round_{round}/model.ckpt",
         meta="results/data/filtered_meta.csv",
         split="results/data/split.csv",
@@ -20,15 +96,16 @@ rule infer:
         CONDA_ENV
     threads: 8
     resources:
-        mem_mb=lambda wildcards, input: megabytes(rows(input.meta) / INFER_SHARDS),
+        mem_mb=lambda wildcards, input: megabytes(inference_rows(input) / INFER_SHARDS),
         runtime=lambda wildcards, input, attempt: minutes(
-            rows(input.meta) / INFER_SHARDS * SECONDS_PER_IMAGE["predict"], attempt
+            inference_rows(input) / INFER_SHARDS * SECONDS_PER_IMAGE["predict"], attempt
         ),
         gpu=GPUS,
     params:
         image_dir=image_dir,
         scope=config["inference"]["scope"],
         shards=INFER_SHARDS,
+        known_answers=config["known_answers"],
     script:
         "../scripts/infer.py"
 

@@ -13,7 +13,8 @@ logs.to_file(snakemake.log[0])
 
 from bps_labeler.data.split import split_filenames
 from bps_labeler.labeling.annotations import read_labels
-from bps_labeler.models.inference import answer_images, scope_filenames
+from bps_labeler.labeling.known_answers import known_labels, parse
+from bps_labeler.models.inference import answer_images, rest_filenames, scope_filenames
 from bps_labeler.models.network import load_network
 
 meta = pd.read_csv(snakemake.input.meta)
@@ -21,7 +22,14 @@ pool = split_filenames(Path(snakemake.input.split), "train")
 names = scope_filenames(meta, pool, snakemake.params.scope, int(snakemake.wildcards.shard), snakemake.params.shards)
 model = load_network(Path(snakemake.input.model))
 rule_labels = read_labels(Path(snakemake.input.known), model.categories)
-table = answer_images(model, Path(snakemake.params.image_dir), meta, names, rule_labels, threads=snakemake.threads)
+shard, threads = int(snakemake.wildcards.shard), snakemake.threads
+table = answer_images(model, Path(snakemake.params.image_dir), meta, names, rule_labels, threads=threads)
+if snakemake.params.scope == "all":  # and the images the filter left out, converted for this
+    rest = pd.read_csv(snakemake.input.rest_meta)
+    decided = known_labels(rest, parse(snakemake.params.known_answers)).dropna().to_dict()
+    rest_names = rest_filenames(rest, shard, snakemake.params.shards)
+    images = Path(snakemake.input.rest_images)
+    table = pd.concat([table, answer_images(model, images, rest, rest_names, decided, threads=threads)])
 logging.info(
     "shard %s: %d image(s), %d answered by the model, %d by their condition",
     snakemake.wildcards.shard,

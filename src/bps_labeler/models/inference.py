@@ -18,9 +18,10 @@ from bps_labeler.data.meta import CONDITION, jpg_name
 from bps_labeler.errors import InputError
 from bps_labeler.models.network import TrackNet, predict_proba
 
-#: What inference may cover: the training pool, or every image the filter kept (pool and
-#: validation images).
-SCOPES = ("pool", "filtered")
+#: What inference may cover: the training pool, every image the filter kept (pool and
+#: validation images), or every image of meta.csv (the filter's and the rest, converted, and for
+#: S3 downloaded, for inference alone).
+SCOPES = ("pool", "filtered", "all")
 
 
 def scope_filenames(meta: pd.DataFrame, pool: list[str], scope: str, shard: int, n_shards: int) -> list[str]:
@@ -29,6 +30,17 @@ def scope_filenames(meta: pd.DataFrame, pool: list[str], scope: str, shard: int,
         raise InputError(f"inference.scope: {scope!r} is not one of {', '.join(SCOPES)}.")
     names = pool if scope == "pool" else [jpg_name(f) for f in meta["filename"]]
     return sorted(n for n in names if shard_of(n, n_shards) == shard)
+
+
+def rest_of(meta: pd.DataFrame, filtered: pd.DataFrame) -> pd.DataFrame:
+    """The rows of meta.csv the filter left out: what scope `all` adds to the filtered images."""
+    return meta[~meta["filename"].isin(filtered["filename"])].reset_index(drop=True)
+
+
+def rest_filenames(rest: pd.DataFrame, shard: int, n_shards: int) -> list[str]:
+    """The JPG names of the left-out images of `shard`: sharded by TIFF name, as the conversion
+    that made them (data.convert.convert_shard)."""
+    return sorted(jpg_name(f) for f in rest["filename"] if shard_of(f, n_shards) == shard)
 
 
 def answer_probabilities(
