@@ -57,6 +57,8 @@ def test_no_stage_imports_a_later_one():
         ("bps_labeler.models.metrics", ("torch", "lightning")),
         ("bps_labeler.selection", ("torch", "lightning")),
         ("bps_labeler.models.network", ("lightning",)),  # predicting needs torch, not Lightning
+        ("bps_labeler.models.portable", ("lightning",)),  # nor does `bps-labeler predict`
+        ("bps_labeler.evaluation.readout", ("torch", "lightning")),
     ],
 )
 def test_readers_of_a_stages_output_load_only_what_they_need(module, unloaded):
