@@ -218,3 +218,19 @@ def test_a_full_disk_while_saving_a_model_is_one_line_and_leaves_no_half_file(sm
     assert not (small_disk / "backbone.pt").exists()
     write_or_explain(small_disk / "ok.pt", lambda path: torch.save({"w": torch.zeros(10)}, path))  # room for this
     assert torch.load(small_disk / "ok.pt")["w"].shape == (10,)
+
+
+def test_a_cross_validated_threshold_is_what_the_checkpoint_keeps(jpgs, embedded, tmp_path, caplog):
+    image_dir, names, truth = jpgs
+    out, _ = embedded
+    labels = {n: truth[n] for n in names[:24]}
+    assert min(sum(v == c for v in labels.values()) for c in CATS) >= 2
+    spec = TrainSpec(epochs=1, batch_size=8, threshold="cross_validated")
+    with caplog.at_level("INFO"):
+        model = train(image_dir, labels, out / "backbone.pt", CATS, spec, tmp_path / "cv.ckpt")
+    assert "threshold" in caplog.text and "out-of-fold" in caplog.text
+    plain = train(image_dir, labels, out / "backbone.pt", CATS, TrainSpec(epochs=1, batch_size=8), tmp_path / "a.ckpt")
+    assert not torch.equal(model.head.bias, plain.head.bias)  # the head was refitted
+    probs = predict_proba(model, image_dir, names[24:34])
+    saved = predict_proba(load_network(tmp_path / "cv.ckpt"), image_dir, names[24:34])
+    np.testing.assert_allclose(saved, probs, rtol=1e-5)

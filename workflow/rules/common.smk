@@ -58,6 +58,7 @@ MAIN_PROCESS = "--target-jobs" not in sys.argv
 _SCHEMA = yaml.safe_load((Path(workflow.basedir) / "schemas" / "config.schema.yaml").read_text())
 #: embed.train_images's default in the schema; see embed_params
 EMBED_TRAIN_IMAGES_DEFAULT = _SCHEMA["properties"]["embed"]["properties"]["train_images"]["default"]
+TRAIN_THRESHOLD_DEFAULT = _SCHEMA["properties"]["train"]["properties"]["threshold"]["default"]
 coerce(config, _SCHEMA)
 for _cfg in config.get("selection") or []:
     if isinstance(_cfg, dict):
@@ -140,6 +141,15 @@ def embed_params():
     settings = dict(config["embed"])
     if settings.get("train_images") == EMBED_TRAIN_IMAGES_DEFAULT:
         del settings["train_images"]
+    return settings
+
+
+def train_params():
+    """The train settings as the rule's params, threshold only when it is not its default (see
+    embed_params: the setting's arrival must not rerun every finished model)."""
+    settings = dict(config["train"])
+    if settings.get("threshold") == TRAIN_THRESHOLD_DEFAULT:
+        del settings["threshold"]
     return settings
 
 

@@ -38,7 +38,7 @@ rule train:
     params:
         image_dir=image_dir,
         categories=config["annotation"]["categories"],
-        train=config["train"],
+        train=train_params(),
         seed=config["seed"],
         accelerator=config["accelerator"],
     script:
