@@ -34,7 +34,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 
 #: name -> generator settings (SyntheticSpec fields) that differ from the built-in data set's.
-VARIANTS: dict[str, dict[str, float]] = {
+VARIANTS: dict[str, dict[str, float | bool]] = {
     "built-in (default)": {},
     "small dim foci": {"foci_size": 0.7, "foci_brightness": 450},
     "sparse short tracks": {"foci_gap": 1.6, "track_length": 0.6},
@@ -42,6 +42,14 @@ VARIANTS: dict[str, dict[str, float]] = {
     "rare hits, busy background": {"fe_hits_per_gy": 0.7, "background_foci": 5},
     "big bright foci, small nuclei": {"foci_size": 1.6, "foci_brightness": 1600, "nucleus_size": 0.8},
     "tracks at one angle, many X-ray foci": {"track_angle": 0.2, "xray_foci_per_gy": 25},
+    # what biology does (issue 27): steep traversals (hard negatives), foci fading by 48 h,
+    # crops of any shape, traversals by nucleus area
+    "steep hits, fading foci, varied crops": {
+        "steep_share": 0.3,
+        "fading": 0.6,
+        "aspect_spread": 0.4,
+        "hits_by_area": True,
+    },
 }
 
 

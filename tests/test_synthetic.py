@@ -105,3 +105,39 @@ def test_generator_knobs_change_what_they_say_and_the_defaults_change_nothing():
     assert sum(t.label == "track" for _, t in fe_hits(fe_hits_per_gy=0.3)) < tracks / 2  # fewer hit nuclei
     dark = fe_hits(background=2000.0)
     assert np.median([img.min() for img, _ in dark]) > np.median([img.min() for img, _ in base]) + 1000
+
+
+def test_biology_knobs_make_hard_negatives_fade_late_foci_and_vary_crops():
+    from bps_labeler.data.synthetic import render_nucleus
+
+    def render(hours=4, n=80, **knobs):
+        spec = SyntheticSpec(artefact_fraction=0.0, **knobs)
+        return [render_nucleus(np.random.default_rng([5, i]), "Fe", 0.82, hours, spec) for i in range(n)]
+
+    base = render()
+    defaults = render(steep_share=0.0, fading=0.0, aspect_spread=0.15, hits_by_area=False)
+    assert all((a[0] == b[0]).all() for a, b in zip(base, defaults))  # the built-in data set, bit for bit
+
+    # steep traversals: hit nuclei without a track a person would see
+    def hit_without_track(images):
+        return sum(t.n_tracks > 0 and t.label == "no track" for _, t in images)
+
+    assert hit_without_track(render(steep_share=0.6)) >= hit_without_track(base) + 10
+
+    # fading acts late only: 4 h unchanged, at 48 h fewer foci and fewer visible tracks
+    assert all((a[0] == b[0]).all() for a, b in zip(base, render(fading=0.8)))
+    late, faded = render(hours=48), render(hours=48, fading=0.8)
+    assert sum(t.n_foci for _, t in faded) < 0.8 * sum(t.n_foci for _, t in late)
+    assert sum(t.label == "track" for _, t in faded) < sum(t.label == "track" for _, t in late)
+
+    # crops: wider aspect ratios
+    def aspects(images):
+        return [img.shape[1] / img.shape[0] for img, _ in images]
+
+    assert np.ptp(aspects(render(aspect_spread=0.5))) > np.ptp(aspects(base)) + 0.3
+
+    # traversals follow the nucleus' area: bigger crops (bigger nuclei) are crossed more often
+    def area_tracks(images):
+        return np.corrcoef([img.size for img, _ in images], [t.n_tracks for _, t in images])[0, 1]
+
+    assert area_tracks(render(n=200, hits_by_area=True)) > area_tracks(render(n=200)) + 0.15
