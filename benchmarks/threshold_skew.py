@@ -71,6 +71,7 @@ def rows_of(name: str, threshold: str, root: Path, seconds: float) -> list[dict]
                 "labels": " / ".join(f"{k} {v}" for k, v in sorted(m["labels_per_class"].items())),
                 "balanced_accuracy": undecided["model"]["balanced_accuracy"],
                 "auroc": undecided["model"]["auroc"],
+                "best_threshold_balanced_accuracy": undecided["model"].get("best_threshold_balanced_accuracy"),
                 "rule_balanced_accuracy": undecided["metadata_rule"]["balanced_accuracy"],
                 "majority_balanced_accuracy": undecided["majority"]["balanced_accuracy"],
                 "n_undecided": undecided["n_val"],

@@ -151,6 +151,8 @@ def test_metrics():
     assert m["accuracy"] == 0.75 and m["balanced_accuracy"] == pytest.approx((1 + 2 / 3) / 2, abs=1e-6)
     assert m["auroc"] == 1.0 and m["confusion_matrix"] == [[1, 0], [1, 2]] and m["n_val"] == 4
     assert metrics(probs[:2], [0, 0], CATS)["auroc"] is None  # undefined with one class
+    # a perfect ranking with its threshold off: what the ranking allows is 1.0, the model 0.75
+    assert m["best_threshold_balanced_accuracy"] == 1.0
 
 
 def test_a_pool_is_embedded_and_predicted_a_chunk_at_a_time_with_the_same_results(

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix, roc_auc_score
+from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix, roc_auc_score, roc_curve
 
 
 def metrics(
@@ -31,6 +31,10 @@ def metrics(
     }
     if len(set(y.tolist())) > 1:
         out["auroc"] = round(float(roc_auc_score(y == pos, probs[:, pos])), 6)
+        # what the ranking allows: the balanced accuracy at the best threshold, chosen on these
+        # very images (a ceiling to read the model's own threshold against, not a figure to report)
+        fpr, tpr, _ = roc_curve(y == pos, probs[:, pos])
+        out["best_threshold_balanced_accuracy"] = round(float(np.max((tpr + 1 - fpr) / 2)), 6)
     return out
 
 
