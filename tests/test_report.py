@@ -31,6 +31,7 @@ def report(tiny_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copytree(tiny_run, work, symlinks=True)
     maps = [f"results/round_{r}/report/embedding_map.{ext}" for r in (1, 2) for ext in ("png", "html")]
     targets = ["results/report/learning_curve.png", *maps, "results/round_2/inference/readout.csv"]
+    targets += ["results/round_2/export/model.pt2"]
     snakemake(work, *targets)
     snakemake(work, "--report", "report.html")
     snakemake(work, "--report", "report.zip")
@@ -52,6 +53,7 @@ def test_report_files(report):
     assert sum(n.endswith("/learning_curve.png") for n in names) == 1
     assert sum(n.endswith("/readout.png") for n in names) == 1  # the last round's readout
     assert sum(n.endswith("/readout.csv") for n in names) == 1
+    assert sum(n.endswith("/MODEL_CARD.md") for n in names) == 1  # the exported model's card
     assert any(n.endswith("report.html") for n in names)
 
 
