@@ -64,7 +64,7 @@ from scipy.special import betaln, gammaln
 from scipy.stats import beta
 
 from bps_labeler.data.meta import CONDITION, jpg_name
-from bps_labeler.evaluation.readout import readout, with_conditions
+from bps_labeler.evaluation.readout import readout, rogan_gladen, with_conditions
 from bps_labeler.labeling.annotations import read_labels
 
 REPO = Path(__file__).resolve().parents[1]
@@ -152,15 +152,6 @@ def load(name: str, root: Path) -> Run:
 
 
 # ---------------------------------------------------------------- the old readout, (a)
-def rogan_gladen(called: np.ndarray | float, se: np.ndarray | float, sp: np.ndarray | float) -> np.ndarray:
-    """The corrected share; NaN where the classifier is no better than chance (se + sp <= 1)."""
-    called, se, sp = np.asarray(called, float), np.asarray(se, float), np.asarray(sp, float)
-    youden = se + sp - 1
-    with np.errstate(divide="ignore", invalid="ignore"):
-        share = np.where(youden > 0, (called + sp - 1) / youden, np.nan)
-    return np.clip(share, 0.0, 1.0)
-
-
 def jeffreys(k: np.ndarray | int, n: np.ndarray | int, size, rng: np.random.Generator) -> np.ndarray:
     return rng.beta(np.asarray(k) + 0.5, np.asarray(n) - np.asarray(k) + 0.5, size=size)
 

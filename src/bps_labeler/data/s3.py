@@ -6,7 +6,6 @@ image would make the DAG as large as the dataset, while a shard of downloads is 
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import shutil
@@ -29,7 +28,7 @@ from botocore.exceptions import (
 
 from bps_labeler.data.pins import changed
 from bps_labeler.errors import InputError
-from bps_labeler.utils.files import link_or_copy
+from bps_labeler.utils.files import link_or_copy, sha256_file
 from bps_labeler.utils.progress import Progress
 
 log = logging.getLogger(__name__)
@@ -118,14 +117,6 @@ def explain(exc: Exception, uri: str) -> InputError:
     if isinstance(exc, EndpointConnectionError):
         return InputError(f"{uri}: cannot reach the S3 endpoint ({exc}). Check the network or endpoint_url.")
     return InputError(f"{uri}: {type(exc).__name__}: {exc}")
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 #: Tries of one object whose body broke off mid-stream; botocore retries the request itself

@@ -18,7 +18,6 @@ compute them differently, so it is refused rather than trusted.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import tempfile
 from dataclasses import asdict
@@ -40,7 +39,7 @@ from bps_labeler.embeddings.backbone import NORMALIZE, eval_transform
 from bps_labeler.errors import InputError, exit_status
 from bps_labeler.models import foci
 from bps_labeler.models.network import TrackNet, line_features, load_network
-from bps_labeler.utils.files import write_or_explain
+from bps_labeler.utils.files import sha256_file, write_or_explain
 
 #: Bumped when model.json or the program's inputs change meaning.
 FORMAT = 1
@@ -112,18 +111,10 @@ def export_model(ckpt: Path, stretch: Stretch, card: dict[str, Any], out_dir: Pa
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / PROGRAM
     write_or_explain(path, lambda p: torch.export.save(program, p))
-    spec = {**recipe(net, stretch), "sha256": sha256(path), "card": card}
+    spec = {**recipe(net, stretch), "sha256": sha256_file(path), "card": card}
     write_or_explain(out_dir / RECIPE, lambda p: Path(p).write_text(json.dumps(spec, indent=2) + "\n"))
     write_or_explain(out_dir / CARD, lambda p: Path(p).write_text(model_card(spec)))
     return path
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def card_facts(metrics: dict[str, Any], config: dict[str, Any], ckpt: str) -> dict[str, Any]:
@@ -231,7 +222,7 @@ class PortableModel:
                 "(annotation.categories). Use a model trained for these categories, or pass --categories."
             )
         program = folder / PROGRAM
-        if not program.is_file() or sha256(program) != spec.get("sha256"):
+        if not program.is_file() or sha256_file(program) != spec.get("sha256"):
             raise InputError(f"{program}: missing or changed since it was exported ({RECIPE} holds its sha256).")
         self.spec = spec
         self.categories: list[str] = list(spec["categories"])

@@ -4,6 +4,7 @@ writing files so that a full disk is said as such."""
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import shutil
 from collections.abc import Callable
@@ -98,3 +99,12 @@ def link_or_copy(src: Path, dst: Path) -> None:
         os.link(src, dst)
     except OSError:
         shutil.copy2(src, dst)
+
+
+def sha256_file(path: Path) -> str:
+    """The file's sha256, read a megabyte at a time (images and models alike)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
