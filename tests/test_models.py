@@ -71,6 +71,15 @@ def test_gpu_asked_for_on_a_machine_without_one_is_one_line(jpgs, tmp_path):
         train_embeddings(image_dir, names, spec, tmp_path / "e.csv", tmp_path / "b.pt")
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks a machine without a GPU")
+def test_predicting_on_a_gpu_a_machine_lacks_is_one_line_and_cpu_is_the_default():
+    from bps_labeler.utils.accelerator import torch_device
+
+    assert torch_device("cpu") == "cpu"
+    with pytest.raises(InputError, match="accelerator is 'gpu', but .* has no GPU that PyTorch can use"):
+        torch_device("gpu")
+
+
 def test_nan_embeddings_are_refused(tmp_path):
     (tmp_path / "e.csv").write_text("filenames,embedding_0,labels\na.jpg,nan,0\nb.jpg,0.1,0\n")
     with pytest.raises(ValueError, match=r"NaN for 1 image\(s\), e.g. \['a.jpg'\]"):

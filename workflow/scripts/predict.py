@@ -18,12 +18,15 @@ from bps_labeler.labeling.annotations import read_labels
 from bps_labeler.models.inference import answer_probabilities
 from bps_labeler.models.network import load_network
 from bps_labeler.models.predictions import write_predictions
+from bps_labeler.utils.accelerator import torch_device
 
 filenames = split_filenames(Path(snakemake.input.split), "train")
 model = load_network(Path(snakemake.input.model))
 rule_labels = read_labels(Path(snakemake.input.known), model.categories)
+# the config, not a param: where the network runs changes no answer, so it reruns nothing
+device = torch_device(snakemake.config["accelerator"])
 probs, decided = answer_probabilities(
-    model, Path(snakemake.params.image_dir), filenames, rule_labels, threads=snakemake.threads
+    model, Path(snakemake.params.image_dir), filenames, rule_labels, threads=snakemake.threads, device=device
 )
 logging.info(
     "%d image(s) predicted by the model, %d answered by their condition",

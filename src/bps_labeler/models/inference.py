@@ -44,7 +44,12 @@ def rest_filenames(rest: pd.DataFrame, shard: int, n_shards: int) -> list[str]:
 
 
 def answer_probabilities(
-    model: TrackNet, image_dir: Path, names: list[str], rule_labels: dict[str, str], threads: int = 1
+    model: TrackNet,
+    image_dir: Path,
+    names: list[str],
+    rule_labels: dict[str, str],
+    threads: int = 1,
+    device: str = "cpu",
 ) -> tuple[np.ndarray, np.ndarray]:
     """(class probabilities, decided) per image: the rule's answer with full confidence where
     the condition decides the label (`decided`), the model's probabilities elsewhere. What the
@@ -56,7 +61,7 @@ def answer_probabilities(
         probs[i, categories.index(rule_labels[names[i]])] = 1.0
     undecided = [n for n, d in zip(names, decided) if not d]
     if undecided:
-        probs[~decided] = predict_proba(model, image_dir, undecided, threads=threads)
+        probs[~decided] = predict_proba(model, image_dir, undecided, threads=threads, device=device)
     return probs, decided
 
 
@@ -67,12 +72,13 @@ def answer_images(
     names: list[str],
     rule_labels: dict[str, str],
     threads: int = 1,
+    device: str = "cpu",
 ) -> pd.DataFrame:
     """One row per image of `names` (JPG names of images in `meta`, the filtered meta.csv):
     filename, source_file (the TIFF), condition, p_<class> per class, answer, answered_by."""
     by_image = meta.assign(source_file=meta["filename"], filename=meta["filename"].map(jpg_name))
     table = by_image.set_index("filename").loc[names].reset_index()[["filename", "source_file", *CONDITION]]
-    probs, decided = answer_probabilities(model, image_dir, names, rule_labels, threads)
+    probs, decided = answer_probabilities(model, image_dir, names, rule_labels, threads, device)
     categories = list(model.categories)
     for k, c in enumerate(categories):
         table[f"p_{c}"] = probs[:, k]

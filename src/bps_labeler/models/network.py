@@ -68,7 +68,7 @@ class TrackNet(nn.Module):
 
     def forward(self, x: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:
         if extra is None:
-            extra = torch.zeros(len(x), self.extra_mean.numel())
+            extra = torch.zeros(len(x), self.extra_mean.numel(), device=x.device)
         return self.head(self.features(x, extra))
 
 
@@ -105,14 +105,18 @@ def line_features(image_dir: Path, filenames: list[str], wanted: bool) -> np.nda
 
 
 @torch.no_grad()
-def predict_proba(model: TrackNet, image_dir: Path, filenames: list[str], threads: int = 1) -> np.ndarray:
-    """Class probabilities (softmax of the logits) for every image, in order."""
+def predict_proba(
+    model: TrackNet, image_dir: Path, filenames: list[str], threads: int = 1, device: str = "cpu"
+) -> np.ndarray:
+    """Class probabilities (softmax of the logits) for every image, in order; the network runs
+    on `device` ("cuda" with `accelerator: gpu`), decoding and features on the CPU."""
     torch.set_num_threads(max(1, threads))
-    model.eval()
+    model.eval().to(device)
     parts = []
     for part in chunks(filenames):  # a chunk of images in memory at a time, whatever the pool
         images = load_images(image_dir, part, model.input_size, model.foci_channel)
         extra = line_features(image_dir, part, bool(model.n_extra))
         loader = DataLoader(WithExtra(ImageList(images, eval_transform()), extra), batch_size=256, shuffle=False)
-        parts += [F.softmax(model(x, e), dim=1).numpy() for (x, e), _ in loader]
+        parts += [F.softmax(model(x.to(device), e.to(device)), dim=1).cpu().numpy() for (x, e), _ in loader]
+    model.to("cpu")
     return np.concatenate(parts).astype(np.float64) if parts else np.zeros((0, len(model.categories)))

@@ -21,3 +21,9 @@ def check_accelerator(accelerator: str) -> None:
             "(torch.cuda.is_available() is False). Set accelerator: cpu in the config, or run this "
             "job on a GPU node (profiles/slurm: the GPU partition of embed, train and predict)."
         )
+
+
+def torch_device(accelerator: str) -> str:
+    """The device a network runs on for `accelerator` (checked first: one line if there is none)."""
+    check_accelerator(accelerator)
+    return "cuda" if accelerator == "gpu" else "cpu"
