@@ -29,7 +29,8 @@ def majority_class(train_labels: dict[str, str], categories: tuple[str, ...]) ->
 
 def _scores(probs: np.ndarray, y: list[int], categories: tuple[str, ...], positive: str) -> dict[str, Any]:
     m = metrics(probs, y, categories, positive)
-    return {k: m[k] for k in ("n_val", "accuracy", "balanced_accuracy", "auroc", "confusion_matrix")}
+    keys = ("n_val", "accuracy", "balanced_accuracy", "auroc", "best_threshold_balanced_accuracy", "confusion_matrix")
+    return {k: m.get(k) for k in keys}
 
 
 def with_baselines(
