@@ -164,11 +164,15 @@ def raw_meta():
     return os.path.join(raw_dir(), "meta.csv")
 
 
-def download_manifest(wildcards):
-    """For an S3 source, a shard converts what its download shard fetched."""
-    if config["source"]["kind"] == "s3":
-        return [f"resources/raw/shards/download_{wildcards.shard}.tsv"]
-    return []
+def download_manifest(folder="resources/raw/shards"):
+    """For an S3 source, a convert shard converts what its download shard (in `folder`) fetched."""
+
+    def manifest(wildcards):
+        if config["source"]["kind"] == "s3":
+            return [f"{folder}/download_{wildcards.shard}.tsv"]
+        return []
+
+    return manifest
 
 
 def image_pins(wildcards):
@@ -177,32 +181,20 @@ def image_pins(wildcards):
     return {"pins": pins} if pins else {}
 
 
-def raw_tiffs(wildcards):
-    """The TIFF folder a convert shard reads, where a rule makes it (a local source's folder is
-    the user's, passed as a param: it is not a workflow output)."""
-    kind = config["source"]["kind"]
-    if kind == "synthetic":
-        return {"tiffs": "resources/raw/tiffs"}
-    if kind == "s3":
-        return {"tiffs": f"resources/raw/shards/tiffs_{wildcards.shard}"}
-    return {}
+def raw_tiffs(folder="resources/raw/shards"):
+    """The TIFF folder a convert shard reads, where a rule makes it (S3: the download shard in
+    `folder`; a local source's folder is the user's, passed as a param: it is not a workflow
+    output)."""
 
+    def tiffs(wildcards):
+        kind = config["source"]["kind"]
+        if kind == "synthetic":
+            return {"tiffs": "resources/raw/tiffs"}
+        if kind == "s3":
+            return {"tiffs": f"{folder}/tiffs_{wildcards.shard}"}
+        return {}
 
-def rest_tiffs(wildcards):
-    """The TIFF folder a convert_rest shard reads (see raw_tiffs)."""
-    kind = config["source"]["kind"]
-    if kind == "synthetic":
-        return {"tiffs": "resources/raw/tiffs"}
-    if kind == "s3":
-        return {"tiffs": f"resources/raw/rest/tiffs_{wildcards.shard}"}
-    return {}
-
-
-def rest_download_manifest(wildcards):
-    """For an S3 source, a convert_rest shard converts what its download_rest shard fetched."""
-    if config["source"]["kind"] == "s3":
-        return [f"resources/raw/rest/download_{wildcards.shard}.tsv"]
-    return []
+    return tiffs
 
 
 def rest_inputs():

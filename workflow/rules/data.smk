@@ -19,9 +19,9 @@ rule filter_meta:
 
 rule convert:
     input:
-        unpack(raw_tiffs),
+        unpack(raw_tiffs()),
         meta="results/data/filtered_meta.csv",
-        downloaded=download_manifest,
+        downloaded=download_manifest(),
     output:
         manifest="results/data/shards/convert_{shard}.tsv",
         # gathered into one folder by `images`, then deleted

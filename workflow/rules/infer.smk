@@ -52,9 +52,9 @@ if config["source"]["kind"] == "s3":
 
 rule convert_rest:
     input:
-        unpack(rest_tiffs),
+        unpack(raw_tiffs("resources/raw/rest")),
         meta="results/data/rest/meta.csv",
-        downloaded=rest_download_manifest,
+        downloaded=download_manifest("resources/raw/rest"),
     output:
         manifest="results/data/rest/convert_{shard}.tsv",
         images=directory("results/data/rest/images_{shard}"),
