@@ -237,9 +237,9 @@ def refit_head(model: TrackClassifier, images: list, y: list[int], c: float, ext
     """Refit the head as a probe on the fine-tuned features, with the cross-validated threshold."""
     if model.head.out_features != 2:
         raise InputError("train.threshold: cross_validated needs two categories; use argmax.")
-    feats = _probe_features(model, images, extra)
-    if len(set(y)) < 2:
+    if len(set(y)) < 2:  # the head fit_linear_probe set for one class stays
         return
+    feats = _probe_features(model, images, extra)
     threshold = cross_validated_threshold(feats, np.asarray(y), c, seed)
     _set_head(model, linear_probe(feats, y, c), shift=threshold)
     log.info("head refitted on the fine-tuned features; threshold %+.3f from the labels' out-of-fold scores", threshold)
