@@ -182,9 +182,8 @@ def image_pins(wildcards):
 
 
 def raw_tiffs(folder="resources/raw/shards"):
-    """The TIFF folder a convert shard reads, where a rule makes it (S3: the download shard in
-    `folder`; a local source's folder is the user's, passed as a param: it is not a workflow
-    output)."""
+    """The TIFF folder a convert shard reads where the workflow makes it (S3: the download shard
+    in `folder`); a local source's folder is the user's, passed as a param, not a workflow output."""
 
     def tiffs(wildcards):
         kind = config["source"]["kind"]
