@@ -183,7 +183,7 @@ def image_pins(wildcards):
 
 def raw_tiffs(folder="resources/raw/shards"):
     """The TIFF folder a convert shard reads where the workflow makes it (S3: the download shard
-    in `folder`); a local source's folder is the user's, passed as a param, not a workflow output."""
+    in `folder`); a local source's folder is the user's, passed as a param."""
 
     def tiffs(wildcards):
         kind = config["source"]["kind"]
