@@ -47,6 +47,7 @@ import pandas as pd
 import pools
 import torch
 import yaml
+from generator_spread import VARIANTS, slug
 from scipy import stats
 from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 
@@ -66,6 +67,7 @@ from bps_labeler.selection.engine import select
 from bps_labeler.selection.pool import Pool
 
 REPO = Path(__file__).resolve().parents[1]
+OUT = REPO / "benchmarks" / "out"
 CATS = ("track", "no track")
 ENTROPY = {
     "input": {"type": "SCORES", "task": "bps-classification", "score": "uncertainty_entropy"},
@@ -152,6 +154,8 @@ def strategies(args: argparse.Namespace, selection: list[dict]) -> dict[str, tup
     default = (selection[0]["strategies"], selection[min(1, len(selection) - 1)]["strategies"])
     # a named strategy that is the default config's runs once, under the default's name
     every = {**{k: v for k, v in STRATEGIES.items() if v != default}, DEFAULT: default}
+    if args.headline:
+        return {k: v for k, v in every.items() if k in ("random", DEFAULT)}
     return {k: v for k, v in every.items() if k in ("random", DEFAULT) or not args.only or re.search(args.only, k)}
 
 
@@ -183,8 +187,16 @@ def pool_root(args: argparse.Namespace, cfg: dict) -> Path:
         "results/data/split.csv",
         "results/data/filtered_meta.csv",
     ]
+    if args.generator is not None:
+        if cfg["source"]["kind"] != "synthetic":
+            raise SystemExit("--generator varies the synthetic generator: the config's source must be synthetic")
+        cfg = copy.deepcopy(cfg)
+        synthetic = cfg["source"]["synthetic"]
+        synthetic["generator"] = {**synthetic.get("generator", {}), **VARIANTS[args.generator]}
     if args.pool == "subset":
-        return pools.build(args.configfile, needed)
+        if args.generator is None:
+            return pools.build(args.configfile, needed)
+        return pools.build(args.configfile, needed, root=OUT / f"pool-{slug(args.generator)}", cfg=cfg)
     if cfg["source"]["kind"] != "synthetic" or not pools.is_default(args.configfile):
         raise SystemExit("--pool all is the default config's synthetic set without its filter")
     cfg = copy.deepcopy(cfg)
@@ -194,7 +206,8 @@ def pool_root(args: argparse.Namespace, cfg: dict) -> Path:
     cfg["split"] = {"val_fraction": 0.2}
     # the default config's synthetic set (same seed and generator: the same images), unfiltered
     cfg["embed"]["epochs"] = args.all_epochs
-    return pools.build(args.configfile, needed, root=REPO / "benchmarks" / "out" / "pool-all", cfg=cfg)
+    name = "pool-all" + ("" if args.generator is None else f"-{slug(args.generator)}")
+    return pools.build(args.configfile, needed, root=OUT / name, cfg=cfg)
 
 
 def scores(probs: np.ndarray, y: np.ndarray) -> tuple[float, float]:
@@ -253,9 +266,12 @@ class FullModel:
         return predict_proba(model, self.image_dir, pool), predict_proba(model, self.image_dir, val)
 
 
-def backbone_seeds(args: argparse.Namespace) -> list[int]:
-    """The SimCLR seed of each benchmark seed: its own (the default), or one of `--ssl-seeds`."""
+def backbone_seeds(args: argparse.Namespace, pipeline_seed: int) -> list[int]:
+    """The SimCLR seed of each benchmark seed: its own (the default), one of `--ssl-seeds`, or the
+    pipeline's own backbone for all (`--pipeline-backbone`: no SimCLR beyond the pool's build)."""
     seeds = range(args.first_seed, args.first_seed + args.seeds)
+    if args.pipeline_backbone:
+        return [pipeline_seed for _ in seeds]
     if args.ssl_seeds:
         return [args.first_seed + (s - args.first_seed) % args.ssl_seeds for s in seeds]
     return list(seeds)
@@ -330,7 +346,7 @@ def run(args: argparse.Namespace) -> pd.DataFrame:
             "track_share": float(np.mean([truth[n] == "track" for n in labeled])) if labeled else 0.0,
         }
 
-    for seed, ssl in zip(range(args.first_seed, args.first_seed + args.seeds), backbone_seeds(args)):
+    for seed, ssl in zip(range(args.first_seed, args.first_seed + args.seeds), backbone_seeds(args, cfg["seed"])):
         if ssl not in models:
             d = backbone(root, train_names, ssl)
             pool_names, embeddings = read_embeddings(d / "embeddings.csv")
@@ -374,6 +390,32 @@ def run(args: argparse.Namespace) -> pd.DataFrame:
                     rows.append(row(seed, ssl, MAJORITY, r, labeled, const))
         print(f"seed {seed} (backbone {ssl}) done", flush=True)
     return pd.DataFrame(rows)
+
+
+def labels_to_reach(curve: pd.Series, target: float) -> float:
+    """Labels at which a mean learning curve (balanced accuracy by budget) first reaches `target`,
+    read off linearly between budgets; nan where it never does. The first budget counts as reached
+    at that budget: the curve has no point below it."""
+    budgets, values = curve.index.to_numpy(dtype=float), curve.to_numpy()
+    for i, (b, v) in enumerate(zip(budgets, values)):
+        if v >= target:
+            if i == 0:
+                return float(b)
+            b0, v0 = budgets[i - 1], values[i - 1]
+            return float(b0 + (b - b0) * (target - v0) / (v - v0))
+    return float("nan")
+
+
+def savings(df: pd.DataFrame) -> pd.DataFrame:
+    """Per strategy: labels to reach random's mean balanced accuracy at the largest budget (the
+    issue's headline: a strategy that needs 60 where random needs 100 saves 1.7x)."""
+    curves = df.groupby(["strategy", "n_labels"])["balanced_accuracy"].mean().unstack("n_labels")
+    top = curves.columns.max()
+    target = float(curves.loc["random", top])
+    need = {s: labels_to_reach(curves.loc[s], target) for s in curves.index if s not in (RULE, MAJORITY)}
+    return pd.DataFrame({"labels_to_random_at_max": need, "random_at_max": target, "max_labels": int(top)}).rename_axis(
+        "strategy"
+    )
 
 
 def report(df: pd.DataFrame, plot: Path) -> str:
@@ -428,6 +470,14 @@ def report(df: pd.DataFrame, plot: Path) -> str:
         d = 100 * (aubc[s] - aubc["random"])
         better = f"seeds better than random: {(d > 0).sum()}/{len(d)}"
         units = d.groupby(backbone_of.reindex(d.index)).mean() if clustered else d
+        if len(units) < 2 and df["backbone"].nunique() == 1 and len(d) > 1:
+            # one backbone for all seeds (--pipeline-backbone): the interval is over seeds given it
+            half = stats.t.ppf(0.975, len(d) - 1) * d.std() / np.sqrt(len(d))
+            lines.append(
+                f"- {s}: {d.mean():+.1f} ± {d.std():.1f}, 95 % CI over seeds given the one backbone "
+                f"{d.mean() - half:+.1f} to {d.mean() + half:+.1f} ({better})"
+            )
+            continue
         if len(units) < 2:
             lines.append(f"- {s}: {d.mean():+.1f} (one {'backbone' if clustered else 'seed'}: no interval; {better})")
             continue
@@ -436,6 +486,21 @@ def report(df: pd.DataFrame, plot: Path) -> str:
             f"- {s}: {d.mean():+.1f} ± {d.std():.1f}, 95 % CI {units.mean() - half:+.1f} to "
             f"{units.mean() + half:+.1f} ({better})"
         )
+    lines.append("")
+    need = savings(df)
+    top = int(need["max_labels"].iloc[0])
+    lines.append(
+        f"Labels to reach random's balanced accuracy at {top} labels ({need['random_at_max'].iloc[0]:.3f}), "
+        "read off the mean curves; '>' where a strategy never does"
+    )
+    for s, n in need["labels_to_random_at_max"].items():
+        if s == "random":
+            continue
+        first = int(df["n_labels"].min())
+        if np.isnan(n):
+            lines.append(f"- {s}: > {top}")
+        else:
+            lines.append(f"- {s}: " + (f"<= {first}" if n == first else f"{n:.0f}") + f" ({top / n:.1f}x fewer)")
     text = "\n".join(lines)
     import matplotlib
 
@@ -472,6 +537,17 @@ def main() -> None:
     parser.add_argument("--mode", choices=["fast", "full"], default="fast")
     parser.add_argument("--only", help="run only the strategies whose name matches this regex (and random)")
     parser.add_argument(
+        "--headline", action="store_true", help="random and the default config only (benchmarks/label_savings.py)"
+    )
+    parser.add_argument(
+        "--generator", choices=sorted(VARIANTS), help="a generator variant of benchmarks/generator_spread.py"
+    )
+    parser.add_argument(
+        "--pipeline-backbone",
+        action="store_true",
+        help="every seed uses the pool's own SimCLR backbone (cheaper; intervals are then given it)",
+    )
+    parser.add_argument(
         "--pool",
         choices=["subset", "all"],
         default="subset",
@@ -505,12 +581,15 @@ def main() -> None:
         help="the probe's inverse L2 strength (default: the config's train.probe_c)",
     )
     args = parser.parse_args()
-    out = REPO / "benchmarks" / "out"
+    out = OUT
     out.mkdir(parents=True, exist_ok=True)
     df = run(args)
     stem = f"label_efficiency_{args.mode}" + ("" if args.pool == "subset" else f"_{args.pool}")
     stem += f"_batch{args.batch}" if args.batch != 20 else ""
     stem += "" if pools.is_default(args.configfile) else f"_{args.configfile.stem}"
+    stem += "" if args.generator is None else f"_{slug(args.generator)}"
+    stem += "_pipeline-backbone" if args.pipeline_backbone else ""
+    stem += "_headline" if args.headline else ""
     stem += f"_seeds{args.first_seed}-{args.first_seed + args.seeds - 1}"
     stem += "" if args.probe_c is None else f"_c{args.probe_c:g}"
     stem += "_only" if args.only else ""  # a partial run does not replace the full table
