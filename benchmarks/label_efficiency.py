@@ -461,7 +461,13 @@ def report(df: pd.DataFrame, plot: Path) -> str:
     lines.append(
         "Paired difference of AUBC from random, in points of balanced accuracy: mean ± std over "
         "seeds, and the 95 % confidence interval of the mean (t distribution"
-        + (", over backbones: seeds that share one are one observation)" if clustered else ", over seeds)")
+        + (
+            ", over seeds given the one backbone)"
+            if df["backbone"].nunique() == 1
+            else ", over backbones: seeds that share one are one observation)"
+            if clustered
+            else ", over seeds)"
+        )
     )
     backbone_of = df.groupby("seed")["backbone"].first()
     for s in ran:
@@ -500,7 +506,12 @@ def report(df: pd.DataFrame, plot: Path) -> str:
         if np.isnan(n):
             lines.append(f"- {s}: > {top}")
         else:
-            lines.append(f"- {s}: " + (f"<= {first}" if n == first else f"{n:.0f}") + f" ({top / n:.1f}x fewer)")
+            bound = n == first  # reached at the first budget: the saving is at least this
+            lines.append(
+                f"- {s}: "
+                + (f"<= {first}" if bound else f"{n:.0f}")
+                + f" ({'at least ' if bound else ''}{top / n:.1f}x fewer)"
+            )
     text = "\n".join(lines)
     import matplotlib
 
