@@ -35,7 +35,7 @@ test-fast: $(STAMP)
 
 # A local Label Studio for labeling rounds in the browser (see docs/labeling.md, "Labeling in Label Studio").
 labelstudio: $(STAMP)
-	$(BIN)/python -m bps_labeler.labeling.labelstudio_server --port $(or $(PORT),8080)
+	$(BIN)/python -m bps_labeler.labeling.labelstudio_server --port $(or $(PORT),8080) --host $(or $(HOST),127.0.0.1)
 
 lint: $(STAMP)
 	$(BIN)/snakemake --lint

@@ -36,9 +36,16 @@ def write_csv(path: Path, text: str) -> Path:
     return path
 
 
+#: Where the tests' Label Studio listens: loopback, but not the default 127.0.0.1.
+LABELSTUDIO_HOST = "127.0.0.2"
+
+
 @pytest.fixture(scope="session")
 def labelstudio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """A real Label Studio server on a free loopback port, started once per test session.
+
+    It listens on 127.0.0.2, a loopback address other than the default 127.0.0.1, so that every
+    test against it also checks that `--host` binds where it is told (issue 28).
 
     Its local-files document root is the session's temporary folder, so every test's images can
     be served. Yields {"url", "token", "token_env", "document_root"}; the token is also exported
@@ -48,13 +55,20 @@ def labelstudio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
 
     root = tmp_path_factory.getbasetemp()
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
+        s.bind((LABELSTUDIO_HOST, 0))
         port = s.getsockname()[1]
     token = "f" * 40
     proc = start(
-        root / "labelstudio-data", root, port, "tests@localhost", "not-a-secret-1", token, root / "labelstudio.log"
+        root / "labelstudio-data",
+        root,
+        port,
+        "tests@localhost",
+        "not-a-secret-1",
+        token,
+        root / "labelstudio.log",
+        host=LABELSTUDIO_HOST,
     )
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://{LABELSTUDIO_HOST}:{port}"
     try:
         wait_until_up(url, timeout_s=240, proc=proc)
         old = os.environ.get("LABEL_STUDIO_API_KEY")

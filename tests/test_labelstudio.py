@@ -304,3 +304,46 @@ def test_the_wait_for_labels_carries_on_through_a_server_outage(labelstudio, ima
             thread.join(timeout=60)
     assert outcome == ["done"]
     assert "did not answer after 2 tries" in caplog.text and "Still waiting, and asking again" in caplog.text
+
+
+def test_the_server_listens_where_it_was_told_and_nowhere_else(labelstudio):
+    """The session's server was started with host 127.0.0.2 (conftest): it answers there, and
+    the same port on 127.0.0.1 is closed."""
+    url = httpx.URL(labelstudio["url"])
+    assert url.host == "127.0.0.2"
+    assert httpx.get(f"{labelstudio['url']}/health", timeout=10).status_code == 200
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"http://127.0.0.1:{url.port}/health", timeout=5)
+
+
+@pytest.mark.parametrize(
+    ("host", "exposed"),
+    [
+        ("127.0.0.1", False),
+        ("127.0.0.2", False),
+        ("localhost", False),
+        ("::1", False),
+        ("0.0.0.0", True),
+        ("10.1.2.3", True),
+        ("lab.example.org", True),
+    ],
+)
+def test_binding_beyond_loopback_says_what_it_exposes(host, exposed):
+    from bps_labeler.labeling.labelstudio_server import exposure
+
+    said = exposure(host, 8080)
+    assert bool(said) is exposed
+    if exposed:
+        assert "plain HTTP" in said and "SSH tunnel" in said and "8080" in said
+        assert ("every network interface" in said) is (host == "0.0.0.0")
+
+
+def test_a_proxied_server_builds_its_links_from_the_public_address(tmp_path):
+    from bps_labeler.labeling.labelstudio_server import server_env
+
+    env = server_env(tmp_path, tmp_path, "u", "p", "t", public_url="https://ls.lab.example.org/")
+    assert env["LABEL_STUDIO_HOST"] == "https://ls.lab.example.org"
+    assert env["LABEL_STUDIO_CSRF_TRUSTED_ORIGINS"] == "https://ls.lab.example.org"
+    assert "LABEL_STUDIO_HOST" not in server_env(tmp_path, tmp_path, "u", "p", "t")
+    with pytest.raises(InputError, match="give the address people open"):
+        server_env(tmp_path, tmp_path, "u", "p", "t", public_url="ls.lab.example.org")

@@ -2,26 +2,37 @@
 
 Serves local files from the project folder, has one user and an API token from the environment
 (or from a generated `.labelstudio/credentials.env`), and sends nothing home: version checks and
-analytics are off, and it listens on 127.0.0.1 only.
+analytics are off. It listens on 127.0.0.1 unless `--host` says otherwise: a lab's server binds
+where its HTTPS proxy reaches it (docs/labeling.md, "A lab's server"), and says what that exposes.
 """
 
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import os
 import secrets
 import signal
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
+
+from bps_labeler.errors import InputError
 
 TOKEN_ENV = "LABEL_STUDIO_API_KEY"
 
 
-def server_env(data_dir: Path, document_root: Path, username: str, password: str, token: str) -> dict[str, str]:
-    """Environment for `label-studio start`: local files, legacy token, nothing phoned home."""
+def server_env(
+    data_dir: Path, document_root: Path, username: str, password: str, token: str, public_url: str | None = None
+) -> dict[str, str]:
+    """Environment for `label-studio start`: local files, legacy token, nothing phoned home.
+
+    Behind a proxy, `public_url` is what people open: Label Studio builds its links from it, and
+    Django accepts logins posted over HTTPS only from a trusted origin.
+    """
     env = dict(os.environ)
     env.update(
         LABEL_STUDIO_BASE_DATA_DIR=str(data_dir),
@@ -37,7 +48,36 @@ def server_env(data_dir: Path, document_root: Path, username: str, password: str
         SENTRY_DSN="",
         FRONTEND_SENTRY_DSN="",
     )
+    if public_url:
+        parts = urllib.parse.urlsplit(public_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise InputError(f"--public-url {public_url!r}: give the address people open, e.g. https://ls.example.org")
+        env["LABEL_STUDIO_HOST"] = public_url.rstrip("/")
+        env["LABEL_STUDIO_CSRF_TRUSTED_ORIGINS"] = f"{parts.scheme}://{parts.netloc}"
     return env
+
+
+def is_loopback(host: str) -> bool:
+    """Whether only this machine can reach `host` (127.0.0.0/8, ::1, localhost)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a name: it may resolve to any interface
+
+
+def exposure(host: str, port: int) -> str:
+    """What binding to `host` opens, said before the server starts; empty for loopback."""
+    if is_loopback(host):
+        return ""
+    where = "every network interface of this machine" if host in ("0.0.0.0", "::") else host
+    return (
+        f"Label Studio will listen on {where}, port {port}: anyone who can reach it can try to log in, "
+        "and it speaks plain HTTP (passwords and the API token unencrypted). Put it behind your site's "
+        "HTTPS proxy or firewall, or keep the default 127.0.0.1 and reach it through an SSH tunnel "
+        "(docs/labeling.md)."
+    )
 
 
 def start(
@@ -48,8 +88,14 @@ def start(
     password: str,
     token: str,
     log_file: Path,
+    host: str = "127.0.0.1",
+    public_url: str | None = None,
 ) -> subprocess.Popen:
-    """Start `label-studio` on 127.0.0.1:port in the background; wait with `wait_until_up`."""
+    """Start `label-studio` on host:port in the background; wait with `wait_until_up`.
+
+    `public_url` is the address people's browsers use when it differs (an HTTPS proxy in front):
+    Label Studio builds its links from it.
+    """
     data_dir.mkdir(parents=True, exist_ok=True)
     exe = Path(sys.executable).with_name("label-studio")
     cmd = [
@@ -57,16 +103,17 @@ def start(
         "start",
         "--no-browser",
         "--internal-host",
-        "127.0.0.1",
+        host,
         "--port",
         str(port),
         "--data-dir",
         str(data_dir),
     ]
+    env = server_env(data_dir, document_root, username, password, token, public_url)
     out = open(log_file, "ab")  # noqa: SIM115 - handed to the child process
     return subprocess.Popen(
         cmd,
-        env=server_env(data_dir, document_root, username, password, token),
+        env=env,
         stdout=out,
         stderr=subprocess.STDOUT,
         start_new_session=True,
@@ -114,6 +161,15 @@ def _credentials(path: Path) -> tuple[str, str, str]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0: every interface)",
+    )
+    parser.add_argument(
+        "--public-url",
+        help="the address people open when a proxy is in front, e.g. https://labelstudio.example.org",
+    )
     parser.add_argument("--data-dir", type=Path, default=Path(".labelstudio/data"))
     parser.add_argument(
         "--document-root",
@@ -124,7 +180,16 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     creds = Path(".labelstudio/credentials.env")
     username, password, token = _credentials(creds)
-    url = f"http://127.0.0.1:{args.port}"
+    if args.public_url:
+        try:
+            server_env(Path(), Path(), "", "", "", args.public_url)
+        except InputError as err:
+            parser.error(str(err))
+    warning = exposure(args.host, args.port)
+    if warning:
+        print(f"WARNING: {warning}", file=sys.stderr, flush=True)
+    local = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
+    url = f"http://{'[' + local + ']' if ':' in local else local}:{args.port}"
     proc = start(
         args.data_dir.resolve(),
         args.document_root.resolve(),
@@ -133,11 +198,13 @@ def main(argv: list[str] | None = None) -> None:
         password,
         token,
         Path(".labelstudio/server.log"),
+        host=args.host,
+        public_url=args.public_url,
     )
     print(f"Starting Label Studio at {url} (log: .labelstudio/server.log) ...", flush=True)
     wait_until_up(url, proc=proc)
     print(
-        f"Label Studio is up at {url}\n"
+        f"Label Studio is up at {url}" + (f" (people open {args.public_url})" if args.public_url else "") + "\n"
         f"  log in as {username}; password and API token are in {creds} (mode 600).\n"
         f"  Before running snakemake: source {creds}   (sets {TOKEN_ENV})\n"
         "  Stop with Ctrl-C.",
