@@ -86,10 +86,12 @@ def test_whole_loop_through_label_studio(labelstudio, tmp_path):
     assert len(list(server.client.tasks.list(project=project))) == 40
 
 
-def test_half_labeled_round_times_out_then_resumes(labelstudio, tmp_path):
-    cfg = ls_config(labelstudio, "wf-resume", simulate="none", timeout_s=2)
+def test_no_wait_run_ends_at_once_then_a_rerun_after_labeling_trains(labelstudio, tmp_path):
+    """`wait: false` (the SLURM profile's): the run imports the tasks and ends with one line per
+    set; people label while nothing runs; the same command then takes their labels and trains."""
+    cfg = ls_config(labelstudio, "wf-nowait", simulate="none", wait=False, timeout_s=3600)
     workdir = make_workdir(tmp_path, cfg)
-    target = "results/round_1/annotations.json"
+    target = "results/round_1/model.ckpt"
     command = [
         SNAKEMAKE,
         "--snakefile",
@@ -98,29 +100,38 @@ def test_half_labeled_round_times_out_then_resumes(labelstudio, tmp_path):
         str(workdir),
         "--cores",
         "2",
+        "--keep-going",  # as the SLURM profile does: every set that is ready reaches Label Studio
         target,
-    ]  # the hint repeats it, config and all,
+    ]  # the line repeats it, config and all,
     started = Path(os.environ.get("PWD", Path.cwd()))  # with the program relative to where it was run
     if Path(SNAKEMAKE).is_relative_to(started):
         command[0] = str(Path(SNAKEMAKE).relative_to(started))
     snakemake(workdir, "results/round_1/selection.json", "resources/synthetic/truth.csv")
     selected = read_selected(workdir / "results/round_1/selection.json")
     truth = read_truth(workdir / "resources/synthetic/truth.csv")
-    proc = snakemake(workdir, target, check=False)
-    assert proc.returncode != 0  # nobody labeled anything yet
-    server = connect(labelstudio["url"], labelstudio["token_env"])
-    project = ensure_project(server, "wf-resume", ("track", "no track"))
-    simulate_oracle(server, project, truth, selected[:10])  # a person labels half of the round
-    proc = snakemake(workdir, target, check=False)
+    t = time.monotonic()
+    proc = snakemake(workdir, "--keep-going", target, check=False)
+    print(f"no-wait run: {time.monotonic() - t:.1f} s")
+    assert time.monotonic() - t < 600  # it did not wait for the hour of timeout_s
     out = proc.stdout + proc.stderr
-    assert proc.returncode != 0
-    assert f"10 of 20 task(s) still unlabeled in {labelstudio['url']}/projects/{project}/data" in out
-    assert f"Nothing is lost: label them, then resume with: {shlex.join(command)}" in out  # as it was run
-    assert "labeled 10 / 20" in out
-    simulate_oracle(server, project, truth, selected)  # ... and finishes
+    assert proc.returncode != 0  # the model is not there: people have not labeled
+    server = connect(labelstudio["url"], labelstudio["token_env"])
+    project = ensure_project(server, "wf-nowait", ("track", "no track"))
+    val = ensure_project(server, "wf-nowait-val", ("track", "no track"))
+    assert f"task(s) of wf-nowait-val wait for labels at {labelstudio['url']}/projects/{val}/data" in out
+    line = f"20 of 20 task(s) of wf-nowait wait for labels at {labelstudio['url']}/projects/{project}/data"
+    assert line in out and f"When they are labeled, run: {shlex.join(command)}" in out, out[-5000:]
+    assert not (workdir / "annotations/round_1.json").exists()
+    alive = subprocess.run(["pgrep", "-f", str(workdir)], capture_output=True, text=True, check=False)
+    assert not alive.stdout.strip(), alive.stdout  # nothing waits for people
+    simulate_oracle(server, project, truth, selected[:10])  # people label half ...
+    out = snakemake(workdir, "--keep-going", target, check=False)
+    assert "10 of 20 task(s) of wf-nowait wait for labels" in out.stdout + out.stderr
+    simulate_oracle(server, project, truth, selected)  # ... then the rest, and the validation set
+    simulate_oracle(server, val, truth, [x.data["filename"] for x in server.client.tasks.list(project=val)])
     snakemake(workdir, target)
-    ann = json.loads((workdir / target).read_text())
-    assert sorted(a["filename"] for a in ann) == sorted(selected)
+    ann = json.loads((workdir / "results/round_1/annotations.json").read_text())
+    assert {a["filename"]: a["choice"] for a in ann} == {n: truth[n] for n in selected}
     assert len(list(server.client.tasks.list(project=project))) == 20  # resumed, not re-imported
 
 

@@ -66,6 +66,11 @@ class Unreachable(InputError):
     """The server did not answer (down, restarting, the network gone), as opposed to refusing."""
 
 
+class LabelsPending(InputError):
+    """The tasks are in Label Studio and people have not finished (`wait: false`): not an error
+    in anyone's input, but the run cannot go on past this set until they have."""
+
+
 @dataclass
 class Server:
     """A connection that retries transient faults and explains the permanent ones.
@@ -397,6 +402,9 @@ class LabelStudioSpec:
     document_root: str = "."
     timeout_s: float = 86400.0
     poll_s: float = 10.0
+    #: False: import and end at once, to be rerun when people are done (no process waits for
+    #: them: on a cluster's login node a day-long wait is often killed, and holds the session).
+    wait: bool = True
     #: Off by default: a person who sees the model's guess tends to agree with it, and uncertainty
     #: sampling asks exactly where the model may be wrong.
     attach_predictions: bool = False
@@ -438,5 +446,15 @@ def collect_labels(
             raise InputError("annotation.labelstudio.simulate is 'oracle' but no truth file was given.")
         n = simulate_oracle(server, project, truth, filenames)
         log.info("simulated labeler answered %d task(s)", n)
-    wait_for_labels(server, project, filenames, spec.timeout_s, spec.poll_s, resume_command)
+    if not spec.wait:
+        done, waiting = progress(server, project, filenames)
+        if waiting:
+            raise LabelsPending(
+                f"{len(waiting)} of {len(filenames)} task(s) of {project_title} wait for labels at {url}/data "
+                f"({done} labeled; annotation.labelstudio.wait is false, so nothing runs while people label). "
+                f"When they are labeled, run: {resume_command}"
+            )
+        log.info("%s: all %d task(s) labeled", project_title, len(filenames))
+    else:
+        wait_for_labels(server, project, filenames, spec.timeout_s, spec.poll_s, resume_command)
     return export_tasks(server, project, list(ids.values())), url
