@@ -9,8 +9,10 @@ from pathlib import Path
 import httpx
 import pytest
 from PIL import Image
+from sklearn.metrics import cohen_kappa_score
 
 from bps_labeler.errors import InputError
+from bps_labeler.labeling.agreement import agreement
 from bps_labeler.labeling.annotations import filename_of, from_full_export, resolve, run_image_folders
 from bps_labeler.labeling.labelstudio import (
     LabelStudioSpec,
@@ -18,6 +20,7 @@ from bps_labeler.labeling.labelstudio import (
     collect_labels,
     connect,
     ensure_local_storage,
+    ensure_overlap,
     ensure_project,
     export_tasks,
     import_tasks,
@@ -347,3 +350,63 @@ def test_a_proxied_server_builds_its_links_from_the_public_address(tmp_path):
     assert "LABEL_STUDIO_HOST" not in server_env(tmp_path, tmp_path, "u", "p", "t")
     with pytest.raises(InputError, match="give the address people open"):
         server_env(tmp_path, tmp_path, "u", "p", "t", public_url="ls.lab.example.org")
+
+
+def test_two_labelers_with_an_overlap_of_two_and_their_kappa(labelstudio, images, request):
+    """Label Studio's own overlap: each task waits for two people; the agreement computed from
+    the export is scikit-learn's Cohen's kappa on the two people's answers."""
+    image_dir, names = images
+    server = connect(labelstudio["url"], labelstudio["token_env"])
+    project = ensure_project(server, unique_title(request), CATS)
+    ensure_overlap(server, project, 2, 1.0)
+    ensure_overlap(server, project, 2, 1.0)  # again: nothing to change
+    settings = server.client.projects.get(id=project)
+    assert (settings.maximum_annotations, settings.overlap_cohort_percentage) == (2, 100)
+    ensure_local_storage(server, project, image_dir)
+    ids = import_tasks(server, project, names, Path(labelstudio["document_root"]), image_dir)
+    tag = request.node.name[-12:]
+    people = [
+        server.client.users.create(username=f"{who}-{tag}", email=f"{who}-{tag}@lab.example.org")
+        for who in ("ana", "ben")
+    ]
+    ana = [CATS[i % 2] for i in range(len(names))]
+    ben = [CATS[i % 2] if i not in (1, 4) else CATS[(i + 1) % 2] for i in range(len(names))]
+    for person, answers in zip(people, (ana, ben)):
+        assert progress(server, project, names)[0] == 0  # every task waits for two people
+        for name, choice in zip(names, answers):
+            server.client.annotations.create(id=ids[name], result=[choice_result(choice)], completed_by=person.id)
+    assert progress(server, project, names) == (len(names), [])
+    tasks = export_tasks(server, project, list(ids.values()))
+    records = from_full_export(tasks, "export")
+    labels, report = resolve(records, "export", names, CATS)
+    out = agreement(records, {filename_of(r["image"]): r["choice"] for r in labels}, CATS)
+    # scikit-learn on the export itself: each task's two annotations, by who made them
+    by = {p.id: {} for p in people}
+    for t in tasks:
+        for a in t["annotations"]:
+            by[a["completed_by"]][t["data"]["filename"]] = a["result"][0]["value"]["choices"][0]
+    first, second = (by[p.id] for p in people)
+    expected = cohen_kappa_score([first[n] for n in names], [second[n] for n in names])
+    (pair,) = out["pairs"]
+    assert pair["cohen_kappa"] == pytest.approx(expected, abs=1e-4) and pair["n_images"] == len(names)
+    assert sorted(pair["labelers"]) == sorted(str(p.id) for p in people)
+    assert {d["filename"] for d in out["disagreements"]} == {names[1], names[4]}
+    assert len(report["disagreements"]) == 2  # the tie rule picked one answer for each
+
+
+def test_labelers_sign_up_through_the_invite_link_and_are_listed_by_id(labelstudio, capsys):
+    from bps_labeler.cli import main
+
+    url = labelstudio["url"]
+    assert main(["labelers", "--url", url, "--invite"]) == 0
+    link = re.search(rf"{re.escape(url)}/user/signup/?\?token=\w+", capsys.readouterr().out).group(0)
+    # a labeler opens it and signs up with a password of their own
+    with httpx.Client(follow_redirects=True) as web:
+        form = web.get(link)
+        csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text).group(1)
+        who = "cleo@lab.example.org"
+        web.post(link, data={"email": who, "password": "a-long-own-secret-9", "csrfmiddlewaretoken": csrf})
+        assert web.get(f"{url}/api/current-user/whoami").json()["email"] == who
+    assert main(["labelers", "--url", url]) == 0
+    listed = dict(line.split("\t") for line in capsys.readouterr().out.splitlines())
+    assert who in listed.values()

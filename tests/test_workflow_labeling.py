@@ -54,6 +54,8 @@ def test_whole_loop_through_label_studio(labelstudio, tmp_path):
         assert (workdir / f"annotations/round_{r}.json").exists()  # the raw export, for git/DVC
         report = json.loads((workdir / f"results/round_{r}/annotation_report.json").read_text())
         assert report["n_labeled"] == 20 and report["labeled_in"].startswith(f"{labelstudio['url']}/projects/")
+        # one (simulated) labeler: nothing to agree on, and nothing made up
+        assert len(report["agreement"]["labelers"]) == 1 and report["agreement"]["pairs"] == []
         kept = json.loads((workdir / f"annotations/round_{r}.selection.json").read_text())
         assert kept["labeler"]["kind"] == "simulated" and kept["selection"]["round"] == r
     m = json.loads((workdir / "results/round_2/metrics.json").read_text())
@@ -133,6 +135,10 @@ def test_no_wait_run_ends_at_once_then_a_rerun_after_labeling_trains(labelstudio
     ann = json.loads((workdir / "results/round_1/annotations.json").read_text())
     assert {a["filename"]: a["choice"] for a in ann} == {n: truth[n] for n in selected}
     assert len(list(server.client.tasks.list(project=project))) == 20  # resumed, not re-imported
+    # the token is in no log, record or export of the runs that stopped and resumed
+    for path in workdir.rglob("*"):
+        if path.is_file():
+            assert labelstudio["token"].encode() not in path.read_bytes(), path
 
 
 def test_kill_9_during_the_wait_for_labels_loses_no_label(labelstudio, tmp_path):

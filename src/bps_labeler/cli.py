@@ -19,6 +19,11 @@ COMMANDS: dict[str, tuple[str, list[str], str]] = {
     "status": ("bps_labeler.cli", [], "each set's state: selected, given to people, labeled, model, figures"),
     "predict": ("bps_labeler.models.portable", [], "answer track / no track for TIFFs or JPGs with an exported model"),
     "labelstudio": ("bps_labeler.labeling.labelstudio_server", [], "start a local Label Studio to label rounds in"),
+    "labelers": (
+        "bps_labeler.labeling.labelers",
+        [],
+        "create Label Studio accounts for a lab's labelers, or an invite link",
+    ),
     "save": ("bps_labeler.workflow.versioning", ["save"], "save results/ and resources/ to the DVC remote"),
     "restore": ("bps_labeler.workflow.versioning", ["restore"], "restore a run from the DVC remote in a fresh clone"),
     "experiment": ("bps_labeler.workflow.experiments", [], "retrain with changed settings beside the main run"),

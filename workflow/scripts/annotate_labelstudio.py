@@ -62,6 +62,9 @@ else:
         before_import=lambda url: give(
             name, filenames, "labelstudio", spec.simulate, selection=selection, where=url, store=store
         ),
+        overlap_share=spec.overlap.get("validation_share", 1.0)
+        if round_ is None
+        else spec.overlap.get("round_share", 0.0),
     )
     if not write_once(export, json.dumps(tasks, indent=1, sort_keys=True) + "\n"):
         raise InputError(

@@ -16,6 +16,7 @@ logs.to_file(snakemake.log[0])
 
 from bps_labeler.data.split import split_filenames
 from bps_labeler.errors import InputError
+from bps_labeler.labeling.agreement import agreement
 from bps_labeler.labeling.annotations import (
     NotInSelection,
     filename_of,
@@ -46,9 +47,10 @@ optional = sorted(val - set(filenames))
 folders = run_image_folders(
     snakemake.params.image_root, snakemake.config["datasource"]["uri"], annotation["image_folders"]
 )
+records = load_export(export)
 try:
     labels, report = resolve(
-        load_export(export),
+        records,
         str(export),
         filenames,
         categories,
@@ -74,6 +76,8 @@ if report["unlabeled"]:
     raise InputError(unlabeled_message(export, report["unlabeled"], len(filenames), is_full_export(export)))
 # a person who contradicts the rule is kept, and reported: the rule may be wrong for this data
 by_people = {filename_of(r["image"]): r["choice"] for r in labels}
+# where several people labeled an image: how far they agree (the ceiling for any model)
+report["agreement"] = agreement(records, by_people, categories)
 report["rule_conflicts"] = conflicts(by_people, rule_labels)
 for c in report["rule_conflicts"]:
     logging.warning(
@@ -110,5 +114,13 @@ logging.info(
     len(report["skipped"]),
     len(report["disagreements"]),
 )
+for pair in report["agreement"]["pairs"]:
+    logging.info(
+        "labelers %s and %s: %s of %d shared images alike, Cohen's kappa %s",
+        *pair["labelers"],
+        pair["agreement"],
+        pair["n_images"],
+        pair["cohen_kappa"],
+    )
 write_records(labels, Path(snakemake.output.annotations))
 Path(snakemake.output.report).write_text(json.dumps(report, indent=1, sort_keys=True) + "\n")

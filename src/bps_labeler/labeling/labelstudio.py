@@ -13,7 +13,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -166,6 +166,24 @@ def ensure_project(server: Server, title: str, categories: Iterable[str]) -> int
     return int(getattr(project, "id", project))
 
 
+def ensure_overlap(server: Server, project: int, labelers: int, share: float) -> None:
+    """Have `labelers` people label `share` of the project's tasks (Label Studio's own
+    maximum_annotations and overlap_cohort_percentage: its labeling stream hands a task to that
+    many people, and no person twice); the rest get one. Set before any task is imported."""
+    percentage = round(100 * share) if labelers > 1 else 100
+    current = server.call(server.client.projects.get, id=project, request_options=ONCE)
+    if (current.maximum_annotations, current.overlap_cohort_percentage) == (labelers, percentage):
+        return
+    server.call(
+        server.client.projects.update,
+        id=project,
+        maximum_annotations=labelers,
+        overlap_cohort_percentage=percentage,
+        request_options=ONCE,
+    )
+    log.info("project %s: %d labelers per image on %d %% of its tasks", project, labelers, percentage)
+
+
 def ensure_local_storage(server: Server, project: int, image_dir: Path) -> None:
     """Make sure a local-files storage covers the image folder, so Label Studio serves images.
 
@@ -253,9 +271,15 @@ def import_tasks(
     return {n: existing[n] for n in filenames}
 
 
+def _needed(task: Any) -> int:
+    """How many people a task waits for: Label Studio's overlap for it (the project's
+    maximum_annotations on its overlap cohort, 1 elsewhere)."""
+    return max(1, int(getattr(task, "overlap", None) or 1))
+
+
 def _done(task: Any) -> bool:
-    """A task is done once it has any annotation, submitted or skipped."""
-    return (task.total_annotations or 0) + (task.cancelled_annotations or 0) > 0
+    """A task is done once as many people as it waits for have answered it, submitted or skipped."""
+    return (task.total_annotations or 0) + (task.cancelled_annotations or 0) >= _needed(task)
 
 
 def progress(server: Server, project: int, filenames: list[str]) -> tuple[int, list[str]]:
@@ -341,18 +365,21 @@ def simulate_oracle(server: Server, project: int, truth: dict[str, str], filenam
             continue
         task_id = int(t.id)
 
-        def annotated(task_id: int = task_id) -> bool | None:
-            task = server.call(server.client.tasks.get, str(task_id), request_options=ONCE)
-            return True if (task.total_annotations or 0) > 0 else None
+        have = (t.total_annotations or 0) + (t.cancelled_annotations or 0)
+        for k in range(have, _needed(t)):  # as many answers as the task waits for
 
-        server.call(
-            server.client.annotations.create,
-            id=task_id,
-            result=[choice_result(truth[name])],
-            lead_time=1.0,
-            request_options=ONCE,
-            recheck=annotated,
-        )
+            def annotated(task_id: int = task_id, k: int = k) -> bool | None:
+                task = server.call(server.client.tasks.get, str(task_id), request_options=ONCE)
+                return True if (task.total_annotations or 0) > k else None
+
+            server.call(
+                server.client.annotations.create,
+                id=task_id,
+                result=[choice_result(truth[name])],
+                lead_time=1.0,
+                request_options=ONCE,
+                recheck=annotated,
+            )
         n += 1
     return n
 
@@ -402,6 +429,10 @@ class LabelStudioSpec:
     document_root: str = "."
     timeout_s: float = 86400.0
     poll_s: float = 10.0
+    #: People per image (Label Studio's overlap) and the share of each set it applies to.
+    overlap: dict[str, Any] = field(
+        default_factory=lambda: {"labelers": 1, "validation_share": 1.0, "round_share": 0.0}
+    )
     #: False: import and end at once, to be rerun when people are done (no process waits for
     #: them: on a cluster's login node a day-long wait is often killed, and holds the session).
     wait: bool = True
@@ -426,6 +457,7 @@ def collect_labels(
     model_version: str = "",
     truth: dict[str, str] | None = None,
     before_import: Callable[[str], None] | None = None,
+    overlap_share: float = 0.0,
 ) -> tuple[list[dict[str, Any]], str]:
     """Import, wait for people (or the simulated labeler), export: (full JSON tasks, project URL).
 
@@ -435,6 +467,7 @@ def collect_labels(
     server = connect(spec.url, spec.token_env)
     project = ensure_project(server, project_title, categories)
     url = f"{spec.url}/projects/{project}"
+    ensure_overlap(server, project, int(spec.overlap.get("labelers", 1)), overlap_share)
     ensure_local_storage(server, project, image_dir)
     if before_import is not None:
         before_import(url)
