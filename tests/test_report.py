@@ -40,7 +40,7 @@ def report(tiny_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_report_files(report):
     for r in (1, 2):
-        for name in ("embedding_map", "picks", "left_out", "confusion"):
+        for name in ("embedding_map", "picks", "left_out", "confusion", "disagreements"):
             png = report / f"results/round_{r}/report/{name}.png"
             assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000, png
     assert (report / "results/report/learning_curve.png").stat().st_size > 10_000
@@ -48,6 +48,7 @@ def test_report_files(report):
         names = z.namelist()
     # the zip holds each figure once (stored by content hash) and the report page
     names_per_round = ("embedding_map.png", "embedding_map.html", "picks.png", "left_out.png", "confusion.png")
+    names_per_round += ("disagreements.png",)
     for name in (*names_per_round, "selection.json", "metrics.json"):
         assert sum(n.endswith(f"/{name}") for n in names) == 2, (name, names)
     assert sum(n.endswith("/learning_curve.png") for n in names) == 1

@@ -297,6 +297,17 @@ def round_annotations(wildcards):
     return [f"results/round_{r}/annotations.json" for r in range(1, int(wildcards.round) + 1)]
 
 
+def people_reports(wildcards):
+    """The annotation reports of the sets people labeled by round r (their agreement); none
+    where the simulated labeler answers."""
+    if BACKEND == "oracle":
+        return []
+    rounds = [
+        f"results/round_{r}/annotation_report.json" for r in range(1, int(wildcards.round) + 1)
+    ]
+    return ["results/validation/annotation_report.json", *rounds]
+
+
 def validation_annotations():
     return "results/validation/annotations.json"
 

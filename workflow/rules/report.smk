@@ -13,6 +13,7 @@ rule report_round:
         metadata="results/data/metadata",
         images=IMAGES,
         metrics="results/round_{round}/metrics.json",
+        people=people_reports,
     output:
         map=report(
             "results/round_{round}/report/embedding_map.png",
@@ -48,6 +49,13 @@ rule report_round:
             category="Rounds",
             subcategory="Round {round}",
             labels={"figure": "confusion matrices"},
+        ),
+        disagreements=report(
+            "results/round_{round}/report/disagreements.png",
+            caption="../report/disagreements.rst",
+            category="Rounds",
+            subcategory="Round {round}",
+            labels={"figure": "where people disagree"},
         ),
     log:
         "logs/round_{round}/report_round.log",

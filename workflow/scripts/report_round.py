@@ -14,7 +14,14 @@ from bps_labeler.data.lightly_metadata import metadata_table
 from bps_labeler.embeddings.io import read_embeddings
 from bps_labeler.labeling.annotations import read_labels
 from bps_labeler.models.predictions import read_predictions
-from bps_labeler.report.figures import confusion_figure, embedding_map_figure, gallery_figure, left_out, map_coordinates
+from bps_labeler.report.figures import (
+    confusion_figure,
+    disagreement_items,
+    embedding_map_figure,
+    gallery_figure,
+    left_out,
+    map_coordinates,
+)
 from bps_labeler.report.interactive_map import map_records, spec, write_page
 from bps_labeler.selection.scores import active_learning_scores
 
@@ -86,6 +93,20 @@ gallery_figure(
 )
 
 confusion_figure(json.loads(Path(snakemake.input.metrics).read_text()), Path(snakemake.output.confusion))
+
+# where people who labeled the same image differ, each person's answer (the validation set and
+# rounds 1..r); the kappa of each pair in the title
+items, kappas = disagreement_items(
+    [(Path(p).parent.name, json.loads(Path(p).read_text())) for p in snakemake.input.people]
+)
+gallery_figure(
+    items[:40],
+    image_dir,
+    f"Round {round_}: {len(items)} image(s) on which labelers differ"
+    + (" (first 40 shown)" if len(items) > 40 else "")
+    + ("\n" + "; ".join(kappas[:4]) if kappas else "\nno image labeled by two people"),
+    Path(snakemake.output.disagreements),
+)
 
 records = map_records(
     coords,

@@ -195,6 +195,24 @@ def gallery_figure(items: list[dict], image_dir: Path, title: str, out: Path, co
     plt.close(fig)
 
 
+def disagreement_items(reports: list[tuple[str, dict]]) -> tuple[list[dict], list[str]]:
+    """Gallery items of the images on which labelers differ, each person's answer in the caption,
+    and a line per pair of labelers with its Cohen's kappa; from (set, annotation_report) pairs."""
+    items, kappas = [], []
+    for where, report in reports:
+        agreed = report.get("agreement") or {}
+        where = where.replace("_", " ")
+        for d in agreed.get("disagreements", []):
+            name = d["filename"]
+            answers = [f"{who}: {said}" for who, said in d["answers"].items()]
+            caption = [name.split("-")[-1].removesuffix(".jpg").removesuffix("_proj"), where, *answers]
+            items.append({"filename": name, "caption": [*caption, f"kept: {d['chosen']}"]})
+        for p in agreed.get("pairs", []):
+            if p["cohen_kappa"] is not None:
+                kappas.append(f"{where}: {' and '.join(p['labelers'])} kappa {p['cohen_kappa']:.2f} on {p['n_images']}")
+    return items, kappas
+
+
 def left_out(metadata: pd.DataFrame, config: dict) -> list[tuple[str, str]]:
     """(file name, reason) of the pool images the round's quality THRESHOLDs left out."""
     out: list[tuple[str, str]] = []
