@@ -21,6 +21,7 @@ from workflows import SNAKEMAKE, make_workdir, only_look, snakemake, tiny_config
 from bps_labeler.labeling.annotations import filename_of, read_truth
 from bps_labeler.labeling.labelstudio import connect, ensure_project, simulate_oracle
 from bps_labeler.selection.records import read_selected
+from bps_labeler.workflow.status import format_status, set_status
 
 pytestmark = pytest.mark.workflow
 
@@ -127,6 +128,10 @@ def test_no_wait_run_ends_at_once_then_a_rerun_after_labeling_trains(labelstudio
     alive = subprocess.run(["pgrep", "-f", str(workdir)], capture_output=True, text=True, check=False)
     assert not alive.stdout.strip(), alive.stdout  # nothing waits for people
     simulate_oracle(server, project, truth, selected[:10])  # people label half ...
+    # while nothing runs, `bps-labeler status` reads how far they are from the server
+    rows = {r["set"]: r for r in set_status(workdir)}
+    assert rows["round_1"]["server"] == {"given": 20, "labeled": 10, "skipped": 0, "left": 10}
+    assert "10 / 20 in Label Studio, 0 skipped, 10 left" in format_status(list(rows.values()))
     out = snakemake(workdir, "--keep-going", target, check=False)
     assert "10 of 20 task(s) of wf-nowait wait for labels" in out.stdout + out.stderr
     simulate_oracle(server, project, truth, selected)  # ... then the rest, and the validation set

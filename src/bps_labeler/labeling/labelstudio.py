@@ -297,6 +297,20 @@ def progress(server: Server, project: int, filenames: list[str]) -> tuple[int, l
     return done, sorted(waiting)
 
 
+def task_counts(server: Server, project: int, filenames: list[str]) -> dict[str, int]:
+    """How a set stands in its project: tasks given, labeled (as many answers as the task waits
+    for, at least one submitted), skipped (done, every answer a skip) and left."""
+    wanted, labeled, skipped = set(filenames), 0, 0
+    for t in _tasks(server, project):
+        if t.data.get("filename") not in wanted or not _done(t):
+            continue
+        if (t.total_annotations or 0) > 0:
+            labeled += 1
+        else:
+            skipped += 1
+    return {"given": len(wanted), "labeled": labeled, "skipped": skipped, "left": len(wanted) - labeled - skipped}
+
+
 def wait_for_labels(
     server: Server,
     project: int,

@@ -1,14 +1,20 @@
 """Where a run stands, round by round: what was selected, given to people, labeled, trained.
 
 Read from the files the pipeline and the label store leave, never from Snakemake's own state, so
-it answers the same on a clone restored with DVC, and while a run waits for people.
+it answers the same on a clone restored with DVC, and while a run waits for people. A set given
+to people in Label Studio and not yet exported is read from the server (its project is recorded
+in the store), so a lab sees how far labeling has come while nothing runs (`wait: false`).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import re
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from bps_labeler.labeling.store import SET_NAME, STORE, VALIDATION, export_path, read_store, title
 
@@ -25,7 +31,33 @@ def _json(path: Path) -> Any:
         return None
 
 
-def set_status(workdir: Path) -> list[dict[str, Any]]:
+def _token_env(workdir: Path) -> str:
+    """The variable the run's config names for the Label Studio token (the default otherwise)."""
+    try:
+        cfg = yaml.safe_load((workdir / "config" / "config.yaml").read_text()) or {}
+        return str(cfg["annotation"]["labelstudio"]["token_env"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return "LABEL_STUDIO_API_KEY"
+
+
+def server_counts(where: str, filenames: list[str], token_env: str) -> dict[str, int] | str:
+    """A set's tasks as its Label Studio project counts them, or why they could not be read."""
+    from bps_labeler.errors import InputError
+    from bps_labeler.labeling.labelstudio import connect, task_counts
+
+    found = re.fullmatch(r"(.+)/projects/(\d+)/?", where)
+    if not found:
+        return "no Label Studio project recorded"
+    if not os.environ.get(token_env):
+        return f"set {token_env} to read Label Studio"
+    try:
+        server = connect(found.group(1), token_env, retries=1, backoff_s=0.1)
+        return task_counts(server, int(found.group(2)), filenames)
+    except InputError as err:
+        return f"Label Studio not read: {str(err).split('. ')[0]}"
+
+
+def set_status(workdir: Path, ask_server: bool = True) -> list[dict[str, Any]]:
     """One row per labeled set (the validation images, then each round) the run or the store knows."""
     store = workdir / STORE
     given = read_store(store) if store.is_dir() else {}
@@ -39,13 +71,18 @@ def set_status(workdir: Path) -> list[dict[str, Any]]:
         labels = _json(folder / "annotations.json")
         metrics = _json(folder / "metrics.json")
         record = given.get(name)
+        exported = (workdir / export_path(name)).is_file()
+        server = None
+        if ask_server and record is not None and record.backend == "labelstudio" and not exported and report is None:
+            server = server_counts(record.where, record.filenames, _token_env(workdir))
         undecided = (metrics or {}).get("baselines", {}).get("undecided", {})
         rows.append(
             {
                 "set": name,
                 "selected": len(selection["selected"]) if selection else None,
                 "given": f"{record.labeler} ({record.backend}), {record.written_at}" if record else None,
-                "export": (workdir / export_path(name)).is_file(),
+                "export": exported,
+                "server": server,
                 "labeled": (report or {}).get("n_labeled", len(labels) if isinstance(labels, list) else None),
                 "to_label": (report or {}).get("n_expected"),
                 "skipped": len((report or {}).get("skipped", [])) if report else None,
@@ -68,8 +105,12 @@ def format_status(rows: list[dict[str, Any]]) -> str:
         if r["labeled"] is not None:
             labeled = f"{r['labeled']}" + (f" / {r['to_label']}" if r["to_label"] is not None else "")
             labeled += f", {r['skipped']} skipped" if r["skipped"] else ""
+        elif isinstance(r.get("server"), dict):
+            c = r["server"]
+            labeled = f"{c['labeled']} / {c['given']} in Label Studio, {c['skipped']} skipped, {c['left']} left"
         elif r["given"]:
             labeled = "export in the store, not read yet" if r["export"] else "waiting for people's export"
+            labeled += f" ({r['server']})" if r.get("server") else ""
         model, rule = r["undecided_balanced_accuracy"], r["rule_balanced_accuracy"]
         figure = "-" if model is None else f"{model:.3f}" + ("" if rule is None else f" ({rule:.3f})")
         table.append(
