@@ -67,6 +67,7 @@ def labelstudio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
         token,
         root / "labelstudio.log",
         host=LABELSTUDIO_HOST,
+        private_storage=True,  # the tests' S3 is moto on 127.0.0.1
     )
     url = f"http://{LABELSTUDIO_HOST}:{port}"
     try:

@@ -18,6 +18,7 @@ from bps_labeler.data.lightly_metadata import metadata_table
 from bps_labeler.errors import InputError
 from bps_labeler.labeling.annotations import read_labels, read_truth
 from bps_labeler.labeling.labelstudio import LabelStudioSpec, collect_labels, task_data
+from bps_labeler.labeling.s3_images import labeling_images, upload_set
 from bps_labeler.labeling.store import export_path, give, given_path, read_given, resume_hint, set_images, write_once
 from bps_labeler.models.predictions import read_predictions
 
@@ -43,6 +44,12 @@ if export.exists():
 else:
     meta = metadata_table(Path(inputs.metadata)).loc[filenames]
     extra = {n: task_data(row.to_dict(), round_, spec.show_condition) for n, row in meta.iterrows()}
+    # a server that shares no disk with the run reads the images from S3 (the datasource's
+    # labeling/ folder), put there first
+    s3 = labeling_images(spec.images, snakemake.config["datasource"])
+    if s3 is not None:
+        marker = Path(snakemake.log[0]).with_name(f"{Path(snakemake.log[0]).stem}.labeling_images.json")
+        upload_set(s3, Path(snakemake.params.image_dir), filenames, name, marker)
     predictions = None
     preds = inputs.get("predictions", [])
     if preds:
@@ -62,6 +69,7 @@ else:
         before_import=lambda url: give(
             name, filenames, "labelstudio", spec.simulate, selection=selection, where=url, store=store
         ),
+        s3=s3,
         overlap_share=spec.overlap.get("validation_share", 1.0)
         if round_ is None
         else spec.overlap.get("round_share", 0.0),

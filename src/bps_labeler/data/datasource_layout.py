@@ -13,6 +13,10 @@ INPUT_DIR = "data"
 #: The folder to set as Lightly's Lightly datasource; `.lightly/` lives inside it.
 LIGHTLY_DIR = "lightly"
 
+#: The images given to people, for a Label Studio that reads them from S3 (outside Lightly's
+#: Input datasource: the validation images must not become candidates for selection).
+LABELING_DIR = "labeling"
+
 
 def datasource_paths(uri: str) -> dict[str, str]:
     """The two URIs a user gives Lightly for a datasource published at `uri`."""

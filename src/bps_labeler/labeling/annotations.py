@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, quote, unquote, urlparse
 
 import pandas as pd
 
-from bps_labeler.data.datasource_layout import datasource_paths
+from bps_labeler.data.datasource_layout import LABELING_DIR, datasource_paths
 from bps_labeler.data.meta import jpg_name
 from bps_labeler.errors import InputError
 
@@ -113,10 +113,11 @@ def in_folders(folder: str, known: Collection[str]) -> bool:
 
 def run_image_folders(image_dir: str, datasource_uri: str, extra: Collection[str] = ()) -> list[str]:
     """Every folder this run's JPGs are in: the image folder (as given, absolute and with links
-    resolved, since Label Studio's tasks name the resolved path), the datasource's input folder,
-    and the folders a user added (annotation.image_folders)."""
+    resolved, since Label Studio's tasks name the resolved path), the datasource's input folder
+    and its labeling folder, and the folders a user added (annotation.image_folders)."""
     data = datasource_paths(datasource_uri)["input_datasource"]
-    return sorted({form for f in (image_dir, data, *extra) for form in _spellings(f)})
+    given = f"{datasource_uri.rstrip('/')}/{LABELING_DIR}"  # a Label Studio reading from S3
+    return sorted({form for f in (image_dir, data, given, *extra) for form in _spellings(f)})
 
 
 def _spellings(folder: str) -> set[str]:

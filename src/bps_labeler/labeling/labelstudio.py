@@ -211,6 +211,67 @@ def ensure_local_storage(server: Server, project: int, image_dir: Path) -> None:
     )
 
 
+@dataclass(frozen=True)
+class S3Images:
+    """Where Label Studio reads a set's images when it shares no disk with the run: an S3 prefix
+    (`<datasource>/labeling`), any endpoint."""
+
+    uri: str  # s3://bucket/prefix
+    endpoint_url: str | None = None
+    region: str = "us-west-2"
+
+    @property
+    def bucket(self) -> str:
+        return self.uri.removeprefix("s3://").split("/", 1)[0]
+
+    @property
+    def prefix(self) -> str:
+        rest = self.uri.removeprefix("s3://").split("/", 1)
+        return rest[1].strip("/") if len(rest) > 1 else ""
+
+
+def ensure_s3_storage(server: Server, project: int, images: S3Images) -> None:
+    """Make sure an S3 storage of the project covers `images`: Label Studio then hands people's
+    browsers presigned URLs to the images, and its server needs no copy of the run's folders.
+
+    The keys are this job's own (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN)
+    and are kept by Label Studio, as any storage it reads; never in a file of the run. The
+    storage is never synced: the pipeline imports each set's tasks itself."""
+
+    def covered() -> bool | None:
+        storages = server.call(
+            lambda: list(server.client.import_storage.s3.list(project=project, request_options=ONCE))
+        )
+        return any(s.bucket == images.bucket and (s.prefix or "").strip("/") == images.prefix for s in storages) or None
+
+    if covered():
+        return
+    keys = {
+        name: os.environ[var]
+        for name, var in (
+            ("aws_access_key_id", "AWS_ACCESS_KEY_ID"),
+            ("aws_secret_access_key", "AWS_SECRET_ACCESS_KEY"),
+            ("aws_session_token", "AWS_SESSION_TOKEN"),
+        )
+        if os.environ.get(var)
+    }
+    server.call(
+        server.client.import_storage.s3.create,
+        project=project,
+        bucket=images.bucket,
+        prefix=images.prefix,
+        region_name=images.region,
+        **({"s3endpoint": images.endpoint_url} if images.endpoint_url else {}),
+        **keys,
+        presign=True,
+        use_blob_urls=True,
+        regex_filter=r".*\.jpg",
+        title="pipeline images (S3)",
+        request_options=ONCE,
+        recheck=covered,
+    )
+
+
 def _tasks(server: Server, project: int) -> list[Any]:
     return server.call(lambda: list(server.client.tasks.list(project=project, fields="all", request_options=ONCE)))
 
@@ -224,20 +285,26 @@ def import_tasks(
     extra: dict[str, dict[str, Any]] | None = None,
     predictions: dict[str, tuple[str, float]] | None = None,
     model_version: str = "",
+    s3: S3Images | None = None,
 ) -> dict[str, int]:
     """Import the images that are not tasks yet; return filename -> task id for all of them.
 
     `extra` adds data fields per image (metadata, round); `predictions` attaches the previous
-    model's guess and confidence as a pre-annotation.
+    model's guess and confidence as a pre-annotation. With `s3` the tasks name the images by
+    their S3 URI, which the project's S3 storage resolves.
     """
-    root = Path(image_dir).resolve().relative_to(Path(document_root).resolve())
+    root = None if s3 is not None else Path(image_dir).resolve().relative_to(Path(document_root).resolve())
     existing = {t.data.get("filename"): int(t.id) for t in _tasks(server, project)}
     new = [n for n in filenames if n not in existing]
     if new:
         payload = []
         for name in new:
             task: dict[str, Any] = {
-                "data": {"image": image_url(name, root.as_posix()), "filename": name, **(extra or {}).get(name, {})}
+                "data": {
+                    "image": f"{s3.uri.rstrip('/')}/{name}" if s3 is not None else image_url(name, root.as_posix()),
+                    "filename": name,
+                    **(extra or {}).get(name, {}),
+                }
             }
             if predictions and name in predictions:
                 label, score = predictions[name]
@@ -443,6 +510,9 @@ class LabelStudioSpec:
     document_root: str = "."
     timeout_s: float = 86400.0
     poll_s: float = 10.0
+    #: Where the server reads the images: `local` files, `s3` (the datasource's labeling folder,
+    #: presigned), or `auto` (s3 when the datasource is on S3).
+    images: str = "auto"
     #: People per image (Label Studio's overlap) and the share of each set it applies to.
     overlap: dict[str, Any] = field(
         default_factory=lambda: {"labelers": 1, "validation_share": 1.0, "round_share": 0.0}
@@ -472,6 +542,7 @@ def collect_labels(
     truth: dict[str, str] | None = None,
     before_import: Callable[[str], None] | None = None,
     overlap_share: float = 0.0,
+    s3: S3Images | None = None,
 ) -> tuple[list[dict[str, Any]], str]:
     """Import, wait for people (or the simulated labeler), export: (full JSON tasks, project URL).
 
@@ -482,11 +553,14 @@ def collect_labels(
     project = ensure_project(server, project_title, categories)
     url = f"{spec.url}/projects/{project}"
     ensure_overlap(server, project, int(spec.overlap.get("labelers", 1)), overlap_share)
-    ensure_local_storage(server, project, image_dir)
+    if s3 is not None:
+        ensure_s3_storage(server, project, s3)
+    else:
+        ensure_local_storage(server, project, image_dir)
     if before_import is not None:
         before_import(url)
     ids = import_tasks(
-        server, project, filenames, Path(spec.document_root), image_dir, extra, predictions, model_version
+        server, project, filenames, Path(spec.document_root), image_dir, extra, predictions, model_version, s3
     )
     if spec.simulate == "oracle":
         if truth is None:

@@ -26,12 +26,20 @@ TOKEN_ENV = "LABEL_STUDIO_API_KEY"
 
 
 def server_env(
-    data_dir: Path, document_root: Path, username: str, password: str, token: str, public_url: str | None = None
+    data_dir: Path,
+    document_root: Path,
+    username: str,
+    password: str,
+    token: str,
+    public_url: str | None = None,
+    private_storage: bool = False,
 ) -> dict[str, str]:
     """Environment for `label-studio start`: local files, legacy token, nothing phoned home.
 
     Behind a proxy, `public_url` is what people open: Label Studio builds its links from it, and
-    Django accepts logins posted over HTTPS only from a trusted origin.
+    Django accepts logins posted over HTTPS only from a trusted origin. Label Studio refuses
+    storages on private and loopback addresses (its SSRF protection); `private_storage` lifts
+    that for an S3 endpoint on this machine or the lab's network (MinIO, a test server).
     """
     env = dict(os.environ)
     env.update(
@@ -54,6 +62,8 @@ def server_env(
             raise InputError(f"--public-url {public_url!r}: give the address people open, e.g. https://ls.example.org")
         env["LABEL_STUDIO_HOST"] = public_url.rstrip("/")
         env["LABEL_STUDIO_CSRF_TRUSTED_ORIGINS"] = f"{parts.scheme}://{parts.netloc}"
+    if private_storage:
+        env["USE_DEFAULT_BANNED_SUBNETS"] = "false"
     return env
 
 
@@ -90,6 +100,7 @@ def start(
     log_file: Path,
     host: str = "127.0.0.1",
     public_url: str | None = None,
+    private_storage: bool = False,
 ) -> subprocess.Popen:
     """Start `label-studio` on host:port in the background; wait with `wait_until_up`.
 
@@ -109,7 +120,7 @@ def start(
         "--data-dir",
         str(data_dir),
     ]
-    env = server_env(data_dir, document_root, username, password, token, public_url)
+    env = server_env(data_dir, document_root, username, password, token, public_url, private_storage)
     out = open(log_file, "ab")  # noqa: SIM115 - handed to the child process
     return subprocess.Popen(
         cmd,
@@ -170,6 +181,12 @@ def main(argv: list[str] | None = None) -> None:
         "--public-url",
         help="the address people open when a proxy is in front, e.g. https://labelstudio.example.org",
     )
+    parser.add_argument(
+        "--private-storage",
+        action="store_true",
+        help="allow an S3 endpoint on a private or loopback address (MinIO on the lab's network); "
+        "Label Studio refuses them by default",
+    )
     parser.add_argument("--data-dir", type=Path, default=Path(".labelstudio/data"))
     parser.add_argument(
         "--document-root",
@@ -200,6 +217,7 @@ def main(argv: list[str] | None = None) -> None:
         Path(".labelstudio/server.log"),
         host=args.host,
         public_url=args.public_url,
+        private_storage=args.private_storage,
     )
     print(f"Starting Label Studio at {url} (log: .labelstudio/server.log) ...", flush=True)
     wait_until_up(url, proc=proc)

@@ -1,0 +1,39 @@
+"""A set's images in S3 for a Label Studio that shares no disk with the run.
+
+The labeling job puts the images people are given under `<datasource>/labeling/` (the round's
+picks are in the datasource already, the validation images are not, and Lightly's Input
+datasource must stay the training pool), through the datasource's own publisher: whole objects,
+never public, uploaded again only when they changed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bps_labeler.data.datasource_layout import LABELING_DIR
+from bps_labeler.errors import InputError
+from bps_labeler.labeling.labelstudio import S3Images
+from bps_labeler.publish.datasource import Datasource, publish
+
+
+def labeling_images(images: str, datasource: dict) -> S3Images | None:
+    """Where Label Studio reads a run's images to label: `<datasource>/labeling` on S3 when
+    `annotation.labelstudio.images` is `s3`, or `auto` with an S3 datasource; None for local files."""
+    uri = str(datasource["uri"])
+    on_s3 = uri.startswith("s3://")
+    if images == "s3" and not on_s3:
+        raise InputError(
+            f"annotation.labelstudio.images is 's3' but datasource.uri is {uri!r}: set datasource.uri to "
+            "s3://bucket/prefix (the run puts the images people label under its labeling/ folder), or images: local."
+        )
+    if images == "local" or not on_s3:
+        return None
+    return S3Images(
+        f"{uri.rstrip('/')}/{LABELING_DIR}", datasource.get("endpoint_url"), datasource.get("region", "us-west-2")
+    )
+
+
+def upload_set(images: S3Images, image_dir: Path, filenames: list[str], name: str, marker: Path) -> dict:
+    """Put a set's images at `images.uri`; returns what publish did (uploaded, n_objects, removed)."""
+    ds = Datasource(images.uri, images.endpoint_url, images.region)
+    return publish(ds, {n: image_dir / n for n in filenames}, f"labeling-{name}", marker)
