@@ -20,7 +20,7 @@ from bps_labeler.labeling.labelstudio import (
     import_tasks,
     simulate_oracle,
 )
-from bps_labeler.labeling.s3_images import upload_set
+from bps_labeler.publish.datasource import Datasource, publish
 
 CATS = ("track", "no track")
 
@@ -33,8 +33,11 @@ def test_a_task_image_loads_from_s3_in_a_browser_and_the_export_resolves(labelst
         Image.new("L", (24, 24), 40 * i).save(image_dir / n)
     datasource = f"s3://{moto_s3['out_bucket']}/lab-run"
     images = S3Images(f"{datasource}/labeling", endpoint_url=moto_s3["endpoint"])
-    assert upload_set(images, image_dir, names, "validation", tmp_path / "marker.json")["uploaded"] == 4
-    assert upload_set(images, image_dir, names, "validation", tmp_path / "marker.json")["uploaded"] == 0
+    # as the labeling job puts them there (annotate_labelstudio.py)
+    ds = Datasource(images.uri, images.endpoint_url, images.region)
+    files = {n: image_dir / n for n in names}
+    assert publish(ds, files, "labeling-validation", tmp_path / "marker.json")["uploaded"] == 4
+    assert publish(ds, files, "labeling-validation", tmp_path / "marker.json")["uploaded"] == 0
     server = connect(labelstudio["url"], labelstudio["token_env"])
     project = ensure_project(server, "s3-images", CATS)
     ensure_s3_storage(server, project, images)

@@ -18,9 +18,10 @@ from bps_labeler.data.lightly_metadata import metadata_table
 from bps_labeler.errors import InputError
 from bps_labeler.labeling.annotations import read_labels, read_truth
 from bps_labeler.labeling.labelstudio import LabelStudioSpec, collect_labels, task_data
-from bps_labeler.labeling.s3_images import labeling_images, upload_set
+from bps_labeler.labeling.s3_images import labeling_images
 from bps_labeler.labeling.store import export_path, give, given_path, read_given, resume_hint, set_images, write_once
 from bps_labeler.models.predictions import read_predictions
+from bps_labeler.publish.datasource import Datasource, publish
 
 inputs = snakemake.input
 categories = tuple(snakemake.params.categories)
@@ -49,7 +50,9 @@ else:
     s3 = labeling_images(spec.images, snakemake.config["datasource"])
     if s3 is not None:
         marker = Path(snakemake.log[0]).with_name(f"{Path(snakemake.log[0]).stem}.labeling_images.json")
-        upload_set(s3, Path(snakemake.params.image_dir), filenames, name, marker)
+        image_dir = Path(snakemake.params.image_dir)
+        ds = Datasource(s3.uri, s3.endpoint_url, s3.region)
+        publish(ds, {n: image_dir / n for n in filenames}, f"labeling-{name}", marker)
     predictions = None
     preds = inputs.get("predictions", [])
     if preds:

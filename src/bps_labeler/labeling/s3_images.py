@@ -2,18 +2,16 @@
 
 The labeling job puts the images people are given under `<datasource>/labeling/` (the round's
 picks are in the datasource already, the validation images are not, and Lightly's Input
-datasource must stay the training pool), through the datasource's own publisher: whole objects,
-never public, uploaded again only when they changed.
+datasource must stay the training pool), through the datasource's own publisher (whole objects,
+never public, uploaded again only when they changed; the job calls it, as publishing is a later
+stage than labeling).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from bps_labeler.data.datasource_layout import LABELING_DIR
 from bps_labeler.errors import InputError
 from bps_labeler.labeling.labelstudio import S3Images
-from bps_labeler.publish.datasource import Datasource, publish
 
 
 def labeling_images(images: str, datasource: dict) -> S3Images | None:
@@ -31,9 +29,3 @@ def labeling_images(images: str, datasource: dict) -> S3Images | None:
     return S3Images(
         f"{uri.rstrip('/')}/{LABELING_DIR}", datasource.get("endpoint_url"), datasource.get("region", "us-west-2")
     )
-
-
-def upload_set(images: S3Images, image_dir: Path, filenames: list[str], name: str, marker: Path) -> dict:
-    """Put a set's images at `images.uri`; returns what publish did (uploaded, n_objects, removed)."""
-    ds = Datasource(images.uri, images.endpoint_url, images.region)
-    return publish(ds, {n: image_dir / n for n in filenames}, f"labeling-{name}", marker)
