@@ -123,6 +123,9 @@ def test_the_exported_model_gives_the_pipelines_probabilities_from_the_raw_tiffs
     metrics = json.loads((inferred / "results/round_2/metrics.json").read_text())
     assert f"| model | {metrics['baselines']['undecided']['model']['balanced_accuracy']} |" in card
     assert "metadata_rule" in card
+    # where its backbone came from: the tiny run's own SimCLR from random weights
+    assert "- resnet18 (torchvision), started from random weights (nothing downloaded)" in card
+    assert "- then SimCLR on the pool, 1 epoch (embed.ssl: scratch)" in card
 
 
 def test_an_exported_model_of_another_version_categories_or_bytes_is_refused(inferred, tmp_path):

@@ -141,6 +141,11 @@ def embed_params():
     settings = dict(config["embed"])
     if settings.get("train_images") == EMBED_TRAIN_IMAGES_DEFAULT:
         del settings["train_images"]
+    # the same for the brought backbone's keys at their defaults
+    if settings.get("weights") is None:
+        settings.pop("weights", None)
+    if settings.get("ssl") == "scratch":
+        settings.pop("ssl", None)
     return settings
 
 

@@ -5,6 +5,8 @@ rule embed:
     input:
         images=IMAGES,
         split="results/data/split.csv",
+        # a brought backbone: a changed file redoes the embedding
+        weights=config["embed"]["weights"] or [],
     output:
         embeddings="results/embeddings/embeddings.csv",
         backbone="results/embeddings/backbone.pt",

@@ -6,6 +6,7 @@ rule export_model:
     input:
         model="results/round_{round}/model.ckpt",
         metrics="results/round_{round}/metrics.json",
+        backbone="results/embeddings/backbone.pt",
     output:
         program="results/round_{round}/export/model.pt2",
         recipe="results/round_{round}/export/model.json",

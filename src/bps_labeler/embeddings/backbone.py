@@ -1,7 +1,9 @@
 """The backbone network and the features it computes, shared by SimCLR and the classifier.
 
-No pretrained weights are downloaded: a torchvision ResNet with `weights=None` is trained on the
-pool itself, which is what makes the pipeline run offline and fit microscopy rather than ImageNet.
+Nothing is ever downloaded: a torchvision ResNet with `weights=None` is trained on the pool
+itself (offline, and fit to microscopy rather than ImageNet), or starts from a weights file the
+user brings (`embed.weights`: torchvision's ImageNet file fetched on a connected machine, a
+microscopy model, a backbone.pt of an earlier run), checked against the architecture first.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from torchvision.transforms import v2 as T
 
 from bps_labeler.data.images import ImageList, chunks, load_images
 from bps_labeler.errors import InputError
+from bps_labeler.utils.files import sha256_file
 
 NORMALIZE = {"mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25]}
 
@@ -32,6 +35,72 @@ def make_backbone(name: str) -> tuple[nn.Module, int]:
     n_features = net.fc.in_features
     net.fc = nn.Identity()
     return net, n_features
+
+
+def brought_weights(net: nn.Module, name: str, path: Path) -> dict:
+    """Load a weights file the user brought into `net` (a `name` ResNet without its classifier);
+    returns the provenance to record: the file, its sha256 and what it was.
+
+    Two forms are read: a state_dict as torchvision saves it (its `fc` classifier is dropped),
+    and a backbone.pt of this pipeline (its recorded architecture must be `name`). Every missing,
+    unexpected or differently shaped tensor is a refusal naming the first few, before any
+    training starts."""
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise InputError(
+            f"embed.weights: {path} does not exist. Give the path of a weights file on this machine."
+        ) from None
+    except Exception as err:  # noqa: BLE001 - pickles, zips and tensors fail in many ways
+        raise InputError(
+            f"embed.weights: {path} is not a PyTorch weights file ({type(err).__name__}: {err})."
+        ) from None
+    kind = "torchvision state_dict"
+    if isinstance(saved, dict) and "state_dict" in saved and "backbone" in saved:
+        if saved["backbone"] != name:
+            raise InputError(
+                f"embed.weights: {path} is a {saved['backbone']} backbone of this pipeline, but embed.backbone is "
+                f"{name}. Set embed.backbone: {saved['backbone']}, or bring {name} weights."
+            )
+        kind, saved = f"backbone.pt of this pipeline ({saved['backbone']})", saved["state_dict"]
+    if not isinstance(saved, dict) or not all(isinstance(v, torch.Tensor) for v in saved.values()):
+        raise InputError(f"embed.weights: {path} holds no state_dict (a mapping of names to tensors).")
+    state = {k.removeprefix("module."): v for k, v in saved.items() if not k.removeprefix("module.").startswith("fc.")}
+    own = net.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    shapes = [
+        f"{k} {tuple(state[k].shape)} (a {name} has {tuple(own[k].shape)})"
+        for k in own
+        if k in state and state[k].shape != own[k].shape
+    ]
+    if missing or unexpected or shapes:
+        said = [
+            *(
+                [f"missing {', '.join(missing[:3])}" + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")]
+                if missing
+                else []
+            ),
+            *(
+                [
+                    f"not in a {name}: {', '.join(unexpected[:3])}"
+                    + (f" and {len(unexpected) - 3} more" if len(unexpected) > 3 else "")
+                ]
+                if unexpected
+                else []
+            ),
+            *(
+                [f"other shapes: {'; '.join(shapes[:2])}" + (f" and {len(shapes) - 2} more" if len(shapes) > 2 else "")]
+                if shapes
+                else []
+            ),
+        ]
+        raise InputError(
+            f"embed.weights: {path} does not fit a {name} ({'; '.join(said)}). Bring weights of that "
+            "architecture, or set embed.backbone to the file's."
+        )
+    net.load_state_dict(state)
+    return {"weights": str(path), "weights_sha256": sha256_file(path), "weights_kind": kind}
 
 
 def read_backbone(path: Path) -> dict:

@@ -23,11 +23,13 @@ from torch.utils.data import DataLoader
 from bps_labeler.data.images import ImageList, load_images
 from bps_labeler.embeddings.backbone import (
     NORMALIZE,
+    brought_weights,
     features,
     features_of_files,
     make_backbone,
 )
 from bps_labeler.embeddings.io import embeddings_frame, write_embeddings
+from bps_labeler.errors import InputError
 from bps_labeler.utils.accelerator import check_accelerator
 from bps_labeler.utils.epoch_progress import quiet_trainer
 from bps_labeler.utils.files import write_or_explain
@@ -51,6 +53,14 @@ class EmbedSpec:
     train_images: int | None = 10000
     seed: int = 0
     accelerator: str = "cpu"
+    #: A weights file to start from (None: random initialisation).
+    weights: str | None = None
+    #: SimCLR on the pool: `scratch` (from random weights, today's default), `finetune` (from
+    #: `weights`) or `none` (embed with `weights` as they are).
+    ssl: str = "scratch"
+
+
+SSL_MODES = ("scratch", "finetune", "none")
 
 
 class SimCLR(L.LightningModule):
@@ -99,6 +109,22 @@ def simclr_views(input_size: int) -> SimCLRTransform:
     )
 
 
+def check_ssl(spec: EmbedSpec) -> None:
+    """The SSL mode and the weights file agree, said before anything is loaded or trained."""
+    if spec.ssl not in SSL_MODES:
+        raise InputError(f"embed.ssl is {spec.ssl!r}; allowed: {', '.join(SSL_MODES)}.")
+    if spec.weights is None and spec.ssl != "scratch":
+        raise InputError(
+            f"embed.ssl is {spec.ssl} but embed.weights is not set: {spec.ssl} starts from a weights file. "
+            "Set embed.weights to one, or embed.ssl: scratch."
+        )
+    if spec.weights is not None and spec.ssl == "scratch":
+        raise InputError(
+            f"embed.weights is {spec.weights} but embed.ssl is scratch (random weights, the file unused): "
+            "set embed.ssl to finetune (SimCLR from the file) or none (the file as it is)."
+        )
+
+
 def training_sample(filenames: list[str], n: int | None, seed: int) -> list[str]:
     """The images SimCLR trains on: all of them, or a seeded sample of `n`, in sorted order.
 
@@ -127,31 +153,42 @@ def train_embeddings(
     the CSV stays small at 77,000 images.
     """
     check_accelerator(spec.accelerator)
+    check_ssl(spec)
     torch.set_num_threads(max(1, threads))
     L.seed_everything(spec.seed, workers=True, verbose=False)
     filenames = sorted(filenames)
-    sample = training_sample(filenames, spec.train_images, spec.seed)
-    if len(sample) < len(filenames):
-        log.info(
-            "SimCLR trains on a sample of %d of the %d images (embed.train_images); all are embedded",
-            len(sample),
-            len(filenames),
-        )
-    images = load_images(image_dir, sample, spec.input_size, spec.foci_channel)
-    loader = DataLoader(
-        ImageList(images, simclr_views(spec.input_size)),
-        batch_size=min(spec.batch_size, len(images)),
-        shuffle=True,
-        drop_last=True,
-        generator=torch.Generator().manual_seed(spec.seed),
-    )
     model = SimCLR(spec.backbone, spec.lr, spec.temperature, spec.epochs)
-    trainer = quiet_trainer(spec.epochs, spec.accelerator, log_dir, f"SimCLR on {len(sample)} images", log)
-    trainer.fit(model, loader)
-    if len(sample) == len(filenames):  # all decoded already
+    provenance: dict = {"ssl": spec.ssl, "ssl_epochs": 0 if spec.ssl == "none" else spec.epochs, "weights": None}
+    if spec.weights is not None:  # checked against the architecture before any training
+        provenance.update(brought_weights(model.backbone, spec.backbone, Path(spec.weights)))
+        log.info("the backbone starts from %s (sha256 %s)", spec.weights, provenance["weights_sha256"][:12])
+    images: list | None = None
+    sample = filenames
+    if spec.ssl != "none":
+        sample = training_sample(filenames, spec.train_images, spec.seed)
+        if len(sample) < len(filenames):
+            log.info(
+                "SimCLR trains on a sample of %d of the %d images (embed.train_images); all are embedded",
+                len(sample),
+                len(filenames),
+            )
+        images = load_images(image_dir, sample, spec.input_size, spec.foci_channel)
+        loader = DataLoader(
+            ImageList(images, simclr_views(spec.input_size)),
+            batch_size=min(spec.batch_size, len(images)),
+            shuffle=True,
+            drop_last=True,
+            generator=torch.Generator().manual_seed(spec.seed),
+        )
+        trainer = quiet_trainer(spec.epochs, spec.accelerator, log_dir, f"SimCLR on {len(sample)} images", log)
+        trainer.fit(model, loader)
+        del loader
+    else:
+        log.info("embed.ssl is none: no SimCLR, the pool is embedded with the weights as they are")
+    if images is not None and len(sample) == len(filenames):  # all decoded already
         feats = features(model.backbone, images)
     else:
-        del images, loader
+        del images
         feats = features_of_files(model.backbone, image_dir, filenames, spec.input_size, spec.foci_channel)
     dim = min(spec.dim, feats.shape[1], len(filenames))
     if dim < spec.dim:  # PCA gives at most as many components as features and images
@@ -172,14 +209,16 @@ def train_embeddings(
         "state_dict": model.backbone.state_dict(),
         "input_size": spec.input_size,
         "foci_channel": spec.foci_channel,
+        "provenance": provenance,
     }
     write_or_explain(out_backbone, lambda path: torch.save(saved, path))
     df = embeddings_frame(filenames, reduced)
     write_embeddings(df, out_csv)
-    log.info(
-        "SimCLR on %d images, %d epochs: final loss %s",
-        len(filenames),
-        spec.epochs,
-        trainer.callback_metrics.get("train_loss"),
-    )
+    if spec.ssl != "none":
+        log.info(
+            "SimCLR on %d images, %d epochs: final loss %s",
+            len(sample),
+            spec.epochs,
+            trainer.callback_metrics.get("train_loss"),
+        )
     return df

@@ -117,8 +117,11 @@ def export_model(ckpt: Path, stretch: Stretch, card: dict[str, Any], out_dir: Pa
     return path
 
 
-def card_facts(metrics: dict[str, Any], config: dict[str, Any], ckpt: str) -> dict[str, Any]:
-    """What the card says, from a round's metrics.json and the run's resolved config."""
+def card_facts(
+    metrics: dict[str, Any], config: dict[str, Any], ckpt: str, backbone: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """What the card says, from a round's metrics.json, the run's resolved config and where the
+    backbone came from (its architecture, the weights file it started from, its SSL)."""
     undecided = metrics.get("baselines", {}).get("undecided", {})
     overall = metrics.get("baselines", {}).get("overall", {})
     return {
@@ -136,7 +139,28 @@ def card_facts(metrics: dict[str, Any], config: dict[str, Any], ckpt: str) -> di
             "n_all": overall.get("n_val"),
         },
         "config": config,
+        "backbone": backbone,
     }
+
+
+def _backbone(b: dict[str, Any] | None) -> list[str]:
+    if not b:
+        return []
+    start = (
+        f"the weights file `{b['weights']}` ({b.get('weights_kind', 'weights')}, sha256 {b.get('weights_sha256')})"
+        if b.get("weights")
+        else "random weights (nothing downloaded)"
+    )
+    ssl = {"scratch": "SimCLR on the pool", "finetune": "SimCLR on the pool", "none": "no self-supervised training"}
+    n = b.get("ssl_epochs")
+    epochs = f", {n} epoch{'' if n == 1 else 's'}" if b.get("ssl") != "none" else ""
+    return [
+        "## Backbone",
+        "",
+        f"- {b.get('architecture')} (torchvision), started from {start}",
+        f"- then {ssl.get(b.get('ssl', 'scratch'), b.get('ssl'))}{epochs} (embed.ssl: {b.get('ssl', 'scratch')})",
+        "",
+    ]
 
 
 def _figures(table: dict[str, Any]) -> list[str]:
@@ -181,6 +205,7 @@ def model_card(spec: dict[str, Any]) -> str:
         "",
         *_figures(val["all"]),
         "",
+        *_backbone(card.get("backbone")),
         "## Inputs",
         "",
         f"- conversion: {inputs['conversion']}",

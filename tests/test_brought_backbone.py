@@ -1,0 +1,105 @@
+"""A backbone the user brings (embed.weights, embed.ssl): checked first, used as told."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pytest
+import torch
+import torchvision
+
+from bps_labeler.data.convert import Stretch, convert_shard
+from bps_labeler.embeddings.backbone import features_of_files, load_backbone, make_backbone, read_backbone
+from bps_labeler.embeddings.simclr import EmbedSpec, train_embeddings
+from bps_labeler.errors import InputError
+
+
+@pytest.fixture(scope="module")
+def jpgs(tiny_dataset, tmp_path_factory):
+    raw, _, meta = tiny_dataset
+    out = tmp_path_factory.mktemp("jpg")
+    manifest = convert_shard(meta.iloc[:24], 0, 1, raw, out, Stretch())
+    return out, sorted(manifest["filename"].tolist())
+
+
+def torchvision_file(tmp_path, name="resnet18", seed=5):
+    """A weights file as torchvision saves one (its fc classifier included), like an ImageNet download."""
+    torch.manual_seed(seed)
+    path = tmp_path / f"{name}-weights.pth"
+    torch.save(getattr(torchvision.models, name)(weights=None).state_dict(), path)
+    return path
+
+
+def test_ssl_none_embeds_with_the_weights_as_they_are_and_records_them(jpgs, tmp_path, caplog):
+    image_dir, names = jpgs
+    weights = torchvision_file(tmp_path)
+    spec = EmbedSpec(input_size=32, dim=4, weights=str(weights), ssl="none")
+    with caplog.at_level("INFO"):
+        train_embeddings(image_dir, names, spec, tmp_path / "e.csv", tmp_path / "b.pt")
+    assert "no SimCLR" in caplog.text and "SimCLR on" not in caplog.text
+    net, saved = load_backbone(tmp_path / "b.pt")
+    brought, _ = make_backbone("resnet18")
+    state = {k: v for k, v in torch.load(weights).items() if not k.startswith("fc.")}
+    brought.load_state_dict(state)
+    for k, v in brought.state_dict().items():  # the saved backbone is the file's, untrained
+        assert torch.equal(v, net.state_dict()[k]), k
+    a = features_of_files(net, image_dir, names[:5], 32, True)
+    b = features_of_files(brought, image_dir, names[:5], 32, True)
+    np.testing.assert_allclose(a, b, atol=1e-6)
+    p = read_backbone(tmp_path / "b.pt")["provenance"]
+    assert p["ssl"] == "none" and p["ssl_epochs"] == 0 and p["weights"] == str(weights)
+    assert p["weights_sha256"] == hashlib.sha256(weights.read_bytes()).hexdigest()
+
+
+def test_finetune_starts_simclr_from_an_earlier_runs_backbone(jpgs, tmp_path):
+    image_dir, names = jpgs
+    first = EmbedSpec(input_size=32, epochs=1, batch_size=8, dim=4)
+    train_embeddings(image_dir, names, first, tmp_path / "e1.csv", tmp_path / "earlier.pt")
+    spec = EmbedSpec(input_size=32, epochs=1, batch_size=8, dim=4, weights=str(tmp_path / "earlier.pt"), ssl="finetune")
+    train_embeddings(image_dir, names, spec, tmp_path / "e2.csv", tmp_path / "b.pt")
+    p = read_backbone(tmp_path / "b.pt")["provenance"]
+    assert p["ssl"] == "finetune" and p["ssl_epochs"] == 1 and p["weights_kind"].startswith("backbone.pt")
+    before, _ = load_backbone(tmp_path / "earlier.pt")
+    after, _ = load_backbone(tmp_path / "b.pt")
+    assert not torch.equal(before.conv1.weight, after.conv1.weight)  # SimCLR moved on from it
+
+
+def test_a_file_of_another_architecture_is_refused_in_one_line_before_training(jpgs, tmp_path):
+    image_dir, names = jpgs
+    spec = EmbedSpec(input_size=32, dim=4, weights=str(torchvision_file(tmp_path, "resnet34")), ssl="none")
+    with pytest.raises(InputError) as err:
+        train_embeddings(image_dir, names, spec, tmp_path / "e.csv", tmp_path / "b.pt")
+    said = str(err.value)
+    assert "does not fit a resnet18" in said and "not in a resnet18: layer1.2" in said and "\n" not in said
+    assert not (tmp_path / "b.pt").exists()
+    mine = tmp_path / "ours.pt"
+    torch.save({"backbone": "resnet50", "state_dict": {}, "input_size": 32, "foci_channel": True}, mine)
+    with pytest.raises(InputError, match="is a resnet50 backbone of this pipeline, but embed.backbone is resnet18"):
+        train_embeddings(
+            image_dir, names, EmbedSpec(weights=str(mine), ssl="none"), tmp_path / "e.csv", tmp_path / "b.pt"
+        )
+    (tmp_path / "junk.pt").write_text("not torch")
+    with pytest.raises(InputError, match="is not a PyTorch weights file"):
+        train_embeddings(
+            image_dir,
+            names,
+            EmbedSpec(weights=str(tmp_path / "junk.pt"), ssl="none"),
+            tmp_path / "e.csv",
+            tmp_path / "b.pt",
+        )
+
+
+@pytest.mark.parametrize(
+    ("weights", "ssl", "said"),
+    [
+        (None, "none", "embed.ssl is none but embed.weights is not set"),
+        (None, "finetune", "embed.ssl is finetune but embed.weights is not set"),
+        ("w.pth", "scratch", "but embed.ssl is scratch (random weights, the file unused)"),
+    ],
+)
+def test_ssl_and_weights_must_agree(tmp_path, weights, ssl, said):
+    with pytest.raises(InputError, match=said.replace("(", r"\(").replace(")", r"\)")):
+        train_embeddings(
+            tmp_path, ["a.jpg"], EmbedSpec(weights=weights, ssl=ssl), tmp_path / "e.csv", tmp_path / "b.pt"
+        )
