@@ -24,6 +24,19 @@ class NoBrowser(RuntimeError):
     """Chromium is missing and cannot be installed here; the message says why."""
 
 
+def chromium_or_skip() -> Path:
+    """Chromium for a test: as root (CI) it must run, so a failure to install fails the test;
+    elsewhere the test is skipped with the reason."""
+    import pytest
+
+    try:
+        return chromium()
+    except NoBrowser as err:
+        if os.geteuid() == 0:
+            pytest.fail(f"Chromium must run here (root) but: {err}")
+        pytest.skip(str(err))
+
+
 def chromium() -> Path:
     """The Chromium binary, installing Debian's package first when it is missing and we are root."""
     if CHROMIUM.exists():

@@ -3,11 +3,9 @@ no disk with the run does: the task's image loads in a real Chromium from its pr
 
 from __future__ import annotations
 
-import os
-
 import httpx
 import pytest
-from browser import ARGS, NoBrowser, chromium
+from browser import ARGS, chromium_or_skip
 from PIL import Image
 
 from bps_labeler.labeling.annotations import filename_of, from_full_export, resolve, run_image_folders
@@ -50,12 +48,7 @@ def test_a_task_image_loads_from_s3_in_a_browser_and_the_export_resolves(labelst
         headers={"Authorization": f"Token {labelstudio['token']}"},
     ).json()
     assert task["data"]["image"] != f"{images.uri}/{names[2]}"  # resolved to a URL a browser can open
-    try:
-        browser_path = chromium()
-    except NoBrowser as err:
-        if os.geteuid() == 0:
-            pytest.fail(f"Chromium must run here (root) but: {err}")
-        pytest.skip(str(err))
+    browser_path = chromium_or_skip()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:

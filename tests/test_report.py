@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import zipfile
 from pathlib import Path
 
 import pytest
-from browser import ARGS, NoBrowser, chromium
+from browser import ARGS, chromium_or_skip
 from workflows import snakemake
 
 pytestmark = pytest.mark.workflow
@@ -59,12 +58,7 @@ def test_report_files(report):
 
 
 def test_report_in_a_browser(report):
-    try:
-        browser_path = chromium()
-    except NoBrowser as err:
-        if os.geteuid() == 0:
-            pytest.fail(f"Chromium must run here (root) but: {err}")
-        pytest.skip(str(err))
+    browser_path = chromium_or_skip()
     from playwright.sync_api import sync_playwright
 
     errors: list[str] = []
