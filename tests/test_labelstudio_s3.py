@@ -8,9 +8,9 @@ import pytest
 from browser import ARGS, chromium_or_skip
 from PIL import Image
 
+from bps_labeler.data.s3 import S3Location
 from bps_labeler.labeling.annotations import filename_of, from_full_export, resolve, run_image_folders
 from bps_labeler.labeling.labelstudio import (
-    S3Images,
     connect,
     ensure_project,
     ensure_s3_storage,
@@ -30,9 +30,9 @@ def test_a_task_image_loads_from_s3_in_a_browser_and_the_export_resolves(labelst
     for i, n in enumerate(names):
         Image.new("L", (24, 24), 40 * i).save(image_dir / n)
     datasource = f"s3://{moto_s3['out_bucket']}/lab-run"
-    images = S3Images(f"{datasource}/labeling", endpoint_url=moto_s3["endpoint"])
+    images = S3Location.from_uri(f"{datasource}/labeling", endpoint_url=moto_s3["endpoint"], anonymous=False)
     # as the labeling job puts them there (annotate_labelstudio.py)
-    ds = Datasource(images.uri, images.endpoint_url, images.region)
+    ds = Datasource(images.uri(), images.endpoint_url, images.region)
     files = {n: image_dir / n for n in names}
     assert publish(ds, files, "labeling-validation", tmp_path / "marker.json")["uploaded"] == 4
     assert publish(ds, files, "labeling-validation", tmp_path / "marker.json")["uploaded"] == 0
@@ -47,7 +47,7 @@ def test_a_task_image_loads_from_s3_in_a_browser_and_the_export_resolves(labelst
         params={"resolve_uri": "true"},
         headers={"Authorization": f"Token {labelstudio['token']}"},
     ).json()
-    assert task["data"]["image"] != f"{images.uri}/{names[2]}"  # resolved to a URL a browser can open
+    assert task["data"]["image"] != images.uri(names[2])  # resolved to a URL a browser can open
     browser_path = chromium_or_skip()
     from playwright.sync_api import sync_playwright
 
@@ -75,7 +75,9 @@ def test_where_the_server_reads_images_follows_the_datasource():
     from bps_labeler.labeling.s3_images import labeling_images
 
     on_s3 = {"uri": "s3://lab/run-7/", "endpoint_url": "http://minio:9000", "region": "eu-west-1"}
-    assert labeling_images("auto", on_s3) == S3Images("s3://lab/run-7/labeling", "http://minio:9000", "eu-west-1")
+    assert labeling_images("auto", on_s3) == S3Location(
+        "lab", "run-7/labeling", region="eu-west-1", endpoint_url="http://minio:9000", anonymous=False
+    )
     assert labeling_images("local", on_s3) is None
     assert labeling_images("auto", {"uri": "results/datasource"}) is None
     with pytest.raises(InputError, match="images is 's3' but datasource.uri is 'results/datasource'"):

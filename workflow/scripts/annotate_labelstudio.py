@@ -51,7 +51,7 @@ else:
     if s3 is not None:
         marker = Path(snakemake.log[0]).with_name(f"{Path(snakemake.log[0]).stem}.labeling_images.json")
         image_dir = Path(snakemake.params.image_dir)
-        ds = Datasource(s3.uri, s3.endpoint_url, s3.region)
+        ds = Datasource(s3.uri(), s3.endpoint_url, s3.region)
         publish(ds, {n: image_dir / n for n in filenames}, f"labeling-{name}", marker)
     predictions = None
     preds = inputs.get("predictions", [])
@@ -73,9 +73,7 @@ else:
             name, filenames, "labelstudio", spec.simulate, selection=selection, where=url, store=store
         ),
         s3=s3,
-        overlap_share=spec.overlap.get("validation_share", 1.0)
-        if round_ is None
-        else spec.overlap.get("round_share", 0.0),
+        validation=round_ is None,
     )
     if not write_once(export, json.dumps(tasks, indent=1, sort_keys=True) + "\n"):
         raise InputError(

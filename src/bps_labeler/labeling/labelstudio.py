@@ -21,6 +21,7 @@ import httpx
 from label_studio_sdk import LabelStudio
 from label_studio_sdk.core.api_error import ApiError
 
+from bps_labeler.data.s3 import S3Location
 from bps_labeler.errors import InputError
 from bps_labeler.labeling.annotations import CONTROL, image_url
 from bps_labeler.labeling.labelstudio_server import TOKEN_ENV
@@ -211,27 +212,9 @@ def ensure_local_storage(server: Server, project: int, image_dir: Path) -> None:
     )
 
 
-@dataclass(frozen=True)
-class S3Images:
-    """Where Label Studio reads a set's images when it shares no disk with the run: an S3 prefix
-    (`<datasource>/labeling`), any endpoint."""
-
-    uri: str  # s3://bucket/prefix
-    endpoint_url: str | None = None
-    region: str = "us-west-2"
-
-    @property
-    def bucket(self) -> str:
-        return self.uri.removeprefix("s3://").split("/", 1)[0]
-
-    @property
-    def prefix(self) -> str:
-        rest = self.uri.removeprefix("s3://").split("/", 1)
-        return rest[1].strip("/") if len(rest) > 1 else ""
-
-
-def ensure_s3_storage(server: Server, project: int, images: S3Images) -> None:
-    """Make sure an S3 storage of the project covers `images`: Label Studio then hands people's
+def ensure_s3_storage(server: Server, project: int, images: S3Location) -> None:
+    """Make sure an S3 storage of the project covers `images` (the datasource's labeling folder,
+    any endpoint): Label Studio then hands people's
     browsers presigned URLs to the images, and its server needs no copy of the run's folders.
 
     The keys are this job's own (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN)
@@ -242,7 +225,8 @@ def ensure_s3_storage(server: Server, project: int, images: S3Images) -> None:
         storages = server.call(
             lambda: list(server.client.import_storage.s3.list(project=project, request_options=ONCE))
         )
-        return any(s.bucket == images.bucket and (s.prefix or "").strip("/") == images.prefix for s in storages) or None
+        prefix = images.prefix.strip("/")
+        return any(s.bucket == images.bucket and (s.prefix or "").strip("/") == prefix for s in storages) or None
 
     if covered():
         return
@@ -259,7 +243,7 @@ def ensure_s3_storage(server: Server, project: int, images: S3Images) -> None:
         server.client.import_storage.s3.create,
         project=project,
         bucket=images.bucket,
-        prefix=images.prefix,
+        prefix=images.prefix.strip("/"),
         region_name=images.region,
         **({"s3endpoint": images.endpoint_url} if images.endpoint_url else {}),
         **keys,
@@ -285,7 +269,7 @@ def import_tasks(
     extra: dict[str, dict[str, Any]] | None = None,
     predictions: dict[str, tuple[str, float]] | None = None,
     model_version: str = "",
-    s3: S3Images | None = None,
+    s3: S3Location | None = None,
 ) -> dict[str, int]:
     """Import the images that are not tasks yet; return filename -> task id for all of them.
 
@@ -301,7 +285,7 @@ def import_tasks(
         for name in new:
             task: dict[str, Any] = {
                 "data": {
-                    "image": f"{s3.uri.rstrip('/')}/{name}" if s3 is not None else image_url(name, root.as_posix()),
+                    "image": s3.uri(name) if s3 is not None else image_url(name, root.as_posix()),
                     "filename": name,
                     **(extra or {}).get(name, {}),
                 }
@@ -528,6 +512,13 @@ class LabelStudioSpec:
     show_condition: bool = False
     simulate: str = "none"
 
+    def labelers(self) -> int:
+        return int(self.overlap.get("labelers", 1))
+
+    def overlap_share(self, validation: bool) -> float:
+        """The share of a set labeled by `labelers()` people: the validation set's or a round's."""
+        return float(self.overlap.get("validation_share", 1.0) if validation else self.overlap.get("round_share", 0.0))
+
 
 def collect_labels(
     spec: LabelStudioSpec,
@@ -541,18 +532,19 @@ def collect_labels(
     model_version: str = "",
     truth: dict[str, str] | None = None,
     before_import: Callable[[str], None] | None = None,
-    overlap_share: float = 0.0,
-    s3: S3Images | None = None,
+    validation: bool = False,
+    s3: S3Location | None = None,
 ) -> tuple[list[dict[str, Any]], str]:
     """Import, wait for people (or the simulated labeler), export: (full JSON tasks, project URL).
 
     `before_import` gets the project URL before any task is made: the moment to record which
-    images people are given.
+    images people are given. `validation` picks the set's share of overlap (spec.overlap); `s3`
+    has the server read the images from there instead of local files.
     """
     server = connect(spec.url, spec.token_env)
     project = ensure_project(server, project_title, categories)
     url = f"{spec.url}/projects/{project}"
-    ensure_overlap(server, project, int(spec.overlap.get("labelers", 1)), overlap_share)
+    ensure_overlap(server, project, spec.labelers(), spec.overlap_share(validation))
     if s3 is not None:
         ensure_s3_storage(server, project, s3)
     else:

@@ -10,15 +10,15 @@ stage than labeling).
 from __future__ import annotations
 
 from bps_labeler.data.datasource_layout import LABELING_DIR
+from bps_labeler.data.s3 import S3Location, is_s3_uri
 from bps_labeler.errors import InputError
-from bps_labeler.labeling.labelstudio import S3Images
 
 
-def labeling_images(images: str, datasource: dict) -> S3Images | None:
+def labeling_images(images: str, datasource: dict) -> S3Location | None:
     """Where Label Studio reads a run's images to label: `<datasource>/labeling` on S3 when
     `annotation.labelstudio.images` is `s3`, or `auto` with an S3 datasource; None for local files."""
     uri = str(datasource["uri"])
-    on_s3 = uri.startswith("s3://")
+    on_s3 = is_s3_uri(uri)
     if images == "s3" and not on_s3:
         raise InputError(
             f"annotation.labelstudio.images is 's3' but datasource.uri is {uri!r}: set datasource.uri to "
@@ -26,6 +26,9 @@ def labeling_images(images: str, datasource: dict) -> S3Images | None:
         )
     if images == "local" or not on_s3:
         return None
-    return S3Images(
-        f"{uri.rstrip('/')}/{LABELING_DIR}", datasource.get("endpoint_url"), datasource.get("region", "us-west-2")
+    return S3Location.from_uri(
+        f"{uri.rstrip('/')}/{LABELING_DIR}",
+        endpoint_url=datasource.get("endpoint_url"),
+        region=datasource.get("region", "us-west-2"),
+        anonymous=False,  # presigning and uploading need the job's keys
     )
