@@ -57,14 +57,22 @@ def server_env(
         FRONTEND_SENTRY_DSN="",
     )
     if public_url:
-        parts = urllib.parse.urlsplit(public_url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise InputError(f"--public-url {public_url!r}: give the address people open, e.g. https://ls.example.org")
-        env["LABEL_STUDIO_HOST"] = public_url.rstrip("/")
-        env["LABEL_STUDIO_CSRF_TRUSTED_ORIGINS"] = f"{parts.scheme}://{parts.netloc}"
+        env.update(proxy_env(public_url))
     if private_storage:
         env["USE_DEFAULT_BANNED_SUBNETS"] = "false"
     return env
+
+
+def proxy_env(public_url: str) -> dict[str, str]:
+    """What Label Studio needs behind a proxy: the address its links use, and that address as
+    the origin Django accepts logins from."""
+    parts = urllib.parse.urlsplit(public_url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise InputError(f"--public-url {public_url!r}: give the address people open, e.g. https://ls.example.org")
+    return {
+        "LABEL_STUDIO_HOST": public_url.rstrip("/"),
+        "LABEL_STUDIO_CSRF_TRUSTED_ORIGINS": f"{parts.scheme}://{parts.netloc}",
+    }
 
 
 def is_loopback(host: str) -> bool:
@@ -199,7 +207,7 @@ def main(argv: list[str] | None = None) -> None:
     username, password, token = _credentials(creds)
     if args.public_url:
         try:
-            server_env(Path(), Path(), "", "", "", args.public_url)
+            proxy_env(args.public_url)
         except InputError as err:
             parser.error(str(err))
     warning = exposure(args.host, args.port)
