@@ -37,6 +37,11 @@ def make_backbone(name: str) -> tuple[nn.Module, int]:
     return net, n_features
 
 
+def _first(names: list[str], n: int) -> str:
+    """The first `n` names, and how many more there are."""
+    return ", ".join(names[:n]) + (f" and {len(names) - n} more" if len(names) > n else "")
+
+
 def brought_weights(net: nn.Module, name: str, path: Path) -> dict:
     """Load a weights file the user brought into `net` (a `name` ResNet without its classifier);
     returns the provenance to record: the file, its sha256 and what it was.
@@ -70,31 +75,13 @@ def brought_weights(net: nn.Module, name: str, path: Path) -> dict:
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))
     shapes = [
-        f"{k} {tuple(state[k].shape)} (a {name} has {tuple(own[k].shape)})"
+        f"{k} {list(state[k].shape)} (a {name} has {list(own[k].shape)})"
         for k in own
         if k in state and state[k].shape != own[k].shape
     ]
     if missing or unexpected or shapes:
-        said = [
-            *(
-                [f"missing {', '.join(missing[:3])}" + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")]
-                if missing
-                else []
-            ),
-            *(
-                [
-                    f"not in a {name}: {', '.join(unexpected[:3])}"
-                    + (f" and {len(unexpected) - 3} more" if len(unexpected) > 3 else "")
-                ]
-                if unexpected
-                else []
-            ),
-            *(
-                [f"other shapes: {'; '.join(shapes[:2])}" + (f" and {len(shapes) - 2} more" if len(shapes) > 2 else "")]
-                if shapes
-                else []
-            ),
-        ]
+        groups = (("missing ", missing, 3), (f"not in a {name}: ", unexpected, 3), ("other shapes: ", shapes, 2))
+        said = [f"{what}{_first(names, n)}" for what, names, n in groups if names]
         raise InputError(
             f"embed.weights: {path} does not fit a {name} ({'; '.join(said)}). Bring weights of that "
             "architecture, or set embed.backbone to the file's."

@@ -151,14 +151,13 @@ def _backbone(b: dict[str, Any] | None) -> list[str]:
         if b.get("weights")
         else "random weights (nothing downloaded)"
     )
-    ssl = {"scratch": "SimCLR on the pool", "finetune": "SimCLR on the pool", "none": "no self-supervised training"}
-    n = b.get("ssl_epochs")
-    epochs = f", {n} epoch{'' if n == 1 else 's'}" if b.get("ssl") != "none" else ""
+    ssl, n = b.get("ssl", "scratch"), b.get("ssl_epochs")
+    then = "no self-supervised training" if ssl == "none" else f"SimCLR on the pool, {n} epoch{'' if n == 1 else 's'}"
     return [
         "## Backbone",
         "",
         f"- {b.get('architecture')} (torchvision), started from {start}",
-        f"- then {ssl.get(b.get('ssl', 'scratch'), b.get('ssl'))}{epochs} (embed.ssl: {b.get('ssl', 'scratch')})",
+        f"- then {then} (embed.ssl: {ssl})",
         "",
     ]
 

@@ -64,6 +64,7 @@ def set_status(workdir: Path, ask_server: bool = True) -> list[dict[str, Any]]:
     names = [p.name for p in (workdir / "results").glob("round_*")] + list(given)
     rounds = {r for r in map(_round, names) if r is not None}
     rows = []
+    token_env = _token_env(workdir)
     for name in [VALIDATION, *(f"round_{r}" for r in sorted(rounds))]:
         folder = workdir / "results" / name
         selection = _json(folder / "selection.json")
@@ -74,7 +75,7 @@ def set_status(workdir: Path, ask_server: bool = True) -> list[dict[str, Any]]:
         exported = (workdir / export_path(name)).is_file()
         server = None
         if ask_server and record is not None and record.backend == "labelstudio" and not exported and report is None:
-            server = server_counts(record.where, record.filenames, _token_env(workdir))
+            server = server_counts(record.where, record.filenames, token_env)
         undecided = (metrics or {}).get("baselines", {}).get("undecided", {})
         rows.append(
             {
