@@ -66,12 +66,19 @@ def slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
 
 
+def with_generator(base: dict, generator: dict) -> dict:
+    """A copy of a synthetic config with a variant's generator settings over its own."""
+    if base["source"]["kind"] != "synthetic":
+        raise SystemExit("a generator variant needs a config whose source is synthetic")
+    cfg = copy.deepcopy(base)
+    synthetic = cfg["source"]["synthetic"]
+    synthetic["generator"] = {**synthetic.get("generator", {}), **generator}
+    return cfg
+
+
 def run_variant(name: str, generator: dict, base: dict, cores: str) -> tuple[Path, float]:
     """The pipeline's rounds 1 and 2 on one generator, in its own folder; (folder, seconds)."""
-    cfg = copy.deepcopy(base)
-    if cfg["source"]["kind"] != "synthetic":
-        raise SystemExit("generator_spread varies the synthetic generator: the config's source must be synthetic")
-    cfg["source"]["synthetic"]["generator"] = {**cfg["source"]["synthetic"].get("generator", {}), **generator}
+    cfg = with_generator(base, generator)
     root = REPO / "benchmarks" / "out" / "generators" / slug(name)
     (root / "config").mkdir(parents=True, exist_ok=True)
     (root / "config" / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))

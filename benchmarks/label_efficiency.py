@@ -47,7 +47,7 @@ import pandas as pd
 import pools
 import torch
 import yaml
-from generator_spread import VARIANTS, slug
+from generator_spread import VARIANTS, slug, with_generator
 from scipy import stats
 from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 
@@ -188,11 +188,7 @@ def pool_root(args: argparse.Namespace, cfg: dict) -> Path:
         "results/data/filtered_meta.csv",
     ]
     if args.generator is not None:
-        if cfg["source"]["kind"] != "synthetic":
-            raise SystemExit("--generator varies the synthetic generator: the config's source must be synthetic")
-        cfg = copy.deepcopy(cfg)
-        synthetic = cfg["source"]["synthetic"]
-        synthetic["generator"] = {**synthetic.get("generator", {}), **VARIANTS[args.generator]}
+        cfg = with_generator(cfg, VARIANTS[args.generator])
     if args.pool == "subset":
         if args.generator is None:
             return pools.build(args.configfile, needed)
@@ -418,6 +414,40 @@ def savings(df: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def interval_units(df: pd.DataFrame) -> str:
+    """What one observation of the AUBC interval is: seeds are independent only where each has
+    its own backbone; seeds sharing one of several are one observation; with a single backbone
+    for all (--pipeline-backbone) the interval is over seeds, given it."""
+    if df["backbone"].nunique() == 1:
+        return "over seeds given the one backbone"
+    if df["backbone"].nunique() < df["seed"].nunique():
+        return "over backbones: seeds that share one are one observation"
+    return "over seeds"
+
+
+def aubc_difference(df: pd.DataFrame, strategy: str) -> dict:
+    """A strategy's area under the budget curve minus random's, in points: the mean and std over
+    seeds, how many seeds it beats random on, and the 95 % t interval over `interval_units`
+    (None where there is one unit)."""
+    aubc = df.groupby(["strategy", "seed"])["balanced_accuracy"].mean().unstack("strategy")
+    d = 100 * (aubc[strategy] - aubc["random"])
+    by_backbone = df["backbone"].nunique() not in (1, df["seed"].nunique())
+    units = d.groupby(df.groupby("seed")["backbone"].first().reindex(d.index)).mean() if by_backbone else d
+    out = {
+        "mean": float(d.mean()),
+        "std": float(d.std()),
+        "better": int((d > 0).sum()),
+        "seeds": len(d),
+        "unit": "backbone" if by_backbone else "seed",
+        "low": None,
+        "high": None,
+    }
+    if len(units) > 1:
+        half = stats.t.ppf(0.975, len(units) - 1) * units.std() / np.sqrt(len(units))
+        out.update(low=float(units.mean() - half), high=float(units.mean() + half))
+    return out
+
+
 def report(df: pd.DataFrame, plot: Path) -> str:
     lines = []
     ran = list(dict.fromkeys(df["strategy"]))
@@ -457,41 +487,21 @@ def report(df: pd.DataFrame, plot: Path) -> str:
         cells = [f"{every.loc[(s, b), 'mean']:.3f} ± {every.loc[(s, b), 'std']:.3f}" for b in budgets]
         lines.append(f"| {s} | " + " | ".join(cells) + " |")
     lines.append("")
-    clustered = df["backbone"].nunique() < df["seed"].nunique()
     lines.append(
         "Paired difference of AUBC from random, in points of balanced accuracy: mean ± std over "
-        "seeds, and the 95 % confidence interval of the mean (t distribution"
-        + (
-            ", over seeds given the one backbone)"
-            if df["backbone"].nunique() == 1
-            else ", over backbones: seeds that share one are one observation)"
-            if clustered
-            else ", over seeds)"
-        )
+        f"seeds, and the 95 % confidence interval of the mean (t distribution, {interval_units(df)})"
     )
-    backbone_of = df.groupby("seed")["backbone"].first()
     for s in ran:
         if s == "random":
             continue
-        d = 100 * (aubc[s] - aubc["random"])
-        better = f"seeds better than random: {(d > 0).sum()}/{len(d)}"
-        units = d.groupby(backbone_of.reindex(d.index)).mean() if clustered else d
-        if len(units) < 2 and df["backbone"].nunique() == 1 and len(d) > 1:
-            # one backbone for all seeds (--pipeline-backbone): the interval is over seeds given it
-            half = stats.t.ppf(0.975, len(d) - 1) * d.std() / np.sqrt(len(d))
+        d = aubc_difference(df, s)
+        better = f"seeds better than random: {d['better']}/{d['seeds']}"
+        if d["low"] is None:
+            lines.append(f"- {s}: {d['mean']:+.1f} (one {d['unit']}: no interval; {better})")
+        else:
             lines.append(
-                f"- {s}: {d.mean():+.1f} ± {d.std():.1f}, 95 % CI over seeds given the one backbone "
-                f"{d.mean() - half:+.1f} to {d.mean() + half:+.1f} ({better})"
+                f"- {s}: {d['mean']:+.1f} ± {d['std']:.1f}, 95 % CI {d['low']:+.1f} to {d['high']:+.1f} ({better})"
             )
-            continue
-        if len(units) < 2:
-            lines.append(f"- {s}: {d.mean():+.1f} (one {'backbone' if clustered else 'seed'}: no interval; {better})")
-            continue
-        half = stats.t.ppf(0.975, len(units) - 1) * units.std() / np.sqrt(len(units))
-        lines.append(
-            f"- {s}: {d.mean():+.1f} ± {d.std():.1f}, 95 % CI {units.mean() - half:+.1f} to "
-            f"{units.mean() + half:+.1f} ({better})"
-        )
     lines.append("")
     need = savings(df)
     top = int(need["max_labels"].iloc[0])

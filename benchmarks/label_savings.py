@@ -28,8 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from generator_spread import VARIANTS, slug
-from label_efficiency import DEFAULT, savings
-from scipy import stats
+from label_efficiency import DEFAULT, aubc_difference, savings
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "docs" / "results"
@@ -52,9 +51,7 @@ def table_of(generator: str, pool: str, seeds: int, run: bool = True) -> Path:
 
 def row_of(generator: str, pool: str, df: pd.DataFrame) -> dict:
     need = savings(df)
-    aubc = df.groupby(["strategy", "seed"])["balanced_accuracy"].mean().unstack("strategy")
-    d = 100 * (aubc[DEFAULT] - aubc["random"])
-    half = stats.t.ppf(0.975, len(d) - 1) * d.std() / np.sqrt(len(d))
+    d = aubc_difference(df, DEFAULT)
     top = df["n_labels"].max()
     at = df[df["n_labels"] == top].groupby("strategy")["balanced_accuracy"].mean()
     return {
@@ -68,9 +65,9 @@ def row_of(generator: str, pool: str, df: pd.DataFrame) -> dict:
         # random's own curve read the same way: where random itself gets there at 20, its curve is
         # flat and no strategy can save labels; the saving is random's labels over the default's
         "random_labels_to_random_at_100": round(float(need.loc["random", "labels_to_random_at_max"]), 1),
-        "aubc_difference_points": round(float(d.mean()), 1),
-        "ci_low": round(float(d.mean() - half), 1),
-        "ci_high": round(float(d.mean() + half), 1),
+        "aubc_difference_points": round(d["mean"], 1),
+        "ci_low": round(d["low"], 1),
+        "ci_high": round(d["high"], 1),
         "first_budget": int(df["n_labels"].min()),
     }
 

@@ -18,7 +18,6 @@ many intervals cover the truth, raw and corrected. Writes docs/results/readout_c
 from __future__ import annotations
 
 import argparse
-import copy
 import re
 import subprocess
 import sys
@@ -27,7 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 import yaml
-from generator_spread import VARIANTS, slug
+from generator_spread import VARIANTS, slug, with_generator
 from scipy.stats import beta
 
 from bps_labeler.data.meta import jpg_name
@@ -50,10 +49,8 @@ CONDITION = ["particle_type", "dose_Gy", "hr_post_exposure"]
 
 
 def config(generator: dict, n_images: int, train_images: int, epochs: int) -> dict:
-    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-    cfg = copy.deepcopy(cfg)
+    cfg = with_generator(yaml.safe_load((REPO / "config" / "config.yaml").read_text()), generator)
     cfg["source"]["synthetic"]["n_images"] = n_images
-    cfg["source"]["synthetic"]["generator"] = {**cfg["source"]["synthetic"].get("generator", {}), **generator}
     cfg["filter"] = {}  # every condition
     cfg["embed"]["train_images"] = train_images
     cfg["embed"]["epochs"] = epochs

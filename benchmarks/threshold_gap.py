@@ -17,29 +17,29 @@ import argparse
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
-from sklearn.metrics import balanced_accuracy_score, roc_auc_score, roc_curve
+
+from bps_labeler.models.metrics import metrics
 
 REPO = Path(__file__).resolve().parents[1]
+POSITIVE = "track"
 
 
 def gap_of(validation: Path) -> dict:
+    """The pipeline's own figures (models.metrics) on a round's undecided validation answers."""
     v = pd.read_csv(validation)
     undecided = v[v["rule"].isna()]
-    y = (undecided["label"] == "track").to_numpy(dtype=int)
-    p = undecided["p_track"].to_numpy()
-    called = (undecided["answer"] == "track").to_numpy(dtype=int)
-    fpr, tpr, _ = roc_curve(y, p)
-    own = balanced_accuracy_score(y, called)
-    best = float(np.max((tpr + 1 - fpr) / 2))
+    categories = tuple(c.removeprefix("p_") for c in v.columns if c.startswith("p_"))
+    y = [categories.index(label) for label in undecided["label"]]
+    m = metrics(undecided[[f"p_{c}" for c in categories]].to_numpy(), y, categories, POSITIVE)
+    best = m["best_threshold_balanced_accuracy"]
     return {
-        "n_undecided": len(undecided),
-        "tracks": int(y.sum()),
-        "balanced_accuracy": round(own, 3),
+        "n_undecided": m["n_val"],
+        "tracks": y.count(categories.index(POSITIVE)),
+        "balanced_accuracy": round(m["balanced_accuracy"], 3),
         "best_threshold_balanced_accuracy": round(best, 3),
-        "gap": round(best - own, 3),
-        "auroc": round(float(roc_auc_score(y, p)), 3),
+        "gap": round(best - m["balanced_accuracy"], 3),
+        "auroc": round(m["auroc"], 3),
     }
 
 

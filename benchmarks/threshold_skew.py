@@ -18,7 +18,6 @@ majority class; writes docs/results/threshold_skew.{tsv,md}.
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import re
 import subprocess
@@ -28,7 +27,7 @@ from pathlib import Path
 
 import pandas as pd
 import yaml
-from generator_spread import slug
+from generator_spread import slug, with_generator
 
 REPO = Path(__file__).resolve().parents[1]
 TARGET = "results/round_2/metrics.json"
@@ -44,8 +43,7 @@ SETTINGS = ("cross_validated", "argmax")
 
 
 def run(root: Path, generator: dict, threshold: str, cores: str) -> float:
-    cfg = copy.deepcopy(yaml.safe_load((REPO / "config" / "config.yaml").read_text()))
-    cfg["source"]["synthetic"]["generator"] = {**cfg["source"]["synthetic"].get("generator", {}), **generator}
+    cfg = with_generator(yaml.safe_load((REPO / "config" / "config.yaml").read_text()), generator)
     cfg["train"]["threshold"] = threshold
     (root / "config").mkdir(parents=True, exist_ok=True)
     (root / "config" / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
