@@ -24,6 +24,7 @@ from bps_labeler.report.figures import (
 )
 from bps_labeler.report.interactive_map import map_records, spec, write_page
 from bps_labeler.selection.scores import active_learning_scores
+from bps_labeler.workflow.tracking import job_run
 
 round_ = int(snakemake.wildcards.round)
 categories = tuple(snakemake.params.categories)
@@ -120,3 +121,6 @@ records = map_records(
 )
 title = f"Round {round_}: the pool in two dimensions (t-SNE of the embeddings); hover a point for its image"
 write_page(spec(records, title), Path(snakemake.output.map_html))
+
+with job_run(snakemake) as run:  # the round's pictures as artefacts, where tracking.loggers asks
+    run.log_pictures(Path(p) for p in snakemake.output if p.endswith(".png"))

@@ -16,6 +16,7 @@ from bps_labeler.models.predictions import read_predictions
 from bps_labeler.selection.engine import select
 from bps_labeler.selection.pool import Pool, PoolExhausted
 from bps_labeler.selection.records import read_selected, round_tags, selection_record, write_selection
+from bps_labeler.workflow.tracking import job_run
 
 round_ = int(snakemake.wildcards.round)
 store = Path(snakemake.params.store)
@@ -31,7 +32,7 @@ if kept is not None:
         given_path(set_name(round_), store),
         len(kept["selected"]),
     )
-    write_selection(kept, Path(snakemake.output.selection))
+    record = kept
 else:
     filenames, embeddings = read_embeddings(Path(snakemake.input.embeddings))
     preds = snakemake.input.predictions
@@ -57,7 +58,7 @@ else:
             f"{err} Round {round_} was asked for by the target or by `rounds` ({snakemake.config['rounds']} "
             "in the config): ask for fewer rounds."
         ) from None
-    write_selection(
-        selection_record(round_, snakemake.params.config, pool, preselected, chosen),
-        Path(snakemake.output.selection),
-    )
+    record = selection_record(round_, snakemake.params.config, pool, preselected, chosen)
+write_selection(record, Path(snakemake.output.selection))
+with job_run(snakemake) as run:  # the selection's summary, where tracking.loggers asks
+    run.log_figures({k: v for k, v in record.items() if k != "config"})

@@ -7,6 +7,7 @@ to start the classifier from (embeddings.backbone).
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import torch
 from lightly.loss import NTXentLoss
 from lightly.models.modules import SimCLRProjectionHead
 from lightly.transforms import SimCLRTransform
+from lightning.pytorch.loggers import Logger
 from sklearn.decomposition import PCA
 from torch.utils.data import DataLoader
 
@@ -145,6 +147,7 @@ def train_embeddings(
     out_backbone: Path,
     threads: int = 1,
     log_dir: Path | None = None,
+    trackers: Sequence[Logger] = (),
 ) -> pd.DataFrame:
     """Train SimCLR on the pool, write the Lightly embeddings CSV and the backbone weights.
 
@@ -180,7 +183,9 @@ def train_embeddings(
             drop_last=True,
             generator=torch.Generator().manual_seed(spec.seed),
         )
-        trainer = quiet_trainer(spec.epochs, spec.accelerator, log_dir, f"SimCLR on {len(sample)} images", log)
+        trainer = quiet_trainer(
+            spec.epochs, spec.accelerator, log_dir, f"SimCLR on {len(sample)} images", log, trackers
+        )
         trainer.fit(model, loader)
         del loader
     else:

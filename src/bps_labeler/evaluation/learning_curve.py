@@ -14,17 +14,19 @@ import pandas as pd
 
 def learning_curve(metrics_files: list[Path]) -> pd.DataFrame:
     """Rows of round, labels, and balanced accuracy / AUROC of model, rule and majority."""
-    rows = []
-    for path in metrics_files:
-        m = json.loads(Path(path).read_text())
-        row = {"round": m["round"], "n_labels": m["n_labels"], "n_val": m["n_val"]}
-        for subset in ("undecided", "overall"):
-            for who in ("model", "metadata_rule", "majority", "model_and_rule"):
-                scores = m["baselines"][subset][who]
-                row[f"{subset}_{who}_balanced_accuracy"] = scores["balanced_accuracy"]
-                row[f"{subset}_{who}_auroc"] = scores["auroc"]
-        rows.append(row)
+    rows = [figures(json.loads(Path(path).read_text())) for path in metrics_files]
     return pd.DataFrame(rows).sort_values("round").reset_index(drop=True)
+
+
+def figures(metrics: dict) -> dict[str, float]:
+    """One round's row of the curve, from its metrics.json: what the trackers log per round too."""
+    row = {"round": metrics["round"], "n_labels": metrics["n_labels"], "n_val": metrics["n_val"]}
+    for subset in ("undecided", "overall"):
+        for who in ("model", "metadata_rule", "majority", "model_and_rule"):
+            scores = metrics["baselines"][subset][who]
+            row[f"{subset}_{who}_balanced_accuracy"] = scores["balanced_accuracy"]
+            row[f"{subset}_{who}_auroc"] = scores["auroc"]
+    return row
 
 
 def write(curve: pd.DataFrame, csv: Path, metrics: Path) -> None:

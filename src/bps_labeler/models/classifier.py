@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import lightning as L
 import numpy as np
 import torch
+from lightning.pytorch.loggers import Logger
 from sklearn.linear_model import LogisticRegression
 from torch.nn import functional as F
 from torch.utils.data import DataLoader
@@ -123,6 +125,7 @@ def train(
     out_ckpt: Path,
     threads: int = 1,
     log_dir: Path | None = None,
+    trackers: Sequence[Logger] = (),
     label_files: tuple[str, ...] = (),
 ) -> TrackClassifier:
     """Fine-tune on `labels` (JPG name -> category) and save a Lightning checkpoint.
@@ -168,7 +171,9 @@ def train(
         shuffle=True,
         generator=torch.Generator().manual_seed(spec.seed),
     )
-    trainer = quiet_trainer(spec.epochs, spec.accelerator, log_dir, f"fine-tuning on {len(names)} labels", log)
+    trainer = quiet_trainer(
+        spec.epochs, spec.accelerator, log_dir, f"fine-tuning on {len(names)} labels", log, trackers
+    )
     with warnings.catch_warnings():  # the backbone is in eval mode on purpose (see TrackClassifier)
         warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode", module="lightning")
         trainer.fit(model, loader)

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import lightning as L
-from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.loggers import CSVLogger, Logger
 
 from bps_labeler.utils.progress import Progress
 
@@ -37,15 +37,24 @@ class EpochProgress(L.Callback):
         self.out.info(self.progress.line() + suffix)
 
 
-def quiet_trainer(epochs: int, accelerator: str, log_dir: Path | None, what: str, log: logging.Logger) -> L.Trainer:
-    """A deterministic Trainer on one device that writes only its metrics CSV (under `log_dir`)
-    and a progress line per epoch: no checkpoints, bars or summaries in a job's log."""
+def quiet_trainer(
+    epochs: int,
+    accelerator: str,
+    log_dir: Path | None,
+    what: str,
+    log: logging.Logger,
+    trackers: Sequence[Logger] = (),
+) -> L.Trainer:
+    """A deterministic Trainer on one device that writes only its metrics CSV (under `log_dir`),
+    the `trackers`' runs (W&B, MLflow, DVCLive: bps_labeler.workflow.tracking) and a progress
+    line per epoch: no checkpoints, bars or summaries in a job's log."""
+    loggers = ([CSVLogger(log_dir, name="", version="")] if log_dir else []) + list(trackers)
     return L.Trainer(
         max_epochs=epochs,
         accelerator=accelerator,
         devices=1,
         deterministic=True,
-        logger=CSVLogger(log_dir, name="", version="") if log_dir else False,
+        logger=loggers or False,
         enable_checkpointing=False,
         enable_progress_bar=False,
         enable_model_summary=False,
