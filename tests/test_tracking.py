@@ -134,7 +134,7 @@ def test_a_fit_and_its_figures_reach_each_tool(tmp_path, monkeypatch):
     assert len([h for h in history if "train_loss" in h]) == 2  # one point per epoch
     assert any(h.get("undecided_model_balanced_accuracy") == 0.875 for h in history)
     assert any(h.get("labels_per_class/track") == 12 for h in history)
-    assert any("picks/filenames" in h for h in history)
+    assert any(h.get("picks/format") == "png" for h in history), history  # the picture
 
     client, runs = mlflow_runs(where)
     found = runs["round_2/train"]
@@ -200,7 +200,7 @@ def test_each_job_is_a_run_grouped_by_the_pipeline_run_with_its_round(tracked):
     assert logged["n_labels"] == metrics["n_labels"]
     # the learning curve over rounds: one run, a point per round
     _, curve = runs["report_learning_curve"]
-    points = [(h["trainer/global_step"], h["undecided_model_auroc"]) for h in curve if "undecided_model_auroc" in h]
+    points = [(h["round"], h["undecided_model_auroc"]) for h in curve if "undecided_model_auroc" in h]
     assert [p[0] for p in points] == [1, 2]
 
     client, found = mlflow_runs(tracked / "tracking")

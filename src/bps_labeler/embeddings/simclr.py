@@ -139,6 +139,32 @@ def training_sample(filenames: list[str], n: int | None, seed: int) -> list[str]
     return sorted(filenames[i] for i in pick)
 
 
+def simclr_loader(images: list, spec: EmbedSpec) -> DataLoader:
+    """Batches of two augmented views of the decoded `images`, shuffled by the seed."""
+    return DataLoader(
+        ImageList(images, simclr_views(spec.input_size)),
+        batch_size=min(spec.batch_size, len(images)),
+        shuffle=True,
+        drop_last=True,
+        generator=torch.Generator().manual_seed(spec.seed),
+    )
+
+
+def fit_simclr(
+    model: SimCLR,
+    images: list,
+    spec: EmbedSpec,
+    log_dir: Path | None,
+    logger: logging.Logger,
+    trackers: Sequence[Logger] = (),
+) -> L.Trainer:
+    """SimCLR's epochs on images decoded once: the loop benchmarks/embed_limit.py holds against
+    the network's own speed."""
+    trainer = quiet_trainer(spec.epochs, spec.accelerator, log_dir, f"SimCLR on {len(images)} images", logger, trackers)
+    trainer.fit(model, simclr_loader(images, spec))
+    return trainer
+
+
 def train_embeddings(
     image_dir: Path,
     filenames: list[str],
@@ -176,18 +202,7 @@ def train_embeddings(
                 len(filenames),
             )
         images = load_images(image_dir, sample, spec.input_size, spec.foci_channel)
-        loader = DataLoader(
-            ImageList(images, simclr_views(spec.input_size)),
-            batch_size=min(spec.batch_size, len(images)),
-            shuffle=True,
-            drop_last=True,
-            generator=torch.Generator().manual_seed(spec.seed),
-        )
-        trainer = quiet_trainer(
-            spec.epochs, spec.accelerator, log_dir, f"SimCLR on {len(sample)} images", log, trackers
-        )
-        trainer.fit(model, loader)
-        del loader
+        trainer = fit_simclr(model, images, spec, log_dir, log, trackers)
     else:
         log.info("embed.ssl is none: no SimCLR, the pool is embedded with the weights as they are")
     if images is not None and len(sample) == len(filenames):  # all decoded already

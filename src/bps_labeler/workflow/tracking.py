@@ -24,7 +24,7 @@ import math
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -65,29 +65,42 @@ class TrackingSpec:
         return self.group or workdir.resolve().name
 
 
-@dataclass
 class JobRun:
-    """One job's run in every tracker of the config; empty (and free) when none is on."""
+    """One job's run in every tracker of the config; empty (and free) when none is on.
 
-    trackers: list[Logger] = field(default_factory=list)
-    name: str = ""
+    The runs are opened with each tool's own client, so a job that trains nothing (selection,
+    report) does without Lightning, whose import costs about 5 s; a training job hands
+    `trackers`, Lightning's loggers around the same runs, to its Trainer.
+    """
+
+    def __init__(self, runs: dict[str, Any] | None = None, name: str = "") -> None:
+        self.runs = runs or {}
+        self.name = name
+        self._loggers: list[Logger] | None = None
+
+    @property
+    def trackers(self) -> list[Logger]:
+        """Lightning's loggers writing to this job's runs: W&B's, MLflow's and DVCLive's own."""
+        if self._loggers is None:
+            self._loggers = [_lightning(tool, handle) for tool, handle in self.runs.items()]
+        return self._loggers
 
     def log_figures(self, values: Mapping[str, Any], step: int | None = None) -> None:
-        """Numbers only (nested keys joined by '/'); text, lists and NaN are left out."""
+        """Numbers only (nested keys joined by '/'); text, lists and NaN are left out. `step`
+        (the round, for the learning curve) is the x-axis in each tool."""
         flat = numbers(values)
-        for logger in self.trackers:
-            logger.log_metrics(flat, step=step)
+        for tool, handle in self.runs.items():
+            _figures(tool, handle, flat, step)
 
     def log_pictures(self, paths: Iterable[Path]) -> None:
         for path in paths:
-            for logger in self.trackers:
-                _picture(logger, Path(path))
+            for tool, handle in self.runs.items():
+                _picture(tool, handle, Path(path))
 
     def close(self, status: str = "success") -> None:
-        for logger in self.trackers:
-            logger.finalize(status)
-            _end(logger, status)
-        self.trackers = []
+        for tool, handle in self.runs.items():
+            _end(tool, handle, status)
+        self.runs = {}
 
 
 def numbers(values: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
@@ -116,13 +129,11 @@ def open_run(
     where = (workdir / spec.dir).resolve()
     where.mkdir(parents=True, exist_ok=True)
     params = {"config": dict(config), **tags}
-    made = {"wandb": _wandb, "mlflow": _mlflow, "dvclive": _dvclive}
+    start = {"wandb": _wandb, "mlflow": _mlflow, "dvclive": _dvclive}
     run = JobRun(name=name)
     try:
         for tool in spec.trackers:
-            logger = made[tool](spec, where, group, name, tags)
-            logger.log_hyperparams(params)
-            run.trackers.append(logger)
+            run.runs[tool] = start[tool](spec, where, group, name, tags, params)
     except BaseException:
         run.close("failed")
         raise
@@ -143,53 +154,55 @@ def job_run(snakemake: Any) -> Iterator[JobRun]:
     run.close("success")
 
 
-def _wandb(spec: TrackingSpec, where: Path, group: str, name: str, tags: dict[str, str]) -> Logger:
+def _wandb(spec: TrackingSpec, where: Path, group: str, name: str, tags: dict[str, str], params: dict) -> Any:
     import wandb
-    from lightning.pytorch.loggers import WandbLogger
 
     mode = spec.wandb_mode
     if mode == "auto":
         mode = "online" if os.environ.get("WANDB_API_KEY") else "offline"
-    logger = WandbLogger(
+    return wandb.init(
         project=spec.project,
         group=group,
         name=name,
         job_type=tags["job"],
         tags=[f"round_{tags['round']}"] if tags["round"] else [],
-        save_dir=str(where),
+        dir=str(where),
         mode=mode,
+        config=params,
         # the job's log already has what it prints; W&B need not copy it, nor the code
         settings=wandb.Settings(console="off", save_code=False, silent=True),
     )
-    logger.experiment  # noqa: B018 - the run starts now, not at the first figure
-    return logger
 
 
-def _mlflow(spec: TrackingSpec, where: Path, group: str, name: str, tags: dict[str, str]) -> Logger:
+def _mlflow(spec: TrackingSpec, where: Path, group: str, name: str, tags: dict[str, str], params: dict) -> Any:
     from filelock import FileLock
-    from lightning.pytorch.loggers import MLFlowLogger
+    from mlflow import MlflowClient
+    from mlflow.entities import Param
 
     local = spec.mlflow_uri is None
-    logger = MLFlowLogger(
-        experiment_name=spec.project,
-        run_name=name,
-        tracking_uri=f"sqlite:///{where / 'mlflow.db'}" if local else spec.mlflow_uri,
-        tags=tags,
-        artifact_location=(where / "mlflow-artifacts").as_uri() if local else None,
-    )
-    # two jobs starting together would both create the store's tables: one at a time
+    client = MlflowClient(f"sqlite:///{where / 'mlflow.db'}" if local else spec.mlflow_uri)
+    # two jobs starting together would both create the store's tables and the experiment
     with FileLock(where / "mlflow.lock") if local else _nothing():
-        logger.experiment  # noqa: B018
-        logger.run_id  # noqa: B018
-    return logger
+        experiment = client.get_experiment_by_name(spec.project)
+        experiment_id = (
+            experiment.experiment_id
+            if experiment is not None
+            else client.create_experiment(
+                spec.project, artifact_location=(where / "mlflow-artifacts").as_uri() if local else None
+            )
+        )
+    run_id = client.create_run(experiment_id, run_name=name, tags=tags).info.run_id
+    flat = [Param(k, str(v)[:6000]) for k, v in _flatten(params).items()]
+    for i in range(0, len(flat), 100):  # MLflow takes at most 100 parameters a call
+        client.log_batch(run_id, params=flat[i : i + 100])
+    return client, run_id
 
 
-def _dvclive(spec: TrackingSpec, where: Path, group: str, name: str, tags: dict[str, str]) -> Logger:
-    from dvclive.lightning import DVCLiveLogger
+def _dvclive(spec: TrackingSpec, where: Path, group: str, name: str, tags: dict[str, str], params: dict) -> Any:
+    from dvclive import Live
 
     folder = where / "dvclive" / group / name
-    return DVCLiveLogger(
-        run_name=name,
+    live = Live(
         dir=str(folder / "dvclive"),
         # its own dvc.yaml, beside (not in) its folder, where DVCLive keeps it free of repeats:
         # the project's dvc.yaml is not rewritten, and DVC finds this one
@@ -197,24 +210,83 @@ def _dvclive(spec: TrackingSpec, where: Path, group: str, name: str, tags: dict[
         save_dvc_exp=False,
         report=None,
     )
+    live.log_params(params)
+    return live
 
 
-def _picture(logger: Logger, path: Path) -> None:
-    kind = type(logger).__name__
-    if kind == "WandbLogger":
-        logger.log_image(key=path.stem, images=[str(path)])
-    elif kind == "MLFlowLogger":
-        logger.experiment.log_artifact(logger.run_id, str(path), "pictures")
-    elif kind == "DVCLiveLogger":
-        logger.experiment.log_image(path.name, str(path))
+def _lightning(tool: str, handle: Any) -> Logger:
+    """Lightning's logger of `tool` around a run already open."""
+    if tool == "wandb":
+        from lightning.pytorch.loggers import WandbLogger
+
+        return WandbLogger(experiment=handle)
+    if tool == "mlflow":
+        from lightning.pytorch.loggers import MLFlowLogger
+
+        client, run_id = handle
+        return MLFlowLogger(tracking_uri=client.tracking_uri, run_id=run_id)
+    from dvclive.lightning import DVCLiveLogger
+
+    return DVCLiveLogger(experiment=handle)
 
 
-def _end(logger: Logger, status: str) -> None:
-    kind = type(logger).__name__
-    if kind == "WandbLogger":
-        logger.experiment.finish(exit_code=0 if status == "success" else 1)
-    elif kind == "DVCLiveLogger":
-        logger.experiment.end()
+def _figures(tool: str, handle: Any, values: dict[str, float], step: int | None) -> None:
+    if tool == "wandb":
+        if step is not None:
+            handle.define_metric("round")
+            values = {**values, "round": step}
+            for key in values:
+                handle.define_metric(key, step_metric="round")
+        handle.log(values)
+    elif tool == "mlflow":
+        import time
+
+        from mlflow.entities import Metric
+
+        client, run_id = handle
+        now = int(time.time() * 1000)
+        batch = [Metric(k, v, now, step or 0) for k, v in values.items()]
+        for i in range(0, len(batch), 1000):
+            client.log_batch(run_id, metrics=batch[i : i + 1000])
+    else:
+        if step is not None:
+            handle.step = step
+        for key, value in values.items():
+            handle.log_metric(key, value, plot=step is not None)
+        handle.make_summary()
+
+
+def _picture(tool: str, handle: Any, path: Path) -> None:
+    if tool == "wandb":
+        import wandb
+
+        handle.log({path.stem: wandb.Image(str(path))})
+    elif tool == "mlflow":
+        client, run_id = handle
+        client.log_artifact(run_id, str(path), "pictures")
+    else:
+        handle.log_image(path.name, str(path))
+
+
+def _end(tool: str, handle: Any, status: str) -> None:
+    if tool == "wandb":
+        handle.finish(exit_code=0 if status == "success" else 1)
+    elif tool == "mlflow":
+        client, run_id = handle
+        client.set_terminated(run_id, "FINISHED" if status == "success" else "FAILED")
+    else:
+        handle.end()
+
+
+def _flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested parameters as 'a/b/c' keys, as MLflow takes them (lists and None as text)."""
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, Mapping) and value:
+            out.update(_flatten(value, f"{prefix}{key}/"))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
 
 
 @contextmanager
