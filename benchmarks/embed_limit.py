@@ -16,7 +16,7 @@ Images per second each, and the ratios loop / network (goal, issue 30: at least 
 Reads the images of a finished run (default: this repository's `make run`, results/data/images)
 and, for prediction, its round-1 model. Writes docs/results/embed_limit[_<tag>].{tsv,md}.
 
-    .venv/bin/python benchmarks/embed_limit.py [--workdir DIR] [--images N] [--tag before]
+    .venv/bin/python benchmarks/embed_limit.py [--workdir DIR] [--images N] [--precision bf16-mixed] [--tag T]
 """
 
 from __future__ import annotations
@@ -34,21 +34,27 @@ import yaml
 from bps_labeler.data.images import load_images
 from bps_labeler.embeddings.simclr import EmbedSpec, SimCLR, fit_simclr, simclr_loader
 from bps_labeler.models.network import load_network, predict_proba
+from bps_labeler.utils.accelerator import training_precision
 
 REPO = Path(__file__).resolve().parents[1]
 log = logging.getLogger("embed_limit")
 
 
-def network_simclr(spec: EmbedSpec, steps: int) -> float:
-    """Images a second (one image = its two views) of SimCLR's step on random tensors."""
+def network_simclr(spec: EmbedSpec, steps: int, precision: str) -> float:
+    """Images a second (one image = its two views) of SimCLR's step on random tensors, in the
+    arithmetic and layout the pipeline's loop uses."""
     torch.manual_seed(0)
     model = SimCLR(spec.backbone, spec.lr, spec.temperature, spec.epochs).train()
+    model.fast_layout = precision == "bf16-mixed"  # as fit_simclr sets it
+    if model.fast_layout:
+        model.to(memory_format=torch.channels_last)
     opt = model.configure_optimizers()[0][0]
     views = [torch.randn(spec.batch_size, 3, spec.input_size, spec.input_size) for _ in range(2)]
 
     def step() -> None:
         opt.zero_grad()
-        loss = model.training_step((views, torch.zeros(spec.batch_size)), 0)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16-mixed"):
+            loss = model.training_step((views, torch.zeros(spec.batch_size)), 0)
         loss.backward()
         opt.step()
 
@@ -94,18 +100,20 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=16, help="steps of the network-alone SimCLR timing")
     parser.add_argument("--tag", default="", help="suffix of the table's name (before, after)")
     parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--precision", help="embed.precision to time (default: the config's)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     config = yaml.safe_load((args.workdir / "config" / "config.yaml").read_text())
     embed = {k: v for k, v in config["embed"].items() if k in EmbedSpec.__dataclass_fields__}
-    spec = EmbedSpec(**{**embed, "epochs": args.epochs})
+    spec = EmbedSpec(**{**embed, "epochs": args.epochs, **({"precision": args.precision} if args.precision else {})})
     image_dir = args.workdir / "results" / "data" / "images"
     names = sorted(p.name for p in image_dir.glob("*.jpg"))[: args.images]
 
     start = time.perf_counter()
     images = load_images(image_dir, names, spec.input_size, spec.foci_channel)
     decode = len(names) / (time.perf_counter() - start)
-    net = network_simclr(spec, args.steps)
+    precision = training_precision(spec.precision, "cpu")
+    net = network_simclr(spec, args.steps, precision)
     fit, augment = pipeline_simclr(spec, images)
 
     model = load_network(args.workdir / "results" / "round_1" / "model.ckpt")
@@ -128,6 +136,7 @@ def main() -> None:
     table.to_csv(out / f"embed_limit{tag}.tsv", sep="\t", index=False)
     settings = (
         f"{spec.backbone}, {spec.input_size} px, batch {spec.batch_size}, foci channel {spec.foci_channel}, "
+        f"SimCLR in {precision} precision, "
         f"{len(names)} images x {spec.epochs} epochs in the loop, {args.threads} threads"
     )
     (out / f"embed_limit{tag}.md").write_text(

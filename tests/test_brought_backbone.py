@@ -103,3 +103,44 @@ def test_ssl_and_weights_must_agree(tmp_path, weights, ssl, said):
         train_embeddings(
             tmp_path, ["a.jpg"], EmbedSpec(weights=weights, ssl=ssl), tmp_path / "e.csv", tmp_path / "b.pt"
         )
+
+
+def test_bf16_trains_in_bfloat16_and_channels_last_and_saves_the_usual_layout(jpgs, tmp_path, caplog):
+    """embed.precision: bf16-mixed runs SimCLR's steps in bfloat16 (the loss is computed from
+    bfloat16 activations), records it, and leaves a backbone that loads and embeds as any."""
+    image_dir, names = jpgs
+    spec = EmbedSpec(input_size=32, epochs=1, batch_size=8, dim=4, precision="bf16-mixed")
+    seen = []
+
+    def conv(module, _, out):
+        if isinstance(module, torch.nn.Conv2d):
+            seen.append((out.dtype, out.is_contiguous()))
+
+    hook = torch.nn.modules.module.register_module_forward_hook(conv)
+    try:
+        with caplog.at_level("INFO"):
+            train_embeddings(image_dir, names, spec, tmp_path / "e.csv", tmp_path / "b.pt")
+    finally:
+        hook.remove()
+    assert "bfloat16 mixed precision, channels-last" in caplog.text
+    assert (torch.bfloat16, False) in seen  # the training convolutions: bfloat16, channels-last
+    assert seen[-1] == (torch.float32, True)  # the embedding pass after training: float32 as usual
+    assert read_backbone(tmp_path / "b.pt")["provenance"]["ssl_precision"] == "bf16-mixed"
+    net, _ = load_backbone(tmp_path / "b.pt")
+    assert all(v.is_contiguous() for v in net.state_dict().values())
+
+
+def test_auto_precision_follows_the_cpus_bfloat16(tmp_path, monkeypatch):
+    from bps_labeler.utils import accelerator
+
+    with_bf16, without = tmp_path / "zen4", tmp_path / "old"
+    with_bf16.write_text("processor\t: 0\nflags\t\t: fpu sse avx2 avx512f avx512_bf16 avx512_vnni\n")
+    without.write_text("processor\t: 0\nflags\t\t: fpu sse avx2 avx512f\n")
+    assert accelerator.cpu_has_bf16(with_bf16) and not accelerator.cpu_has_bf16(without)
+    assert not accelerator.cpu_has_bf16(tmp_path / "missing")
+    monkeypatch.setattr(accelerator, "cpu_has_bf16", lambda: True)
+    assert accelerator.training_precision("auto", "cpu") == "bf16-mixed"
+    monkeypatch.setattr(accelerator, "cpu_has_bf16", lambda: False)
+    assert accelerator.training_precision("auto", "cpu") == "32-true"
+    assert accelerator.training_precision(32, "cpu") == accelerator.training_precision("32", "cpu") == "32-true"
+    assert accelerator.training_precision("bf16-mixed", "cpu") == "bf16-mixed"

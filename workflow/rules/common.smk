@@ -146,6 +146,8 @@ def embed_params():
         settings.pop("weights", None)
     if settings.get("ssl") == "scratch":
         settings.pop("ssl", None)
+    if str(settings.get("precision")) == "32":
+        settings.pop("precision", None)
     return settings
 
 

@@ -44,6 +44,7 @@ def quiet_trainer(
     what: str,
     log: logging.Logger,
     trackers: Sequence[Logger] = (),
+    precision: str = "32-true",
 ) -> L.Trainer:
     """A deterministic Trainer on one device that writes only its metrics CSV (under `log_dir`),
     the `trackers`' runs (W&B, MLflow, DVCLive: bps_labeler.workflow.tracking) and a progress
@@ -54,6 +55,7 @@ def quiet_trainer(
         accelerator=accelerator,
         devices=1,
         deterministic=True,
+        precision=precision,
         logger=loggers or False,
         enable_checkpointing=False,
         enable_progress_bar=False,
