@@ -110,7 +110,7 @@ def main() -> None:
     names = sorted(p.name for p in image_dir.glob("*.jpg"))[: args.images]
 
     start = time.perf_counter()
-    images = load_images(image_dir, names, spec.input_size, spec.foci_channel)
+    images = load_images(image_dir, names, spec.input_size, spec.foci_channel, args.threads)  # as train_embeddings
     decode = len(names) / (time.perf_counter() - start)
     precision = training_precision(spec.precision, "cpu")
     net = network_simclr(spec, args.steps, precision)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from scipy import ndimage
 
 from bps_labeler.models.foci import NAMES, best_line, detect_foci, line_features
@@ -43,3 +44,22 @@ def test_best_line_counts_collinear_points_and_their_extent():
     count, extent = best_line(points)
     assert count == 4 and abs(extent - np.hypot(30, 30)) < 1e-6
     assert best_line(np.zeros((1, 2))) == (1, 0.0)
+
+
+def test_two_threads_give_the_same_features_in_the_same_order(tmp_path):
+    from PIL import Image
+
+    from bps_labeler.errors import InputError
+    from bps_labeler.models.foci import image_features
+
+    names = []
+    for k in range(6):
+        spots = LINE if k % 2 else SCATTERED
+        Image.fromarray(nucleus(spots[: 3 + k], seed=k)).save(tmp_path / f"{k}.jpg")
+        names.append(f"{k}.jpg")
+    one = image_features(tmp_path, names)
+    assert np.array_equal(image_features(tmp_path, names, threads=2), one)
+    assert np.array_equal(image_features(tmp_path, names[::-1], threads=2), one[::-1])
+    assert len({tuple(row) for row in one}) == 6  # six different images, six different rows
+    with pytest.raises(InputError, match="gone.jpg: image missing"):
+        image_features(tmp_path, [*names, "gone.jpg"], threads=2)

@@ -144,6 +144,10 @@ def test_foci_channel_images_carry_the_image_and_its_foci(jpgs):
     np.testing.assert_array_equal(both[..., 0], plain[..., 0])
     np.testing.assert_array_equal(both[..., 1], foci_map(plain[..., 0]))
     np.testing.assert_array_equal(both[..., 1], both[..., 2])
+    # decoded on two threads: the same images, in the order asked for
+    threaded = load_images(image_dir, names[::-1], 32, foci_channel=True, threads=2)
+    serial = load_images(image_dir, names[::-1], 32, foci_channel=True)
+    assert all(np.array_equal(np.asarray(a), np.asarray(b)) for a, b in zip(threaded, serial, strict=True))
 
 
 def test_training_without_labels_says_so(jpgs, embedded, tmp_path):

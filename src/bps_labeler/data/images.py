@@ -8,6 +8,7 @@ pool embedded or predicted) are decoded a chunk at a time, so memory stays flat 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -36,14 +37,17 @@ def foci_map(gray: np.ndarray) -> np.ndarray:
     return np.clip(hat * FOCI_GAIN, 0, 255).astype(np.uint8)
 
 
-def load_images(image_dir: Path, filenames: Sequence[str], size: int, foci_channel: bool = False) -> list[Image.Image]:
+def load_images(
+    image_dir: Path, filenames: Sequence[str], size: int, foci_channel: bool = False, threads: int = 1
+) -> list[Image.Image]:
     """Decode and resize images to `size` x `size`, as 3-channel images for the ResNet.
 
     The channels are the grayscale image three times or, with `foci_channel`, the grayscale image
-    and its `foci_map` twice.
+    and its `foci_map` twice. On `threads` threads (Pillow's decoding and SciPy's top-hat let
+    other threads run), in the order given.
     """
-    out = []
-    for name in filenames:
+
+    def one(name: str) -> Image.Image:
         path = Path(image_dir) / name
         try:
             with Image.open(path) as im:
@@ -53,10 +57,13 @@ def load_images(image_dir: Path, filenames: Sequence[str], size: int, foci_chann
         if foci_channel:
             gray = np.asarray(im)
             foci = foci_map(gray)
-            out.append(Image.fromarray(np.stack([gray, foci, foci], axis=-1)))
-        else:
-            out.append(im.convert("RGB"))
-    return out
+            return Image.fromarray(np.stack([gray, foci, foci], axis=-1))
+        return im.convert("RGB")
+
+    if threads > 1 and len(filenames) > 1:
+        with ThreadPoolExecutor(threads) as pool:
+            return list(pool.map(one, filenames))
+    return [one(name) for name in filenames]
 
 
 #: Images decoded and held at once when a pool is read once: about 100 MB at 128 px.

@@ -131,5 +131,8 @@ def features_of_files(
 ) -> np.ndarray:
     """Backbone features of image files, decoded a chunk at a time (images.CHUNK): a pool of
     any size costs the memory of one chunk, not of every image."""
-    parts = [features(backbone, load_images(image_dir, part, input_size, foci_channel)) for part in chunks(filenames)]
+    threads = torch.get_num_threads()  # the job's, set by its caller
+    parts = []
+    for part in chunks(filenames):
+        parts.append(features(backbone, load_images(image_dir, part, input_size, foci_channel, threads)))
     return np.concatenate(parts) if parts else np.zeros((0, 0), dtype=np.float32)

@@ -225,7 +225,7 @@ def train_embeddings(
                 len(sample),
                 len(filenames),
             )
-        images = load_images(image_dir, sample, spec.input_size, spec.foci_channel)
+        images = load_images(image_dir, sample, spec.input_size, spec.foci_channel, threads)
         trainer = fit_simclr(model, images, spec, log_dir, log, trackers)
     else:
         log.info("embed.ssl is none: no SimCLR, the pool is embedded with the weights as they are")

@@ -147,7 +147,7 @@ def train(
     # Inverse-frequency weights; a class with no label yet keeps weight 1 so the loss stays finite.
     weights = [float(len(y) / (len(categories) * c)) if c else 1.0 for c in counts]
     saved = read_backbone(backbone_path)
-    extra = line_features(image_dir, names, spec.line_features)
+    extra = line_features(image_dir, names, spec.line_features, threads)
     model = TrackClassifier(
         saved["backbone"],
         categories,
@@ -162,7 +162,7 @@ def train(
     with torch.no_grad():
         model.extra_mean.copy_(torch.as_tensor(extra.mean(axis=0), dtype=torch.float32))
         model.extra_std.copy_(torch.as_tensor(extra.std(axis=0) + 1e-6, dtype=torch.float32))
-    images = load_images(image_dir, names, saved["input_size"], saved["foci_channel"])
+    images = load_images(image_dir, names, saved["input_size"], saved["foci_channel"], threads)
     fit_linear_probe(model, images, y, spec.probe_c, extra)
     model.train()
     loader = DataLoader(

@@ -13,6 +13,7 @@ They are read from the full-resolution JPG, before any resizing blurs neighbouri
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -84,15 +85,26 @@ def line_features(gray: np.ndarray) -> np.ndarray:
     return np.array([np.log1p(n), on_line, on_line / max(n, 1), extent / diagonal, on_line - chance], dtype=np.float64)
 
 
-def image_features(image_dir: Path, filenames: Sequence[str]) -> np.ndarray:
-    """(n_images, len(NAMES)) line features of JPGs at their full resolution."""
-    rows = []
-    for name in filenames:
-        path = Path(image_dir) / name
-        try:
-            with Image.open(path) as im:
-                gray = np.asarray(im.convert("L"))
-        except FileNotFoundError as exc:
-            raise InputError(f"{path}: image missing; rerun the convert step (snakemake will).") from exc
-        rows.append(line_features(gray))
+def image_features(image_dir: Path, filenames: Sequence[str], threads: int = 1) -> np.ndarray:
+    """(n_images, len(NAMES)) line features of JPGs at their full resolution.
+
+    On `threads` threads: the top-hat and the peak search run in scikit-image's and SciPy's C
+    code, which lets other threads run, so two cores give about 1.7 times one (the same numbers,
+    in the same order; benchmarks/embed_limit.py times the prediction pass with them).
+    """
+    paths = [Path(image_dir) / name for name in filenames]
+    if threads > 1 and len(paths) > 1:
+        with ThreadPoolExecutor(threads) as pool:
+            rows = list(pool.map(_features_of, paths))
+    else:
+        rows = [_features_of(path) for path in paths]
     return np.stack(rows) if rows else np.zeros((0, len(NAMES)))
+
+
+def _features_of(path: Path) -> np.ndarray:
+    try:
+        with Image.open(path) as im:
+            gray = np.asarray(im.convert("L"))
+    except FileNotFoundError as exc:
+        raise InputError(f"{path}: image missing; rerun the convert step (snakemake will).") from exc
+    return line_features(gray)

@@ -99,9 +99,9 @@ class WithExtra(Dataset):
         return (x, self.extra[i]), y
 
 
-def line_features(image_dir: Path, filenames: list[str], wanted: bool) -> np.ndarray:
+def line_features(image_dir: Path, filenames: list[str], wanted: bool, threads: int = 1) -> np.ndarray:
     """The classical features of the images, or none (a model without them; older checkpoints)."""
-    return image_features(image_dir, filenames) if wanted else np.zeros((len(filenames), 0))
+    return image_features(image_dir, filenames, threads) if wanted else np.zeros((len(filenames), 0))
 
 
 @torch.no_grad()
@@ -114,8 +114,8 @@ def predict_proba(
     model.eval().to(device)
     parts = []
     for part in chunks(filenames):  # a chunk of images in memory at a time, whatever the pool
-        images = load_images(image_dir, part, model.input_size, model.foci_channel)
-        extra = line_features(image_dir, part, bool(model.n_extra))
+        images = load_images(image_dir, part, model.input_size, model.foci_channel, threads)
+        extra = line_features(image_dir, part, bool(model.n_extra), threads)
         loader = DataLoader(WithExtra(ImageList(images, eval_transform()), extra), batch_size=256, shuffle=False)
         parts += [F.softmax(model(x.to(device), e.to(device)), dim=1).cpu().numpy() for (x, e), _ in loader]
     model.to("cpu")

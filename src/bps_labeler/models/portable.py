@@ -263,9 +263,10 @@ class PortableModel:
         parts = []
         transform = eval_transform()
         for part in chunks([str(p) for p in paths], 256):
-            images = load_images(Path(), part, self.input_size, self.foci_channel)
+            images = load_images(Path(), part, self.input_size, self.foci_channel, torch.get_num_threads())
             x = torch.stack([transform(im) for im in images])
-            extra = torch.as_tensor(line_features(Path(), part, self.line_features), dtype=torch.float32)
+            extra = line_features(Path(), part, self.line_features, torch.get_num_threads())
+            extra = torch.as_tensor(extra, dtype=torch.float32)
             parts.append(self.module(x, extra).numpy())
         return np.concatenate(parts).astype(np.float64) if parts else np.zeros((0, len(self.categories)))
 
