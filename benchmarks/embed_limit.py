@@ -141,7 +141,8 @@ def main() -> None:
     )
     (out / f"embed_limit{tag}.md").write_text(
         f"# Embedding and prediction against the network's own speed{(' (' + args.tag + ')') if tag else ''}\n\n"
-        f"`benchmarks/embed_limit.py{' --tag ' + args.tag if tag else ''}`, {time.strftime('%Y-%m-%d')}, "
+        f"`benchmarks/embed_limit.py{' --precision ' + args.precision if args.precision else ''}"
+        f"{' --tag ' + args.tag if tag else ''}`, {time.strftime('%Y-%m-%d')}, "
         f"{os.cpu_count()} cores; {settings}. Ratio: to the network alone of the same pass (SimCLR rows to "
         "the SimCLR step, prediction rows to the prediction forward pass).\n\n" + table.to_markdown(index=False) + "\n"
     )
