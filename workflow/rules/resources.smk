@@ -3,17 +3,18 @@
 
 
 # Cluster resources, from the `benchmark:` files of a default-config run on 2 CPU cores
-# (logs/benchmarks/; docs/cluster.md, "Resources"): seconds per image, process start included,
+# (logs/benchmarks/ of `make run`, 2026-12-07, the slower development host; docs/cluster.md,
+# "Resources"): seconds per image, process start included,
 # rounded up. A job asks for twice the measured time plus 10 minutes, more on each retry, and a
 # base memory (the PyTorch rules peak at 1.4-2.0 GB on 506 images) plus a share per image.
 SECONDS_PER_IMAGE = {
-    "synthesize": 0.006,  # 5.2 ms an image
+    "synthesize": 0.006,  # 20 s for 3,400 images
     "download": 0.05,  # 307 images/s from S3 on 127.0.0.1; a remote bucket is slower
-    "convert": 0.012,  # 0.9 s for a shard of 88 images
-    "embed_epoch": 0.03,  # 141 s for 506 images x 10 epochs
-    "train": 0.05,  # 17-24 s for a pool of 506 (the validation images scored, the model saved)
-    "predict": 0.02,  # 8.5 s for 506
-    "select": 0.01,  # 5.5 s for 707
+    "convert": 0.02,  # 1.3-1.6 s for a shard of 88 images
+    "embed_epoch": 0.05,  # 234 s for 506 images x 10 epochs in float32 (139 s in bf16-mixed)
+    "train": 0.07,  # 24-35 s for a pool of 506 (the validation images scored, the model saved)
+    "predict": 0.02,  # 8.7 s for 506
+    "select": 0.01,  # 0.9 s for 707, the process's start included
 }
 MB_PER_IMAGE = 0.2
 GPUS = 1 if config["accelerator"] == "gpu" else 0
