@@ -91,6 +91,21 @@ def test_the_config_names_only_known_tools_and_the_folder_names_the_group(tmp_pa
     assert run.trackers == [] and not (tmp_path / "tracking").exists()
 
 
+def test_a_tracker_that_fails_is_warned_about_and_the_job_goes_on(tmp_path, caplog):
+    """A tracking server down or misnamed must not fail a job whose results are written."""
+    spec = TrackingSpec(loggers=("csv", "mlflow", "dvclive"), mlflow_uri="nosuchscheme://tracking.example")
+    with caplog.at_level("WARNING"):
+        run = open_run(spec, "select", 1, {"seed": 0}, tmp_path)
+    assert "tracking: mlflow could not start this job's run" in caplog.text
+    assert list(run.runs) == ["dvclive"]
+    run.runs["dvclive"] = object()  # a tool whose calls fail from here on
+    with caplog.at_level("WARNING"):
+        run.log_figures({"n_selected": 20})
+        run.close()
+    assert "tracking: dvclive could not log figures (AttributeError" in caplog.text
+    assert run.runs == {}
+
+
 def test_a_fit_and_its_figures_reach_each_tool(tmp_path, monkeypatch):
     """One job through all three: the Lightning fit's curve, the figures after it, a picture."""
     import lightning as L

@@ -20,6 +20,7 @@ Without a key W&B runs offline, so a laptop or a cluster node without network ke
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 from collections.abc import Iterable, Iterator, Mapping
@@ -34,6 +35,8 @@ if TYPE_CHECKING:  # Lightning is imported only when a tracker is on: selection 
 #: What `tracking.loggers` may name. "csv" is the job's metrics CSV, which is always written (it is
 #: the training rules' log); it is listed so that the default reads as what happens.
 TOOLS = ("csv", "wandb", "mlflow", "dvclive")
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -89,18 +92,32 @@ class JobRun:
         """Numbers only (nested keys joined by '/'); text, lists and NaN are left out. `step`
         (the round, for the learning curve) is the x-axis in each tool."""
         flat = numbers(values)
-        for tool, handle in self.runs.items():
-            _figures(tool, handle, flat, step)
+        self._each("log figures", lambda tool, handle: _figures(tool, handle, flat, step))
 
     def log_pictures(self, paths: Iterable[Path]) -> None:
-        for path in paths:
-            for tool, handle in self.runs.items():
-                _picture(tool, handle, Path(path))
+        paths = [Path(p) for p in paths]
+        self._each("log pictures", lambda tool, handle: [_picture(tool, handle, p) for p in paths])
 
     def close(self, status: str = "success") -> None:
-        for tool, handle in self.runs.items():
-            _end(tool, handle, status)
+        self._each("close its run", lambda tool, handle: _end(tool, handle, status))
         self.runs = {}
+
+    def _each(self, what: str, action: Any) -> None:
+        """`action` for each tool; a tool that fails is warned about and left out from then on:
+        a tracking server's hiccup must not fail a job whose results are already written (Snakemake
+        would delete them)."""
+        for tool, handle in list(self.runs.items()):
+            try:
+                action(tool, handle)
+            except Exception as err:  # noqa: BLE001 - any tool's error, reported and survived
+                log.warning(
+                    "tracking: %s could not %s (%s: %s); the job goes on without it",
+                    tool,
+                    what,
+                    type(err).__name__,
+                    err,
+                )
+                del self.runs[tool]
 
 
 def numbers(values: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
@@ -131,12 +148,17 @@ def open_run(
     params = {"config": dict(config), **tags}
     start = {"wandb": _wandb, "mlflow": _mlflow, "dvclive": _dvclive}
     run = JobRun(name=name)
-    try:
-        for tool in spec.trackers:
+    for tool in spec.trackers:
+        try:
             run.runs[tool] = start[tool](spec, where, group, name, tags, params)
-    except BaseException:
-        run.close("failed")
-        raise
+        except Exception as err:  # noqa: BLE001 - a tracker that cannot start does not stop the job
+            log.warning(
+                "tracking: %s could not start this job's run (%s: %s); the job goes on without it. "
+                "Check tracking.* in the config and the tool's credentials in the environment.",
+                tool,
+                type(err).__name__,
+                err,
+            )
     return run
 
 
