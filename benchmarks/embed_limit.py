@@ -45,9 +45,7 @@ def network_simclr(spec: EmbedSpec, steps: int, precision: str) -> float:
     arithmetic and layout the pipeline's loop uses."""
     torch.manual_seed(0)
     model = SimCLR(spec.backbone, spec.lr, spec.temperature, spec.epochs).train()
-    model.fast_layout = precision == "bf16-mixed"  # as fit_simclr sets it
-    if model.fast_layout:
-        model.to(memory_format=torch.channels_last)
+    model.lay_out_for(precision)  # as fit_simclr does
     opt = model.configure_optimizers()[0][0]
     views = [torch.randn(spec.batch_size, 3, spec.input_size, spec.input_size) for _ in range(2)]
 

@@ -88,6 +88,12 @@ class SimCLR(L.LightningModule):
         self.log("train_loss", loss, prog_bar=True, on_epoch=True, on_step=False)
         return loss
 
+    def lay_out_for(self, precision: str) -> None:
+        """Channels-last weights (and batches) for bfloat16, where oneDNN runs them fastest; the
+        usual layout otherwise."""
+        self.fast_layout = precision == "bf16-mixed"
+        self.to(memory_format=torch.channels_last if self.fast_layout else torch.contiguous_format)
+
     def configure_optimizers(self):  # type: ignore[override]
         opt = torch.optim.AdamW(self.parameters(), lr=self.hparams.lr, weight_decay=1e-4)
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, self.hparams.max_epochs))
@@ -175,15 +181,14 @@ def fit_simclr(
     the default and computes what it always did. The model is back in the usual layout afterwards.
     """
     precision = training_precision(spec.precision, spec.accelerator, logger)
-    model.fast_layout = precision == "bf16-mixed"
+    model.lay_out_for(precision)
     if model.fast_layout:
         logger.info("SimCLR in bfloat16 mixed precision, channels-last (embed.precision: %s)", spec.precision)
-        model.to(memory_format=torch.channels_last)
     trainer = quiet_trainer(
         spec.epochs, spec.accelerator, log_dir, f"SimCLR on {len(images)} images", logger, trackers, precision
     )
     trainer.fit(model, simclr_loader(images, spec))
-    model.to(memory_format=torch.contiguous_format)
+    model.lay_out_for("32-true")
     return trainer
 
 

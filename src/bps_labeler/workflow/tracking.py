@@ -24,7 +24,7 @@ import logging
 import math
 import os
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -76,9 +76,8 @@ class JobRun:
     `trackers`, Lightning's loggers around the same runs, to its Trainer.
     """
 
-    def __init__(self, runs: dict[str, Any] | None = None, name: str = "") -> None:
+    def __init__(self, runs: dict[str, Any] | None = None) -> None:
         self.runs = runs or {}
-        self.name = name
         self._loggers: list[Logger] | None = None
 
     @property
@@ -120,18 +119,13 @@ class JobRun:
                 del self.runs[tool]
 
 
-def numbers(values: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
+def numbers(values: Mapping[str, Any]) -> dict[str, float]:
     """The numeric leaves of nested `values`, keyed 'a/b/c': what every tracker takes as a metric."""
-    out: dict[str, float] = {}
-    for key, value in values.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            out.update(numbers(value, f"{name}/"))
-        elif isinstance(value, bool):
-            out[name] = float(value)
-        elif isinstance(value, int | float) and math.isfinite(value):
-            out[name] = float(value)
-    return out
+    return {
+        key: float(value)
+        for key, value in _flatten(values).items()
+        if isinstance(value, int | float) and (isinstance(value, bool) or math.isfinite(value))
+    }
 
 
 def open_run(
@@ -147,7 +141,7 @@ def open_run(
     where.mkdir(parents=True, exist_ok=True)
     params = {"config": dict(config), **tags}
     start = {"wandb": _wandb, "mlflow": _mlflow, "dvclive": _dvclive}
-    run = JobRun(name=name)
+    run = JobRun()
     for tool in spec.trackers:
         try:
             run.runs[tool] = start[tool](spec, where, group, name, tags, params)
@@ -204,7 +198,7 @@ def _mlflow(spec: TrackingSpec, where: Path, group: str, name: str, tags: dict[s
     local = spec.mlflow_uri is None
     client = MlflowClient(f"sqlite:///{where / 'mlflow.db'}" if local else spec.mlflow_uri)
     # two jobs starting together would both create the store's tables and the experiment
-    with FileLock(where / "mlflow.lock") if local else _nothing():
+    with FileLock(where / "mlflow.lock") if local else nullcontext():
         experiment = client.get_experiment_by_name(spec.project)
         experiment_id = (
             experiment.experiment_id
@@ -309,8 +303,3 @@ def _flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             out[f"{prefix}{key}"] = value
     return out
-
-
-@contextmanager
-def _nothing() -> Iterator[None]:
-    yield
