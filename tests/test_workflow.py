@@ -126,12 +126,27 @@ def test_every_rule_logs(run):
 def test_rerun_has_nothing_to_do_and_round_3_plans(run):
     assert "Nothing to be done" in snakemake(run, "-n", "results/round_2/model.ckpt").stdout
     # embed.train_images at its default changes no finished run; set otherwise, it retrains SimCLR
-    same = snakemake(run, "-n", "results/round_2/model.ckpt", "--config", "embed={train_images: 10000}")
+    same = snakemake(run, "-n", "results/round_2/model.ckpt", "--config", "embed={train_images: 1200}")
     assert "Nothing to be done" in same.stdout
     other = snakemake(run, "-n", "results/round_2/model.ckpt", "--config", "embed={train_images: 64}")
     assert "'train_images': 64" in other.stdout and "rule embed:" in other.stdout
     plan = snakemake(run, "-n", "results/round_3/model.ckpt").stdout
     assert "results/round_3/selection.json" in plan and "results/round_2/predictions" in plan
+
+
+def test_the_embedding_asks_for_the_time_of_simclrs_sample_not_of_the_pool(run):
+    """A cluster job asks for SimCLR's epochs over its capped sample, not over the whole pool: a
+    model that scaled with the pool would ask a 77,000-image run for a day."""
+
+    def embed_minutes(settings: str) -> int:
+        out = snakemake(run, "-n", "--forcerun", "embed", "--config", settings).stdout
+        return int(re.search(r"runtime=(\d+)", out[out.index("rule embed:") :]).group(1))
+
+    pool = int((pd.read_csv(run / "results" / "data" / "split.csv")["split"] == "train").sum())
+    assert pool >= 150
+    whole, sample = embed_minutes("embed={epochs: 100}"), embed_minutes("embed={epochs: 100, train_images: 64}")
+    # 10 minutes of margin on top of each; the epochs dominate, so the rest scales by the sample
+    assert (whole - 10) / (sample - 10) > 0.8 * pool / 64
 
 
 def test_two_runs_give_byte_identical_selections(run, tmp_path):

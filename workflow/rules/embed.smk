@@ -21,11 +21,10 @@ rule embed:
     threads: 8
     resources:
         # SimCLR holds its training sample in memory; the rest is embedded a chunk at a time
-        mem_mb=lambda wildcards, input: megabytes(
-            min(train_rows(input.split), config["embed"]["train_images"] or math.inf)
-        ),
+        mem_mb=lambda wildcards, input: megabytes(simclr_sample(train_rows(input.split))),
+        # SimCLR's epochs over its sample, then every image of the pool embedded once
         runtime=lambda wildcards, input, attempt: minutes(
-            train_rows(input.split) * config["embed"]["epochs"] * SECONDS_PER_IMAGE["embed_epoch"],
+            embed_seconds(train_rows(input.split)),
             attempt,
         ),
         gpu=GPUS,

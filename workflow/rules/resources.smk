@@ -40,3 +40,18 @@ def minutes(seconds, attempt=1):
 def megabytes(n_images, base=3000):
     """Memory (MB) for a job that holds `n_images` decoded images at its peak."""
     return int(base + MB_PER_IMAGE * n_images)
+
+
+def simclr_sample(pool):
+    """Images SimCLR trains on (and holds in memory) for a training pool of `pool` images."""
+    return min(pool, config["embed"]["train_images"] or math.inf)
+
+
+def embed_seconds(pool):
+    """Seconds the embed job takes: the epochs over SimCLR's sample (none without SimCLR), then
+    every image of the pool embedded once, at about a prediction's cost an image."""
+    epochs = 0 if config["embed"]["ssl"] == "none" else config["embed"]["epochs"]
+    return (
+        simclr_sample(pool) * epochs * SECONDS_PER_IMAGE["embed_epoch"]
+        + pool * SECONDS_PER_IMAGE["predict"]
+    )

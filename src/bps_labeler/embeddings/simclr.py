@@ -52,7 +52,7 @@ class EmbedSpec:
     foci_channel: bool = True
     #: SimCLR trains on a seeded sample of at most this many images; None = all of them. The
     #: schema's default (embed.train_images), which the rule passes only when it is set otherwise.
-    train_images: int | None = 10000
+    train_images: int | None = 1200
     seed: int = 0
     accelerator: str = "cpu"
     #: A weights file to start from (None: random initialisation).
