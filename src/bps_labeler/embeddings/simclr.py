@@ -264,10 +264,11 @@ def train_embeddings(
     df = embeddings_frame(filenames, reduced)
     write_embeddings(df, out_csv)
     if spec.ssl != "none":
+        loss = trainer.callback_metrics.get("train_loss")
         log.info(
             "SimCLR on %d images, %d epochs: final loss %s",
             len(sample),
             spec.epochs,
-            trainer.callback_metrics.get("train_loss"),
+            "unknown" if loss is None else f"{float(loss):.4f}",
         )
     return df
