@@ -22,11 +22,12 @@ def is_default(configfile: Path) -> bool:
     return configfile.resolve() == DEFAULT_CONFIG.resolve()
 
 
-def snakemake_command() -> list[str]:
+def snakemake_command(cores: str = "all") -> list[str]:
+    """The venv's snakemake on the repository's workflow, for a run in any folder (`--directory`)."""
     return [
         str(Path(sys.executable).with_name("snakemake")),
         "--cores",
-        "all",
+        str(cores),
         "--snakefile",
         str(REPO / "workflow" / "Snakefile"),
     ]

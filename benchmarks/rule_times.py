@@ -27,13 +27,13 @@ import argparse
 import json
 import shutil
 import subprocess
-import sys
 import time
 from collections import defaultdict
 from pathlib import Path
 
 import pandas as pd
 import psutil
+from pools import snakemake_command
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -45,12 +45,12 @@ def run_from_nothing(workdir: Path, cores: int, configfiles: list[Path], target:
     if not (workdir / "config" / "config.yaml").exists():
         (workdir / "config").mkdir(parents=True, exist_ok=True)
         shutil.copy(REPO / "config" / "config.yaml", workdir / "config" / "config.yaml")
-    cmd = [str(Path(sys.executable).with_name("snakemake")), "--snakefile", str(REPO / "workflow" / "Snakefile")]
-    cmd += ["--directory", str(workdir), "--cores", str(cores), *target]
+    cmd = [*snakemake_command(str(cores)), "--directory", str(workdir), *target]
     cmd += ["--configfile", *map(str, configfiles)] if configfiles else []
     t = time.perf_counter()
     with (workdir / "snakemake.log").open("w") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        # from the repository, as `make run` starts: Snakemake loads profiles/default from there
+        proc = subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
         peak = 0.0
         while proc.poll() is None:
             peak = max(peak, tree_rss_mb(proc.pid))
