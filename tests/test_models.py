@@ -99,6 +99,10 @@ def test_classifier_trains_saves_loads_and_predicts(jpgs, embedded, tmp_path):
     again = predict_proba(load_network(tmp_path / "model.ckpt"), image_dir, names[20:30])
     np.testing.assert_allclose(again, probs, rtol=1e-5)  # the checkpoint holds the whole model
     assert load_network(tmp_path / "model.ckpt").categories == CATS
+    saved = torch.load(tmp_path / "model.ckpt", map_location="cpu", weights_only=True)
+    assert "optimizer_states" not in saved  # Adam's moments would triple every round's file
+    weights = sum(t.numel() * t.element_size() for t in saved["state_dict"].values())
+    assert (tmp_path / "model.ckpt").stat().st_size < 1.2 * weights
 
 
 def test_backbone_records_its_input_and_the_classifier_follows_it(jpgs, embedded, tmp_path):
