@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from workflows import REPO, snakemake
+from workflows import REPO, module_folder, snakemake
 
 from bps_labeler.data.meta import jpg_name, read_meta
 from bps_labeler.data.split import split_filenames
@@ -22,16 +22,17 @@ pytestmark = pytest.mark.workflow
 
 
 @pytest.fixture(scope="module")
-def inferred(tiny_run, tmp_path_factory):
+def inferred(tiny_run, tmp_path_factory, request):
     """A copy of the tiny run (modification times kept) with round 2's readout over every image
     of meta.csv (`inference.scope: all`) and its export built."""
-    workdir = tmp_path_factory.mktemp("infer") / "wf"
-    shutil.copytree(tiny_run, workdir, symlinks=True)
-    cfg = yaml.safe_load((workdir / "config/config.yaml").read_text())
-    cfg["inference"] = {**cfg.get("inference", {}), "scope": "all"}
-    (workdir / "config/config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
-    snakemake(workdir, "results/readout.json", "results/round_2/export/model.pt2")
-    return workdir
+    with module_folder(tmp_path_factory, request, "infer") as folder:
+        workdir = folder / "wf"
+        shutil.copytree(tiny_run, workdir, symlinks=True)
+        cfg = yaml.safe_load((workdir / "config/config.yaml").read_text())
+        cfg["inference"] = {**cfg.get("inference", {}), "scope": "all"}
+        (workdir / "config/config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+        snakemake(workdir, "results/readout.json", "results/round_2/export/model.pt2")
+        yield workdir
 
 
 def run_cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess:

@@ -11,12 +11,13 @@ import os
 import re
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 from conftest import REPO
-from workflows import SNAKEMAKE, make_workdir, only_look, snakemake, tiny_config
+from workflows import SNAKEMAKE, make_workdir, module_folder, only_look, snakemake, tiny_config
 
 from bps_labeler.data.split import split_filenames
 from bps_labeler.labeling.annotations import filename_of, image_url, read_labels, read_truth
@@ -78,24 +79,25 @@ def write_config(workdir: Path, cfg: dict) -> None:
 
 
 @pytest.fixture(scope="module")
-def labeled(tmp_path_factory) -> Path:
+def labeled(tmp_path_factory, request) -> Iterator[Path]:
     """Two rounds and the validation images labeled by people, with the `file` backend."""
-    workdir = make_workdir(tmp_path_factory.mktemp("kept"), file_config())
-    snakemake(
-        workdir,
-        "results/round_1/selection.json",
-        "results/data/split.csv",
-        "resources/synthetic/truth.csv",
-        "results/data/known_answers.json",
-    )
-    # people label the validation images the rule does not answer, and one it does, wrongly
-    known, undecided = validation_sides(workdir)
-    label(workdir, "validation", undecided + known[:1], wrong=tuple(known[:1]))
-    label(workdir, "round_1", read_selected(workdir / "results/round_1/selection.json"))
-    snakemake(workdir, "results/round_2/selection.json")
-    label(workdir, "round_2", read_selected(workdir / "results/round_2/selection.json"))
-    snakemake(workdir, TARGET)
-    return workdir
+    with module_folder(tmp_path_factory, request, "kept") as folder:
+        workdir = make_workdir(folder, file_config())
+        snakemake(
+            workdir,
+            "results/round_1/selection.json",
+            "results/data/split.csv",
+            "resources/synthetic/truth.csv",
+            "results/data/known_answers.json",
+        )
+        # people label the validation images the rule does not answer, and one it does, wrongly
+        known, undecided = validation_sides(workdir)
+        label(workdir, "validation", undecided + known[:1], wrong=tuple(known[:1]))
+        label(workdir, "round_1", read_selected(workdir / "results/round_1/selection.json"))
+        snakemake(workdir, "results/round_2/selection.json")
+        label(workdir, "round_2", read_selected(workdir / "results/round_2/selection.json"))
+        snakemake(workdir, TARGET)
+        yield workdir
 
 
 def test_the_store_records_what_people_were_given(labeled):

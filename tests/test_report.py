@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import shutil
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from browser import ARGS, chromium_or_skip
-from workflows import snakemake
+from workflows import module_folder, snakemake
 
 pytestmark = pytest.mark.workflow
 
@@ -24,17 +25,18 @@ FIGURES = [
 
 
 @pytest.fixture(scope="module")
-def report(tiny_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def report(tiny_run: Path, tmp_path_factory: pytest.TempPathFactory, request) -> Iterator[Path]:
     """The tiny run's report, built in a copy so the shared run stays as the other tests left it."""
-    work = tmp_path_factory.mktemp("report") / "wf"
-    shutil.copytree(tiny_run, work, symlinks=True)
-    maps = [f"results/round_{r}/report/embedding_map.{ext}" for r in (1, 2) for ext in ("png", "html")]
-    targets = ["results/report/learning_curve.png", *maps, "results/round_2/inference/readout.csv"]
-    targets += ["results/round_2/export/model.pt2"]
-    snakemake(work, *targets)
-    snakemake(work, "--report", "report.html")
-    snakemake(work, "--report", "report.zip")
-    return work
+    with module_folder(tmp_path_factory, request, "report") as folder:
+        work = folder / "wf"
+        shutil.copytree(tiny_run, work, symlinks=True)
+        maps = [f"results/round_{r}/report/embedding_map.{ext}" for r in (1, 2) for ext in ("png", "html")]
+        targets = ["results/report/learning_curve.png", *maps, "results/round_2/inference/readout.csv"]
+        targets += ["results/round_2/export/model.pt2"]
+        snakemake(work, *targets)
+        snakemake(work, "--report", "report.html")
+        snakemake(work, "--report", "report.zip")
+        yield work
 
 
 def test_report_files(report):

@@ -9,6 +9,7 @@ import math
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -168,27 +169,29 @@ def test_a_fit_and_its_figures_reach_each_tool(tmp_path, monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def tracked(tiny_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def tracked(tiny_run: Path, tmp_path_factory: pytest.TempPathFactory, request) -> Iterator[Path]:
     """The tiny run, copied, with every tracker on: first looked at, then retrained from round 1."""
-    from workflows import snakemake
-
-    workdir = tmp_path_factory.mktemp("tracked") / "lab-run"
-    shutil.copytree(tiny_run, workdir, symlinks=True)
-    config = workdir / "config" / "config.yaml"
-    cfg = yaml.safe_load(config.read_text())
-    cfg["tracking"] = {"loggers": ALL, "wandb_mode": "offline"}  # offline even with a key set
-    config.write_text(yaml.safe_dump(cfg, sort_keys=False))
-    # changing the loggers reruns nothing
-    dry = snakemake(workdir, "-n", "results/round_2/model.ckpt")
-    assert "Nothing to be done" in dry.stdout + dry.stderr, dry.stdout[-3000:]
     import os
 
-    env = {**os.environ, **SECRETS}
-    for k in ("WANDB_MODE", "WANDB_DIR", "MLFLOW_TRACKING_URI"):
-        env.pop(k, None)
-    reports = [f"results/round_{r}/report/picks.png" for r in (1, 2)] + ["results/report/learning_curve.png"]
-    snakemake(workdir, "results/round_2/model.ckpt", *reports, "--forcerun", "train", env=env)
-    return workdir
+    from workflows import module_folder, snakemake
+
+    with module_folder(tmp_path_factory, request, "tracked") as folder:
+        workdir = folder / "lab-run"
+        shutil.copytree(tiny_run, workdir, symlinks=True)
+        config = workdir / "config" / "config.yaml"
+        cfg = yaml.safe_load(config.read_text())
+        cfg["tracking"] = {"loggers": ALL, "wandb_mode": "offline"}  # offline even with a key set
+        config.write_text(yaml.safe_dump(cfg, sort_keys=False))
+        # changing the loggers reruns nothing
+        dry = snakemake(workdir, "-n", "results/round_2/model.ckpt")
+        assert "Nothing to be done" in dry.stdout + dry.stderr, dry.stdout[-3000:]
+
+        env = {**os.environ, **SECRETS}
+        for k in ("WANDB_MODE", "WANDB_DIR", "MLFLOW_TRACKING_URI"):
+            env.pop(k, None)
+        reports = [f"results/round_{r}/report/picks.png" for r in (1, 2)] + ["results/report/learning_curve.png"]
+        snakemake(workdir, "results/round_2/model.ckpt", *reports, "--forcerun", "train", env=env)
+        yield workdir
 
 
 def test_a_tracked_run_computes_what_an_untracked_one_does(tracked, tiny_run):

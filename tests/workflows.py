@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
@@ -24,6 +27,21 @@ def tiny_config() -> dict:
     for sel in cfg["selection"]:
         sel["n_samples"] = 20
     return cfg
+
+
+@contextmanager
+def module_folder(factory, request, name: str) -> Iterator[Path]:
+    """A module fixture's folder, removed after the module's tests unless one of them failed.
+
+    pytest removes a passed test's `tmp_path` at once (tmp_path_retention_policy) but keeps
+    `tmp_path_factory` folders to the end of the session; copies of the tiny run kept that long
+    filled the disk CI shares with other jobs.
+    """
+    path = factory.mktemp(name)
+    failed = request.session.testsfailed
+    yield path
+    if request.session.testsfailed == failed:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def make_workdir(path: Path, cfg: dict) -> Path:
