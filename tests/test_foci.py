@@ -9,14 +9,14 @@ from scipy import ndimage
 from bps_labeler.models.foci import NAMES, best_line, detect_foci, line_features
 
 
-def nucleus(spots: list[tuple[float, float]], seed: int = 0) -> np.ndarray:
-    """A textured nucleus on a dark, noisy field with bright 2-px foci at `spots`."""
+def nucleus(spots: list[tuple[float, float]], seed: int = 0, amplitude: float = 110.0) -> np.ndarray:
+    """A textured nucleus on a dark, noisy field with 2-px foci of `amplitude` at `spots`."""
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[0:160, 0:160]
     img = 20 + 90 * (((yy - 80) / 60) ** 2 + ((xx - 80) / 55) ** 2 < 1)
     img = img + ndimage.gaussian_filter(rng.normal(0, 6, img.shape), 2.5) + rng.normal(0, 2, img.shape)
     for y, x in spots:
-        img += 110 * np.exp(-((yy - y) ** 2 + (xx - x) ** 2) / (2 * 1.6**2))
+        img += amplitude * np.exp(-((yy - y) ** 2 + (xx - x) ** 2) / (2 * 1.6**2))
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
@@ -37,6 +37,25 @@ def test_a_line_of_foci_scores_above_the_same_foci_scattered():
     assert line[on_line] == len(LINE) and scattered[on_line] <= 4
     assert line[NAMES.index("line_excess")] > scattered[NAMES.index("line_excess")] + 4
     assert line[NAMES.index("log_foci")] == scattered[NAMES.index("log_foci")]  # same count: only the line differs
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_faded_track_is_missed_by_the_bright_look_and_found_by_the_faint_one(seed):
+    line, scattered = line_features(nucleus(LINE, seed, 15.0)), line_features(nucleus(SCATTERED, seed, 15.0))
+    assert line[NAMES.index("line_foci")] <= 2  # below THRESHOLD_SIGMAS
+    assert line[NAMES.index("faint_line_foci")] == len(LINE)
+    assert scattered[NAMES.index("faint_line_foci")] <= 4
+    assert line[NAMES.index("faint_line_excess")] > scattered[NAMES.index("faint_line_excess")] + 4
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_radon_transform_sees_a_line_too_faint_for_any_focus(seed):
+    line, scattered = line_features(nucleus(LINE, seed, 12.0)), line_features(nucleus(SCATTERED, seed, 12.0))
+    assert line[NAMES.index("line_foci")] == 0 and line[NAMES.index("faint_line_foci")] < len(LINE)
+    assert line[NAMES.index("radon_contrast")] > 2 * scattered[NAMES.index("radon_contrast")]
+    assert line[NAMES.index("radon_share")] > 1.2 * scattered[NAMES.index("radon_share")]
+    bright = line_features(nucleus(LINE, seed))
+    assert bright[NAMES.index("radon_contrast")] > line[NAMES.index("radon_contrast")]  # brighter, clearer
 
 
 def test_best_line_counts_collinear_points_and_their_extent():

@@ -6,14 +6,15 @@ import torch
 
 from bps_labeler.data.convert import Stretch, convert_shard
 from bps_labeler.data.images import foci_map, load_images
-from bps_labeler.embeddings.backbone import load_backbone
+from bps_labeler.embeddings.backbone import eval_transform, load_backbone
 from bps_labeler.embeddings.io import read_embeddings
 from bps_labeler.embeddings.simclr import EmbedSpec, train_embeddings
 from bps_labeler.errors import InputError
 from bps_labeler.labeling.annotations import read_truth
 from bps_labeler.models.classifier import TrainSpec, train
+from bps_labeler.models.foci import image_features
 from bps_labeler.models.metrics import metrics
-from bps_labeler.models.network import load_network, predict_proba
+from bps_labeler.models.network import TrackNet, load_network, predict_proba
 
 CATS = ("track", "no track")
 
@@ -103,6 +104,18 @@ def test_classifier_trains_saves_loads_and_predicts(jpgs, embedded, tmp_path):
     assert "optimizer_states" not in saved  # Adam's moments would triple every round's file
     weights = sum(t.numel() * t.element_size() for t in saved["state_dict"].values())
     assert (tmp_path / "model.ckpt").stat().st_size < 1.2 * weights
+
+
+def test_a_checkpoint_from_before_the_faint_and_radon_features_reads_its_five(jpgs):
+    image_dir, names, _ = jpgs
+    net = TrackNet("resnet18", CATS, 32, True, n_extra=5).eval()  # as trained on the first five
+    probs = predict_proba(net, image_dir, names[:4])
+    images = load_images(image_dir, names[:4], 32, True)
+    x = torch.stack([eval_transform()(im) for im in images])
+    extra = torch.as_tensor(image_features(image_dir, names[:4])[:, :5], dtype=torch.float32)
+    with torch.no_grad():
+        expected = torch.softmax(net(x, extra), dim=1).numpy()
+    np.testing.assert_allclose(probs, expected, rtol=1e-5)
 
 
 def test_backbone_records_its_input_and_the_classifier_follows_it(jpgs, embedded, tmp_path):

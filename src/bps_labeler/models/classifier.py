@@ -25,6 +25,7 @@ from torchvision.transforms import v2 as T
 from bps_labeler.data.images import ImageList, load_images
 from bps_labeler.embeddings.backbone import NORMALIZE, eval_transform, read_backbone
 from bps_labeler.errors import InputError
+from bps_labeler.models.foci import NAMES
 from bps_labeler.models.network import FEATURE_SCALE, TrackNet, WithExtra, line_features
 from bps_labeler.utils.accelerator import check_accelerator
 from bps_labeler.utils.epoch_progress import quiet_trainer
@@ -147,7 +148,7 @@ def train(
     # Inverse-frequency weights; a class with no label yet keeps weight 1 so the loss stays finite.
     weights = [float(len(y) / (len(categories) * c)) if c else 1.0 for c in counts]
     saved = read_backbone(backbone_path)
-    extra = line_features(image_dir, names, spec.line_features, threads)
+    extra = line_features(image_dir, names, len(NAMES) if spec.line_features else 0, threads)
     model = TrackClassifier(
         saved["backbone"],
         categories,

@@ -99,9 +99,13 @@ class WithExtra(Dataset):
         return (x, self.extra[i]), y
 
 
-def line_features(image_dir: Path, filenames: list[str], wanted: bool, threads: int = 1) -> np.ndarray:
-    """The classical features of the images, or none (a model without them; older checkpoints)."""
-    return image_features(image_dir, filenames, threads) if wanted else np.zeros((len(filenames), 0))
+def line_features(image_dir: Path, filenames: list[str], count: int, threads: int = 1) -> np.ndarray:
+    """The first `count` classical features (`foci.NAMES`) of the images: a model reads the ones
+    it was trained on, so a checkpoint from before later features were added still predicts as
+    it did (0: a model without them)."""
+    if not count:
+        return np.zeros((len(filenames), 0))
+    return image_features(image_dir, filenames, threads)[:, :count]
 
 
 @torch.no_grad()
@@ -115,7 +119,7 @@ def predict_proba(
     parts = []
     for part in chunks(filenames):  # a chunk of images in memory at a time, whatever the pool
         images = load_images(image_dir, part, model.input_size, model.foci_channel, threads)
-        extra = line_features(image_dir, part, bool(model.n_extra), threads)
+        extra = line_features(image_dir, part, model.n_extra, threads)
         loader = DataLoader(WithExtra(ImageList(images, eval_transform()), extra), batch_size=256, shuffle=False)
         parts += [F.softmax(model(x.to(device), e.to(device)), dim=1).cpu().numpy() for (x, e), _ in loader]
     model.to("cpu")

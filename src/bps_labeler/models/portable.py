@@ -84,10 +84,12 @@ def recipe(net: TrackNet, stretch: Stretch) -> dict[str, Any]:
             "foci_map": {"white_tophat_size": FOCI_ELEMENT, "gain": FOCI_GAIN} if net.foci_channel else None,
             "normalize": NORMALIZE,
             "line_features": {
-                "names": list(foci.NAMES),
+                "names": list(foci.NAMES[: net.n_extra]),
                 "from": "the JPG at full resolution",
                 "tophat_radius": foci.TOPHAT_RADIUS,
                 "threshold_sigmas": foci.THRESHOLD_SIGMAS,
+                "faint_sigmas": foci.FAINT_SIGMAS,
+                "radon": {"size": foci.RADON_SIZE, "step_degrees": foci.RADON_STEP, "clip": foci.RADON_CLIP},
                 "min_distance": foci.MIN_DISTANCE,
                 "max_foci": foci.MAX_FOCI,
                 "line_tolerance": foci.LINE_TOLERANCE,
@@ -255,7 +257,7 @@ class PortableModel:
         self.stretch = Stretch(**{k: inputs["conversion"][k] for k in ("method", "low", "high", "quality")})
         self.input_size = int(inputs["input_size"])
         self.foci_channel = inputs["channels"][1] == "foci"
-        self.line_features = inputs["line_features"] is not None
+        self.line_features = len(inputs["line_features"]["names"]) if inputs["line_features"] else 0
 
     @torch.no_grad()
     def predict_jpgs(self, paths: list[Path]) -> np.ndarray:
