@@ -98,8 +98,8 @@ def run_variant(name: str, generator: dict, base: dict, cores: str, retrain: boo
                 str(root),
                 "--cores",
                 cores,
-                *again,
                 "results/round_2/metrics.json",
+                *again,  # after the target: --forcerun takes every word that follows it
             ],
             stdout=log,
             stderr=subprocess.STDOUT,

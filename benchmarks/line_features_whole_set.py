@@ -125,7 +125,7 @@ def validation_figures(root: Path) -> dict[str, float]:
 def rerun(root: Path, cores: str) -> float:
     """Training and everything after it, with this checkout's code (the embedding stays)."""
     cmd = [*snakemake_command(cores), "--directory", str(root), "--rerun-triggers", "mtime"]
-    cmd += ["--forcerun", "train", *TARGETS]
+    cmd += [*TARGETS, "--forcerun", "train"]  # targets first: --forcerun takes every word after it
     start = time.perf_counter()
     with (root / "snakemake_features.log").open("w") as log:
         done = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, check=False, cwd=REPO)

@@ -139,7 +139,8 @@ def rerun_from_training(root: Path, threshold: str, cores: str) -> float:
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))
     cmd = [*snakemake_command(cores), "--directory", str(root)]
     # only training onward: the clone's older records must not rerun the embedding
-    cmd += ["--rerun-triggers", "mtime", "--forcerun", "train", TARGET]
+    # the target first: --forcerun takes every word that follows it (else the default target runs)
+    cmd += [TARGET, "--rerun-triggers", "mtime", "--forcerun", "train"]
     start = time.perf_counter()
     with (root / f"snakemake_{threshold}.log").open("w") as log:
         done = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, check=False)
