@@ -24,8 +24,8 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -33,13 +33,13 @@ import pandas as pd
 import yaml
 from generator_spread import VARIANTS as GENERATORS
 from generator_spread import slug
-from pools import snakemake_command
+from pools import rerun_from_training
 from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 from threshold_skew import HELD_OUT, clone
 
 from bps_labeler.data.images import load_images
 from bps_labeler.embeddings.backbone import features, load_backbone
-from bps_labeler.labeling.annotations import read_truth
+from bps_labeler.labeling.annotations import read_labels, read_truth
 from bps_labeler.models.classifier import head_features, linear_probe
 from bps_labeler.models.foci import NAMES, image_features
 from bps_labeler.models.metrics import metrics
@@ -67,11 +67,19 @@ def generators() -> dict[str, tuple[dict, bool]]:
 
 def labeled(root: Path) -> set[str]:
     """The images people (here the oracle) labeled in rounds 1 and 2."""
-    names = set()
-    for r in (1, 2):
-        for a in json.loads((root / "results" / f"round_{r}" / "annotations.json").read_text()):
-            names.add(a["image"].rsplit("/", 1)[-1])
-    return names
+    return {name for r in (1, 2) for name in read_labels(root / "results" / f"round_{r}" / "annotations.json")}
+
+
+def whole_set_runs(args: argparse.Namespace) -> Iterator[tuple[str, bool, Path]]:
+    """(name, held out, folder) of every generator's finished whole-set run that `--only` picks."""
+    for name, (_, held) in generators().items():
+        if args.only and not re.search(args.only, name):
+            continue
+        root = REPO / "benchmarks" / "out" / "readout" / slug(name)
+        if (root / "results" / "round_2" / "inference" / "answers.csv").exists():
+            yield name, held, root
+        else:
+            print(f"{name}: no whole-set run in {root}; run readout_coverage.py / threshold_skew.py --held-out first")
 
 
 def truth_of(root: Path) -> dict[str, str]:
@@ -83,12 +91,6 @@ def unlabeled(root: Path) -> pd.DataFrame:
     answers = pd.read_csv(root / "results" / "round_2" / "inference" / "answers.csv")
     answers["truth"] = answers["filename"].map(truth_of(root))
     return answers[~answers["filename"].isin(labeled(root))]
-
-
-def undecided_pool(root: Path) -> pd.DataFrame:
-    """Round 2's answers on the images the condition does not decide, no one labeled, with truth."""
-    answers = unlabeled(root)
-    return answers[answers["answered_by"] == "model"]
 
 
 def pool_figures(root: Path) -> dict[str, float]:
@@ -122,31 +124,13 @@ def validation_figures(root: Path) -> dict[str, float]:
     }
 
 
-def rerun(root: Path, cores: str) -> float:
-    """Training and everything after it, with this checkout's code (the embedding stays)."""
-    cmd = [*snakemake_command(cores), "--directory", str(root), "--rerun-triggers", "mtime"]
-    cmd += [*TARGETS, "--forcerun", "train"]  # targets first: --forcerun takes every word after it
-    start = time.perf_counter()
-    with (root / "snakemake_features.log").open("w") as log:
-        done = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, check=False, cwd=REPO)
-    if done.returncode:
-        raise SystemExit(f"the pipeline failed; see {root / 'snakemake_features.log'}")
-    return time.perf_counter() - start
-
-
 def pipeline(args: argparse.Namespace) -> None:
     rows = []
-    for name, (_, held) in generators().items():
-        if args.only and not re.search(args.only, name):
-            continue
-        source = REPO / "benchmarks" / "out" / "readout" / slug(name)
-        if not (source / "results" / "round_2" / "inference" / "answers.csv").exists():
-            print(f"{name}: no whole-set run in {source}; run readout_coverage.py / threshold_skew.py first")
-            continue
+    for name, held, source in whole_set_runs(args):
         root = REPO / "benchmarks" / "out" / "line_features" / slug(name)
         if args.again or not (root / "results" / "round_2" / "inference" / "answers.csv").exists():
             clone(source, root)
-            seconds = rerun(root, args.cores)
+            seconds = rerun_from_training(root, list(TARGETS), args.cores, "snakemake_features.log")
         else:
             seconds = float("nan")
         for features_, folder in (("bright foci (before)", source), ("bright + faint + Radon (now)", root)):
@@ -242,13 +226,7 @@ def probe_rows(name: str, held: bool, root: Path, draws: int, n: int, c: float) 
 def probe(args: argparse.Namespace) -> None:
     c = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["train"]["probe_c"]
     rows = []
-    for name, (_, held) in generators().items():
-        if args.only and not re.search(args.only, name):
-            continue
-        root = REPO / "benchmarks" / "out" / "readout" / slug(name)
-        if not (root / "results" / "round_2" / "inference" / "answers.csv").exists():
-            print(f"{name}: no whole-set run in {root}")
-            continue
+    for name, held, root in whole_set_runs(args):
         rows += probe_rows(name, held, root, args.draws, args.labels, c)
         print(pd.DataFrame(rows[-len(FEATURE_SETS) :]).to_string(index=False), flush=True)
     df = pd.DataFrame(rows)

@@ -40,6 +40,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import pools
 import yaml
 from generator_spread import VARIANTS as GENERATORS
 from generator_spread import slug, with_generator
@@ -137,16 +138,7 @@ def rerun_from_training(root: Path, threshold: str, cores: str) -> float:
     cfg = yaml.safe_load(path.read_text())
     cfg["train"]["threshold"] = threshold
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))
-    cmd = [*snakemake_command(cores), "--directory", str(root)]
-    # only training onward: the clone's older records must not rerun the embedding
-    # the target first: --forcerun takes every word that follows it (else the default target runs)
-    cmd += [TARGET, "--rerun-triggers", "mtime", "--forcerun", "train"]
-    start = time.perf_counter()
-    with (root / f"snakemake_{threshold}.log").open("w") as log:
-        done = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, check=False)
-    if done.returncode:
-        raise SystemExit(f"the pipeline failed; see {root / f'snakemake_{threshold}.log'}")
-    return time.perf_counter() - start
+    return pools.rerun_from_training(root, [TARGET], cores, f"snakemake_{threshold}.log")
 
 
 def whole_set_rows(name: str, threshold: str, root: Path, seconds: float) -> list[dict]:
