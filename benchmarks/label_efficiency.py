@@ -61,6 +61,7 @@ from bps_labeler.evaluation.baselines import majority_class
 from bps_labeler.labeling.annotations import read_truth
 from bps_labeler.labeling.known_answers import read_known, rule_probabilities
 from bps_labeler.models.classifier import TrainSpec, head_features, linear_probe, train
+from bps_labeler.models.conditions import by_image
 from bps_labeler.models.foci import image_features
 from bps_labeler.models.network import predict_proba
 from bps_labeler.selection.engine import select
@@ -243,10 +244,11 @@ class FastModel:
 
 
 class FullModel:
-    """The pipeline's CNN classifier (linear probe, then fine-tuning), with the config's settings."""
+    """The pipeline's CNN classifier (linear probe, then fine-tuning), with the config's settings;
+    `conditions` (meta.csv by image) for train.condition_features."""
 
-    def __init__(self, image_dir: Path, backbone: Path, spec: TrainSpec) -> None:
-        self.image_dir, self.backbone, self.spec = image_dir, backbone, spec
+    def __init__(self, image_dir: Path, backbone: Path, spec: TrainSpec, conditions: pd.DataFrame) -> None:
+        self.image_dir, self.backbone, self.spec, self.conditions = image_dir, backbone, spec, conditions
 
     def fit_predict(self, labels: dict[str, int], pool: list[str], val: list[str]) -> tuple[np.ndarray, np.ndarray]:
         tmp = REPO / "benchmarks" / "out" / "tmp.ckpt"
@@ -258,8 +260,12 @@ class FullModel:
             self.spec,
             tmp,
             threads=torch.get_num_threads(),
+            conditions=self.conditions,
         )
-        return predict_proba(model, self.image_dir, pool), predict_proba(model, self.image_dir, val)
+        return (
+            predict_proba(model, self.image_dir, pool, conditions=self.conditions),
+            predict_proba(model, self.image_dir, val, conditions=self.conditions),
+        )
 
 
 def backbone_seeds(args: argparse.Namespace, pipeline_seed: int) -> list[int]:
@@ -358,7 +364,8 @@ def run(args: argparse.Namespace) -> pd.DataFrame:
                     dict(zip(names, head_features(features(net, decoded[recipe])))), line_feats, spec.probe_c
                 )
             else:
-                model = FullModel(results / "data" / "images", d / "backbone.pt", spec)
+                conditions = by_image(pd.read_csv(results / "data" / "filtered_meta.csv"))
+                model = FullModel(results / "data" / "images", d / "backbone.pt", spec, conditions)
             models[ssl] = (pool_names, embeddings, model)
         pool_names, embeddings, model = models[ssl]
         # each seed sees a different 90 % of the pool, so deterministic strategies vary too

@@ -124,6 +124,35 @@ def validation_figures(root: Path) -> dict[str, float]:
     }
 
 
+def comparison_text(df: pd.DataFrame, column: str) -> str:
+    """The table of round 2's figures per generator and `column` (what differs between the runs),
+    then the medians and worst cases of each `column` value over the eight and the held-out two."""
+    lines = [
+        f"| generator | {column} | round 2 labels | undecided val: BA (AUROC) | unlabeled undecided pool: n, "
+        "BA (AUROC) | all val: model and rule / rule | all unlabeled: model and rule / rule |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in df.to_dict("records"):
+        lines.append(
+            f"| {r['generator']}{' (held out)' if r['held_out'] else ''} | {r[column]} | {r['labels']} | "
+            f"{r['val_balanced_accuracy']:.3f} ({r['val_auroc']:.3f}) | {r['pool_n']}, "
+            f"{r['pool_balanced_accuracy']:.3f} ({r['pool_auroc']:.3f}) | {r['all_model_and_rule']:.3f} / "
+            f"{r['all_rule']:.3f} | {r['pool_all_model_and_rule']:.3f} / {r['pool_all_rule']:.3f} |"
+        )
+    lines.append("")
+    for (value, held), d in df.groupby([column, "held_out"], sort=False):
+        lines.append(
+            f"{value}, {'held-out generators' if held else 'the eight generators'}: pool BA median "
+            f"{d['pool_balanced_accuracy'].median():.3f}, worst {d['pool_balanced_accuracy'].min():.3f}; pool "
+            f"AUROC median {d['pool_auroc'].median():.3f}, worst {d['pool_auroc'].min():.3f}; validation BA "
+            f"median {d['val_balanced_accuracy'].median():.3f}, worst {d['val_balanced_accuracy'].min():.3f}, "
+            f"AUROC median {d['val_auroc'].median():.3f}; all images at least the rule's on "
+            f"{int((d['all_model_and_rule'] >= d['all_rule']).sum())} of {len(d)} (validation), "
+            f"{int((d['pool_all_model_and_rule'] >= d['pool_all_rule']).sum())} of {len(d)} (all unlabeled)."
+        )
+    return "\n".join(lines)
+
+
 def pipeline(args: argparse.Namespace) -> None:
     rows = []
     for name, held, source in whole_set_runs(args):
@@ -147,30 +176,7 @@ def pipeline(args: argparse.Namespace) -> None:
         print(pd.DataFrame(rows[-2:]).to_string(index=False), flush=True)
     df = pd.DataFrame(rows)
     df.to_csv(OUT / "line_features_whole_set.tsv", sep="\t", index=False, float_format="%.4f")
-    lines = [
-        "| generator | features | round 2 labels | undecided val: BA (AUROC) | unlabeled undecided pool: n, "
-        "BA (AUROC) | all val: model and rule / rule | all unlabeled: model and rule / rule |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for r in df.itertuples():
-        lines.append(
-            f"| {r.generator}{' (held out)' if r.held_out else ''} | {r.features} | {r.labels} | "
-            f"{r.val_balanced_accuracy:.3f} ({r.val_auroc:.3f}) | {r.pool_n}, {r.pool_balanced_accuracy:.3f} "
-            f"({r.pool_auroc:.3f}) | {r.all_model_and_rule:.3f} / {r.all_rule:.3f} | "
-            f"{r.pool_all_model_and_rule:.3f} / {r.pool_all_rule:.3f} |"
-        )
-    lines.append("")
-    for (features_, held), d in df.groupby(["features", "held_out"], sort=False):
-        lines.append(
-            f"{features_}, {'held-out generators' if held else 'the eight generators'}: pool BA median "
-            f"{d['pool_balanced_accuracy'].median():.3f}, worst {d['pool_balanced_accuracy'].min():.3f}; pool "
-            f"AUROC median {d['pool_auroc'].median():.3f}, worst {d['pool_auroc'].min():.3f}; validation BA "
-            f"median {d['val_balanced_accuracy'].median():.3f}, worst {d['val_balanced_accuracy'].min():.3f}, "
-            f"AUROC median {d['val_auroc'].median():.3f}; all images at least the rule's on "
-            f"{int((d['all_model_and_rule'] >= d['all_rule']).sum())} of {len(d)} (validation), "
-            f"{int((d['pool_all_model_and_rule'] >= d['pool_all_rule']).sum())} of {len(d)} (all unlabeled)."
-        )
-    text = "\n".join(lines)
+    text = comparison_text(df, "features")
     (OUT / "line_features_whole_set.md").write_text(
         "# Faint and Radon line features on the whole synthetic set: the pipeline\n\n"
         f"`benchmarks/line_features_whole_set.py`, last run {time.strftime('%Y-%m-%d')}, 2 cores: each "

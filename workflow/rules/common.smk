@@ -157,7 +157,15 @@ def train_params():
     settings = dict(config["train"])
     if settings.get("threshold") == TRAIN_THRESHOLD_DEFAULT:
         del settings["threshold"]
+    if not settings.get("condition_features"):
+        settings.pop("condition_features", None)
     return settings
+
+
+def condition_meta(wildcards):
+    """The filtered meta.csv for a model that reads the condition (train.condition_features);
+    nothing without one, so that turning it off reruns no finished model."""
+    return "results/data/filtered_meta.csv" if config["train"].get("condition_features") else []
 
 
 def raw_dir():

@@ -9,6 +9,7 @@ rule train:
         images=IMAGES,
         known="results/data/known_answers.json",
         split="results/data/split.csv",
+        meta=condition_meta,
     output:
         model="results/round_{round}/model.ckpt",
         metrics=report(
@@ -51,6 +52,7 @@ rule predict:
         split="results/data/split.csv",
         images=IMAGES,
         known="results/data/known_answers.json",
+        meta=condition_meta,
     output:
         predictions=directory("results/round_{round}/predictions"),
     log:

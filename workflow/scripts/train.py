@@ -17,6 +17,7 @@ from bps_labeler.evaluation.learning_curve import figures
 from bps_labeler.labeling.annotations import read_labels
 from bps_labeler.labeling.known_answers import conflicts, rule_probabilities, training_sample
 from bps_labeler.models.classifier import TrainSpec, train
+from bps_labeler.models.conditions import by_image
 from bps_labeler.models.metrics import metrics, validation_table, write_metrics
 from bps_labeler.models.network import predict_proba
 from bps_labeler.workflow.tracking import job_run
@@ -24,6 +25,9 @@ from bps_labeler.workflow.tracking import job_run
 categories = tuple(snakemake.params.categories)
 settings = dict(snakemake.params.train)
 n_rule = settings.pop("rule_labels")
+settings["condition_features"] = tuple(settings.get("condition_features", ()))
+# metadata indexed by image, where the head reads the condition (train.condition_features)
+conditions = by_image(pd.read_csv(snakemake.input.meta)) if snakemake.input.get("meta") else None
 people = {}
 for path in snakemake.input.annotations:
     people.update(read_labels(Path(path), categories))
@@ -49,10 +53,13 @@ with job_run(snakemake) as run:  # W&B, MLflow, DVCLive where tracking.loggers a
         log_dir=Path(snakemake.log.metrics).parent,  # Lightning's CSVLogger writes metrics.csv there
         label_files=tuple(snakemake.input.annotations),
         trackers=run.trackers,
+        conditions=conditions,
     )
     val = read_labels(Path(snakemake.input.validation), categories)
     names = sorted(val)
-    probs = predict_proba(model, Path(snakemake.params.image_dir), names, threads=snakemake.threads)
+    probs = predict_proba(
+        model, Path(snakemake.params.image_dir), names, threads=snakemake.threads, conditions=conditions
+    )
     positive = categories[0]
     result = metrics(probs, [categories.index(val[n]) for n in names], categories, positive)
     # the label the condition decides, or missing where it does not (the undecided images)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import lightning as L
 import numpy as np
+import pandas as pd
 import torch
 from lightning.pytorch.loggers import Logger
 from sklearn.linear_model import LogisticRegression
@@ -25,6 +26,7 @@ from torchvision.transforms import v2 as T
 from bps_labeler.data.images import ImageList, load_images
 from bps_labeler.embeddings.backbone import NORMALIZE, eval_transform, read_backbone
 from bps_labeler.errors import InputError
+from bps_labeler.models.conditions import Levels, condition_features, condition_levels
 from bps_labeler.models.foci import NAMES
 from bps_labeler.models.network import FEATURE_SCALE, TrackNet, WithExtra, line_features
 from bps_labeler.utils.accelerator import check_accelerator
@@ -50,6 +52,9 @@ class TrainSpec:
     #: the head refitted on the fine-tuned features with its threshold where the training labels'
     #: out-of-fold scores give the best balanced accuracy (cross_validated_threshold).
     threshold: str = "argmax"
+    #: Metadata columns whose levels the head reads (bps_labeler.models.conditions): the same
+    #: faint line is a track more often late or at a high dose. Empty: the image alone.
+    condition_features: tuple[str, ...] = ()
     seed: int = 0
     accelerator: str = "cpu"
 
@@ -72,8 +77,9 @@ class TrackClassifier(TrackNet, L.LightningModule):
         class_weights: list[float] | None = None,
         foci_channel: bool = False,
         n_extra: int = 0,
+        condition_levels: Levels | None = None,
     ) -> None:
-        super().__init__(backbone, categories, input_size, foci_channel, n_extra)
+        super().__init__(backbone, categories, input_size, foci_channel, n_extra, condition_levels)
         self.save_hyperparameters()
         weights = torch.tensor(class_weights or [1.0] * len(categories), dtype=torch.float32)
         self.register_buffer("class_weights", weights)
@@ -128,11 +134,13 @@ def train(
     log_dir: Path | None = None,
     trackers: Sequence[Logger] = (),
     label_files: tuple[str, ...] = (),
+    conditions: pd.DataFrame | None = None,
 ) -> TrackClassifier:
     """Fine-tune on `labels` (JPG name -> category) and save a Lightning checkpoint.
 
     The images are made as the backbone's were (its recorded size and channels). `label_files`
-    only names where the labels came from when there are none.
+    only names where the labels came from when there are none. `conditions` (metadata indexed by
+    JPG name) gives the levels of `spec.condition_features`.
     """
     if not labels:
         where = ", ".join(label_files) or "the round's annotations"
@@ -148,7 +156,9 @@ def train(
     # Inverse-frequency weights; a class with no label yet keeps weight 1 so the loss stays finite.
     weights = [float(len(y) / (len(categories) * c)) if c else 1.0 for c in counts]
     saved = read_backbone(backbone_path)
-    extra = line_features(image_dir, names, len(NAMES) if spec.line_features else 0, threads)
+    classical = line_features(image_dir, names, len(NAMES) if spec.line_features else 0, threads)
+    levels = training_levels(conditions, names, spec.condition_features)
+    extra = np.hstack([classical, condition_features(conditions, names, levels)])
     model = TrackClassifier(
         saved["backbone"],
         categories,
@@ -157,12 +167,13 @@ def train(
         spec.backbone_lr,
         weights,
         saved["foci_channel"],
-        extra.shape[1],
+        classical.shape[1],
+        levels,
     )
     model.backbone.load_state_dict(saved["state_dict"])
     with torch.no_grad():
-        model.extra_mean.copy_(torch.as_tensor(extra.mean(axis=0), dtype=torch.float32))
-        model.extra_std.copy_(torch.as_tensor(extra.std(axis=0) + 1e-6, dtype=torch.float32))
+        model.extra_mean.copy_(torch.as_tensor(classical.mean(axis=0), dtype=torch.float32))
+        model.extra_std.copy_(torch.as_tensor(classical.std(axis=0) + 1e-6, dtype=torch.float32))
     images = load_images(image_dir, names, saved["input_size"], saved["foci_channel"], threads)
     fit_linear_probe(model, images, y, spec.probe_c, extra)
     model.train()
@@ -190,6 +201,27 @@ def train(
         trainer.callback_metrics.get("train_loss"),
     )
     return model
+
+
+def training_levels(conditions: pd.DataFrame | None, names: list[str], columns: Sequence[str]) -> Levels:
+    """The condition levels the head will read, or an error that says which metadata is missing."""
+    if not columns:
+        return []
+    if conditions is None:
+        raise InputError(f"train.condition_features {list(columns)}: no metadata was given to read them from.")
+    unknown = [n for n in names if n not in conditions.index]
+    if unknown:
+        raise InputError(
+            f"train.condition_features: {len(unknown)} labeled image(s) not in the metadata, e.g. {unknown[:3]}; "
+            "label images of the pool's meta.csv, or set train.condition_features: []."
+        )
+    try:
+        levels = condition_levels(conditions, names, columns)
+    except KeyError as e:
+        raise InputError(f"train.condition_features: {e.args[0]}; name columns of meta.csv.") from None
+    if levels:
+        log.info("the head reads the condition: %s", "; ".join(f"{c} {v}" for c, v in levels))
+    return levels
 
 
 def head_features(features: np.ndarray) -> np.ndarray:
@@ -255,7 +287,7 @@ def refit_head(model: TrackClassifier, images: list, y: list[int], c: float, ext
 
 def _probe_features(model: TrackClassifier, images: list, extra: np.ndarray | None) -> np.ndarray:
     model.eval()
-    extra = np.zeros((len(images), model.extra_mean.numel())) if extra is None else extra
+    extra = np.zeros((len(images), model.n_extra + model.n_condition)) if extra is None else extra
     loader = DataLoader(WithExtra(ImageList(images, eval_transform()), extra), batch_size=256, shuffle=False)
     return torch.cat([model.features(x, e) for (x, e), _ in loader]).numpy()
 

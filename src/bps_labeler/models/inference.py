@@ -16,6 +16,7 @@ import pandas as pd
 from bps_labeler.data.convert import shard_of
 from bps_labeler.data.meta import CONDITION, jpg_name
 from bps_labeler.errors import InputError
+from bps_labeler.models.conditions import by_image
 from bps_labeler.models.network import TrackNet, predict_proba
 
 #: What inference may cover: the training pool, every image the filter kept (pool and
@@ -50,10 +51,12 @@ def answer_probabilities(
     rule_labels: dict[str, str],
     threads: int = 1,
     device: str = "cpu",
+    conditions: pd.DataFrame | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(class probabilities, decided) per image: the rule's answer with full confidence where
     the condition decides the label (`decided`), the model's probabilities elsewhere. What the
-    pipeline answers, for the next round's selection and for the readout alike."""
+    pipeline answers, for the next round's selection and for the readout alike. `conditions`:
+    metadata indexed by JPG name (`conditions.by_image`), for a model that reads the condition."""
     categories = list(model.categories)
     probs = np.zeros((len(names), len(categories)))
     decided = np.array([n in rule_labels for n in names], dtype=bool)
@@ -61,7 +64,9 @@ def answer_probabilities(
         probs[i, categories.index(rule_labels[names[i]])] = 1.0
     undecided = [n for n, d in zip(names, decided) if not d]
     if undecided:
-        probs[~decided] = predict_proba(model, image_dir, undecided, threads=threads, device=device)
+        probs[~decided] = predict_proba(
+            model, image_dir, undecided, threads=threads, device=device, conditions=conditions
+        )
     return probs, decided
 
 
@@ -76,9 +81,9 @@ def answer_images(
 ) -> pd.DataFrame:
     """One row per image of `names` (JPG names of images in `meta`, the filtered meta.csv):
     filename, source_file (the TIFF), condition, p_<class> per class, answer, answered_by."""
-    by_image = meta.assign(source_file=meta["filename"], filename=meta["filename"].map(jpg_name))
-    table = by_image.set_index("filename").loc[names].reset_index()[["filename", "source_file", *CONDITION]]
-    probs, decided = answer_probabilities(model, image_dir, names, rule_labels, threads, device)
+    rows = meta.assign(source_file=meta["filename"], filename=meta["filename"].map(jpg_name))
+    table = rows.set_index("filename").loc[names].reset_index()[["filename", "source_file", *CONDITION]]
+    probs, decided = answer_probabilities(model, image_dir, names, rule_labels, threads, device, by_image(meta))
     categories = list(model.categories)
     for k, c in enumerate(categories):
         table[f"p_{c}"] = probs[:, k]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -17,6 +18,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from bps_labeler.data.images import ImageList, chunks, load_images
 from bps_labeler.embeddings.backbone import eval_transform, make_backbone
+from bps_labeler.models.conditions import Levels, condition_features
 from bps_labeler.models.foci import image_features
 
 FEATURE_SCALE = 10.0
@@ -33,6 +35,10 @@ class TrackNet(nn.Module):
     the best line through them, `bps_labeler.models.foci`), standardised with the training labels' mean
     and spread, which the checkpoint keeps: the learned features alone follow one generator's
     brightness and texture, the line is what a track is.
+
+    With `condition_levels` the head reads the image's condition too, as one-hot levels after
+    the classical features (`bps_labeler.models.conditions`), not standardised: all zeros, an
+    unknown condition, then shifts nothing.
     """
 
     def __init__(
@@ -42,14 +48,17 @@ class TrackNet(nn.Module):
         input_size: int,
         foci_channel: bool = False,
         n_extra: int = 0,
+        condition_levels: Levels | None = None,
     ) -> None:
         super().__init__()
         self.categories = tuple(categories)
         self.input_size = input_size
         self.foci_channel = foci_channel
         self.n_extra = n_extra
+        self.condition_levels: Levels = [(str(c), [str(v) for v in vs]) for c, vs in condition_levels or []]
+        self.n_condition = sum(len(vs) for _, vs in self.condition_levels)
         self.backbone, n = make_backbone(backbone)
-        self.head = nn.Linear(n + n_extra, len(categories))
+        self.head = nn.Linear(n + n_extra + self.n_condition, len(categories))
         self.register_buffer("extra_mean", torch.zeros(n_extra))
         self.register_buffer("extra_std", torch.ones(n_extra))
 
@@ -63,12 +72,15 @@ class TrackNet(nn.Module):
         return F.normalize(self.backbone(x), dim=1) * FEATURE_SCALE
 
     def features(self, x: torch.Tensor, extra: torch.Tensor) -> torch.Tensor:
-        """Everything the head reads: learned features, then the standardised classical ones."""
-        return torch.cat([self.embed(x), (extra.to(x.dtype) - self.extra_mean) / self.extra_std], dim=1)
+        """Everything the head reads: learned features, the standardised classical ones, then the
+        condition's levels (`extra` holds the classical features, then the levels)."""
+        extra = extra.to(x.dtype)
+        classical = (extra[:, : self.n_extra] - self.extra_mean) / self.extra_std
+        return torch.cat([self.embed(x), classical, extra[:, self.n_extra :]], dim=1)
 
     def forward(self, x: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:
         if extra is None:
-            extra = torch.zeros(len(x), self.extra_mean.numel(), device=x.device)
+            extra = torch.zeros(len(x), self.n_extra + self.n_condition, device=x.device)
         return self.head(self.features(x, extra))
 
 
@@ -77,7 +89,12 @@ def load_network(ckpt: Path) -> TrackNet:
     saved = torch.load(ckpt, map_location="cpu", weights_only=True)
     hp = saved["hyper_parameters"]
     net = TrackNet(
-        hp["backbone"], tuple(hp["categories"]), hp["input_size"], hp.get("foci_channel", False), hp.get("n_extra", 0)
+        hp["backbone"],
+        tuple(hp["categories"]),
+        hp["input_size"],
+        hp.get("foci_channel", False),
+        hp.get("n_extra", 0),
+        hp.get("condition_levels"),
     )
     own = net.state_dict()
     net.load_state_dict({k: v for k, v in saved["state_dict"].items() if k in own})
@@ -108,18 +125,33 @@ def line_features(image_dir: Path, filenames: list[str], count: int, threads: in
     return image_features(image_dir, filenames, threads)[:, :count]
 
 
+def head_inputs(
+    model: TrackNet, image_dir: Path, filenames: list[str], conditions: pd.DataFrame | None, threads: int = 1
+) -> np.ndarray:
+    """What the head reads besides the learned features: the classical features it was trained
+    on, then its condition levels (`conditions` indexed by JPG name; None: no offset)."""
+    classical = line_features(image_dir, filenames, model.n_extra, threads)
+    return np.hstack([classical, condition_features(conditions, filenames, model.condition_levels)])
+
+
 @torch.no_grad()
 def predict_proba(
-    model: TrackNet, image_dir: Path, filenames: list[str], threads: int = 1, device: str = "cpu"
+    model: TrackNet,
+    image_dir: Path,
+    filenames: list[str],
+    threads: int = 1,
+    device: str = "cpu",
+    conditions: pd.DataFrame | None = None,
 ) -> np.ndarray:
     """Class probabilities (softmax of the logits) for every image, in order; the network runs
-    on `device` ("cuda" with `accelerator: gpu`), decoding and features on the CPU."""
+    on `device` ("cuda" with `accelerator: gpu`), decoding and features on the CPU. A model that
+    reads the condition takes it from `conditions` (metadata indexed by JPG name)."""
     torch.set_num_threads(max(1, threads))
     model.eval().to(device)
     parts = []
     for part in chunks(filenames):  # a chunk of images in memory at a time, whatever the pool
         images = load_images(image_dir, part, model.input_size, model.foci_channel, threads)
-        extra = line_features(image_dir, part, model.n_extra, threads)
+        extra = head_inputs(model, image_dir, part, conditions, threads)
         loader = DataLoader(WithExtra(ImageList(images, eval_transform()), extra), batch_size=256, shuffle=False)
         parts += [F.softmax(model(x.to(device), e.to(device)), dim=1).cpu().numpy() for (x, e), _ in loader]
     model.to("cpu")

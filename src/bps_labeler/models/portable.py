@@ -33,11 +33,12 @@ from torch import nn
 from torch.nn import functional as F
 
 from bps_labeler.data.convert import Stretch, convert_one
-from bps_labeler.data.images import FOCI_ELEMENT, FOCI_GAIN, chunks, load_images
+from bps_labeler.data.images import FOCI_ELEMENT, FOCI_GAIN, load_images
 from bps_labeler.data.meta import jpg_name
 from bps_labeler.embeddings.backbone import NORMALIZE, eval_transform
 from bps_labeler.errors import InputError, exit_status
 from bps_labeler.models import foci
+from bps_labeler.models.conditions import Levels, by_image, condition_features
 from bps_labeler.models.network import TrackNet, line_features, load_network
 from bps_labeler.utils.files import sha256_file, write_or_explain
 
@@ -96,6 +97,13 @@ def recipe(net: TrackNet, stretch: Stretch) -> dict[str, Any]:
             }
             if net.n_extra
             else None,
+            "condition": {
+                "levels": [[column, values] for column, values in net.condition_levels],
+                "from": "meta.csv's columns, matched by image name (--meta); one-hot after the line features",
+                "unknown": "a level not listed, or an image without metadata, reads as all zeros",
+            }
+            if net.n_condition
+            else None,
         },
         "outputs": "probability of each category, in the order of categories; the answer is the largest",
     }
@@ -106,7 +114,7 @@ def export_model(ckpt: Path, stretch: Stretch, card: dict[str, Any], out_dir: Pa
     `out_dir`; returns the program's path. `card` holds what the card reports (model_card)."""
     net = load_network(ckpt)
     size = net.input_size
-    example = (torch.zeros(2, 3, size, size), torch.zeros(2, net.n_extra))
+    example = (torch.zeros(2, 3, size, size), torch.zeros(2, net.n_extra + net.n_condition))
     batch = torch.export.Dim("batch", min=1, max=65536)
     with torch.no_grad():
         program = torch.export.export(Probabilities(net).eval(), example, dynamic_shapes=({0: batch}, {0: batch}))
@@ -171,6 +179,12 @@ def _figures(table: dict[str, Any]) -> list[str]:
     return rows
 
 
+def _levels(condition: dict[str, Any] | None) -> str:
+    if not condition:
+        return "not read"
+    return "; ".join(f"{column} {values}" for column, values in condition["levels"])
+
+
 def model_card(spec: dict[str, Any]) -> str:
     """The card people read: what the model answers, from what, and how well, beside the
     answers a biologist gets without it."""
@@ -188,7 +202,12 @@ def model_card(spec: dict[str, Any]) -> str:
         "",
         f"Categories, in the order of its outputs: {', '.join(spec['categories'])}.",
         "The answer is the most probable one.",
-        "It answers from the image alone; in the pipeline the condition answers X-ray and sham images"
+        (
+            "It answers from the image and its condition (give meta.csv with --meta; without it, from the image alone)"
+            if inputs.get("condition")
+            else "It answers from the image alone"
+        )
+        + "; in the pipeline the condition answers X-ray and sham images"
         " (no heavy ion, no track), so use it on heavy-ion images, where the condition does not decide.",
         "",
         "## Trained on",
@@ -213,6 +232,7 @@ def model_card(spec: dict[str, Any]) -> str:
         f"- input: {inputs['input_size']} px square, {inputs['resize']}, channels {inputs['channels']}",
         f"- normalisation: {inputs['normalize']}",
         f"- foci-and-line features: {inputs['line_features']['names'] if inputs['line_features'] else 'none'}",
+        f"- condition (give meta.csv: --meta): {_levels(inputs.get('condition'))}",
         "",
         f"Program: `{PROGRAM}` (torch.export), sha256 {spec['sha256']}. The run's resolved config is in `{RECIPE}`.",
         "",
@@ -258,23 +278,32 @@ class PortableModel:
         self.input_size = int(inputs["input_size"])
         self.foci_channel = inputs["channels"][1] == "foci"
         self.line_features = len(inputs["line_features"]["names"]) if inputs["line_features"] else 0
+        condition = inputs.get("condition")
+        self.condition_levels: Levels = [(c, list(v)) for c, v in condition["levels"]] if condition else []
 
     @torch.no_grad()
-    def predict_jpgs(self, paths: list[Path]) -> np.ndarray:
-        """Class probabilities for JPGs, made as the pipeline makes its inputs."""
+    def predict_jpgs(
+        self, paths: list[Path], names: list[str] | None = None, conditions: pd.DataFrame | None = None
+    ) -> np.ndarray:
+        """Class probabilities for JPGs, made as the pipeline makes its inputs; `names` (the
+        pipeline's JPG names, default the files' own) find each image's row of `conditions`."""
         parts = []
         transform = eval_transform()
-        for part in chunks([str(p) for p in paths], 256):
+        names = names if names is not None else [p.name for p in paths]
+        for start in range(0, len(paths), 256):
+            part = [str(p) for p in paths[start : start + 256]]
             images = load_images(Path(), part, self.input_size, self.foci_channel, torch.get_num_threads())
             x = torch.stack([transform(im) for im in images])
             extra = line_features(Path(), part, self.line_features, torch.get_num_threads())
-            extra = torch.as_tensor(extra, dtype=torch.float32)
+            levels = condition_features(conditions, names[start : start + 256], self.condition_levels)
+            extra = torch.as_tensor(np.hstack([extra, levels]), dtype=torch.float32)
             parts.append(self.module(x, extra).numpy())
         return np.concatenate(parts).astype(np.float64) if parts else np.zeros((0, len(self.categories)))
 
-    def predict(self, paths: list[Path]) -> pd.DataFrame:
+    def predict(self, paths: list[Path], conditions: pd.DataFrame | None = None) -> pd.DataFrame:
         """One row per image: path, filename (the JPG name the pipeline gives it), p_<category>
-        per category, answer. TIFFs are converted first, exactly as the pipeline converts them."""
+        per category, answer. TIFFs are converted first, exactly as the pipeline converts them.
+        `conditions`: meta.csv's rows indexed by JPG name, for a model that reads the condition."""
         with tempfile.TemporaryDirectory(prefix="bps-predict-") as tmp:
             jpgs = []
             for i, path in enumerate(paths):
@@ -284,8 +313,8 @@ class PortableModel:
                     jpgs.append(jpg)
                 else:
                     jpgs.append(path)
-            probs = self.predict_jpgs(jpgs)
-        names = [jpg_name(p.name) if p.suffix.lower() in TIFF else p.name for p in paths]
+            names = [jpg_name(p.name) if p.suffix.lower() in TIFF else p.name for p in paths]
+            probs = self.predict_jpgs(jpgs, names, conditions)
         table = pd.DataFrame({"path": [str(p) for p in paths], "filename": names})
         for k, c in enumerate(self.categories):
             table[f"p_{c}"] = probs[:, k]
@@ -310,6 +339,23 @@ def image_paths(given: list[Path]) -> list[Path]:
     return found
 
 
+def read_conditions(meta: Path | None, levels: Levels) -> pd.DataFrame | None:
+    """meta.csv's rows by JPG name, or None with a word on what that costs when the model reads
+    the condition."""
+    if meta is None:
+        if levels:
+            columns = ", ".join(column for column, _ in levels)
+            print(f"this model reads the condition ({columns}); without --meta it answers from the image alone")
+        return None
+    if not meta.is_file():
+        raise InputError(f"{meta}: no such file (--meta).")
+    table = pd.read_csv(meta)
+    missing = [c for c in ["filename", *(column for column, _ in levels)] if c not in table.columns]
+    if missing:
+        raise InputError(f"{meta}: no column {', '.join(missing)} (--meta needs filename and the model's columns).")
+    return by_image(table)
+
+
 def project_categories(directory: Path) -> list[str] | None:
     """annotation.categories of the config in `directory`, if a config is there."""
     path = directory / "config" / "config.yaml"
@@ -332,6 +378,12 @@ def main(argv: list[str] | None = None) -> int:
         help="categories the model must answer, comma-separated (default: annotation.categories of "
         "./config/config.yaml when there is one)",
     )
+    parser.add_argument(
+        "--meta",
+        type=Path,
+        help="a meta.csv naming each image's condition (filename, particle_type, dose_Gy, hr_post_exposure), "
+        "for a model that reads the condition (train.condition_features; its MODEL_CARD.md says)",
+    )
     parser.add_argument("--threads", type=int, default=max(1, torch.get_num_threads()))
     args = parser.parse_args(argv)
 
@@ -340,7 +392,7 @@ def main(argv: list[str] | None = None) -> int:
         wanted = args.categories.split(",") if args.categories else project_categories(Path.cwd())
         model = PortableModel(args.model, wanted)
         paths = image_paths(args.paths)
-        table = model.predict(paths)
+        table = model.predict(paths, read_conditions(args.meta, model.condition_levels))
         args.output.parent.mkdir(parents=True, exist_ok=True)
         table.to_csv(args.output, index=False, float_format="%.8g")
         counts = table["answer"].value_counts().to_dict()
