@@ -8,10 +8,16 @@ this checkout's code and the config's default, which reads the hours and the dos
 changes, so round 2's picks follow it, as in a real run. Round 2 (100 labels) beside the run as it
 was, with the figures of line_features_whole_set: the 60 undecided validation images, every
 undecided image no one labeled (about 900, the truth known) and the pipeline's answer over all
-images beside the rule's. The value of a level (conditions.LEVEL_VALUE) was chosen on the eight
-generators; the held-out two only check it. Writes docs/results/condition_features.{tsv,md}.
+images beside the rule's. Writes docs/results/condition_features.{tsv,md}.
+
+`--levels 1 3 10`: how the value of a level's column (conditions.LEVEL_VALUE) was chosen, on the
+eight generators (the held-out two only check it). Round 2's model trained again on the same
+labels as the run without the condition, with each value, and scored on the undecided images
+no one labeled; the same labels, so only the head's input differs (about 45 s a generator and
+value). Writes docs/results/condition_features_levels.{tsv,md}.
 
     .venv/bin/python benchmarks/condition_features.py [--only REGEX] [--cores N] [--again]
+    .venv/bin/python benchmarks/condition_features.py --levels 1 3 10
 """
 
 from __future__ import annotations
@@ -21,26 +27,37 @@ import re
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import torch
 from generator_spread import slug
-from line_features_whole_set import TARGETS, comparison_text, generators, pool_figures, validation_figures
+from line_features_whole_set import (
+    CATS,
+    TARGETS,
+    comparison_text,
+    generators,
+    pool_figures,
+    truth_of,
+    unlabeled,
+    validation_figures,
+)
 from pools import rerun_from_training
+from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 from threshold_skew import clone
 
-from bps_labeler.models.conditions import LEVEL_VALUE
+import bps_labeler.models.conditions as conditions_module
+from bps_labeler.labeling.annotations import read_labels
+from bps_labeler.models.classifier import TrainSpec, train
+from bps_labeler.models.conditions import LEVEL_VALUE, by_image
+from bps_labeler.models.network import predict_proba
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "docs" / "results"
 BEFORE, NOW = "the image alone (before)", "the image, its hours and dose (now)"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", help="generators whose name matches this regular expression")
-    parser.add_argument("--cores", default="all")
-    parser.add_argument("--again", action="store_true", help="rerun the pipeline even where it ran")
-    args = parser.parse_args()
-    rows = []
+def image_alone_runs(args: argparse.Namespace):
+    """(name, held out, folder) of each whole-set run with the twelve features and no condition."""
     for name, (_, held) in generators().items():
         if args.only and not re.search(args.only, name):
             continue
@@ -48,6 +65,91 @@ def main() -> None:
         if not (source / "results" / "round_2" / "inference" / "answers.csv").exists():
             print(f"{name}: no run in {source}; run benchmarks/line_features_whole_set.py first")
             continue
+        yield name, held, source
+
+
+def same_labels(root: Path, level: float | None) -> dict[str, float]:
+    """Round 2's model of `root` trained again on its labels, reading the hours and dose with
+    levels of value `level` (None: the image alone), scored on the undecided images no one labeled."""
+    labels = {}
+    for r in (1, 2):
+        labels.update(read_labels(root / "results" / f"round_{r}" / "annotations.json", CATS))
+    meta = by_image(pd.read_csv(root / "results" / "data" / "filtered_meta.csv"))
+    columns = () if level is None else ("hr_post_exposure", "dose_Gy")
+    conditions_module.LEVEL_VALUE = LEVEL_VALUE if level is None else level
+    images = root / "results" / "data" / "images"
+    tmp = REPO / "benchmarks" / "out" / "condition_features" / "same_labels.ckpt"
+    tmp.parent.mkdir(parents=True, exist_ok=True)
+    threads = torch.get_num_threads()
+    spec = TrainSpec(condition_features=columns)
+    model = train(
+        images, labels, root / "results" / "embeddings" / "backbone.pt", CATS, spec, tmp, threads, conditions=meta
+    )
+    tmp.unlink()
+    every = unlabeled(root)
+    undecided = (every["answered_by"] == "model").to_numpy()
+    names = every.loc[undecided, "filename"].tolist()
+    p = predict_proba(model, images, names, threads, conditions=meta)[:, CATS.index("track")]
+    conditions_module.LEVEL_VALUE = LEVEL_VALUE
+    y = (every["filename"].map(truth_of(root)) == "track").to_numpy()
+    called = np.zeros(len(every), dtype=bool)
+    called[undecided] = p > 0.5
+    return {
+        "pool_balanced_accuracy": balanced_accuracy_score(y[undecided], called[undecided]),
+        "pool_auroc": roc_auc_score(y[undecided], p),
+        "pool_all_model_and_rule": balanced_accuracy_score(y, called),
+        "pool_all_rule": balanced_accuracy_score(y, undecided),
+    }
+
+
+def levels(args: argparse.Namespace) -> None:
+    rows = []
+    for name, held, root in image_alone_runs(args):
+        for level in [None, *args.levels]:
+            rows.append({"generator": name, "held_out": held, "level": "none" if level is None else level})
+            rows[-1].update(same_labels(root, level))
+            print(rows[-1], flush=True)
+    df = pd.DataFrame(rows)
+    df.to_csv(OUT / "condition_features_levels.tsv", sep="\t", index=False, float_format="%.4f")
+    lines = [
+        "| level value | generators | pool BA median / worst | AUROC median / worst | BA higher / lower than none | "
+        "all unlabeled: at least the rule's |",
+        "|---|---|---|---|---|---|",
+    ]
+    none = df[df["level"] == "none"].set_index("generator")
+    for (level, held), d in df.groupby(["level", "held_out"], sort=False):
+        d = d.set_index("generator")
+        gain = d["pool_balanced_accuracy"] - none.loc[d.index, "pool_balanced_accuracy"]
+        lines.append(
+            f"| {level} | {'held out' if held else 'the eight'} | {d['pool_balanced_accuracy'].median():.3f} / "
+            f"{d['pool_balanced_accuracy'].min():.3f} | {d['pool_auroc'].median():.3f} / {d['pool_auroc'].min():.3f} | "
+            f"{int((gain > 0.0005).sum())} / {int((gain < -0.0005).sum())} | "
+            f"{int((d['pool_all_model_and_rule'] >= d['pool_all_rule']).sum())} of {len(d)} |"
+        )
+    text = "\n".join(lines)
+    (OUT / "condition_features_levels.md").write_text(
+        "# The value of a condition level's column, chosen on the same labels\n\n"
+        f"`benchmarks/condition_features.py --levels {' '.join(f'{v:g}' for v in args.levels)}`, last run "
+        f"{time.strftime('%Y-%m-%d')}, 2 cores: on each whole-set run with the twelve features (the image "
+        "alone), round 2's model trained again on the same 100 labels reading the hours and dose with each "
+        "value (none: the image alone), scored on the undecided images no one labeled (about 900). "
+        "[condition_features_levels.tsv](condition_features_levels.tsv).\n\n" + text + "\n"
+    )
+    print(text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", help="generators whose name matches this regular expression")
+    parser.add_argument("--cores", default="all")
+    parser.add_argument("--again", action="store_true", help="rerun the pipeline even where it ran")
+    parser.add_argument("--levels", type=float, nargs="+", help="values of a level's column to compare, same labels")
+    args = parser.parse_args()
+    if args.levels:
+        levels(args)
+        return
+    rows = []
+    for name, held, source in image_alone_runs(args):
         root = REPO / "benchmarks" / "out" / "condition_features" / slug(name)
         seconds = float("nan")
         if args.again or not (root / "results" / "round_2" / "inference" / "answers.csv").exists():

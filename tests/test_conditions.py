@@ -11,7 +11,8 @@ from bps_labeler.errors import InputError
 from bps_labeler.models.classifier import TrainSpec, train
 from bps_labeler.models.conditions import by_image, condition_features, condition_levels, level_text
 from bps_labeler.models.network import load_network, predict_proba
-from bps_labeler.models.portable import PortableModel, card_facts, export_model, read_conditions
+from bps_labeler.models.portable import card_facts, export_model, read_conditions
+from bps_labeler.models.portable import main as predict_main
 
 CATS = ("track", "no track")
 
@@ -60,7 +61,7 @@ def made(tiny_dataset, tmp_path_factory):
     return out, names, rows
 
 
-def test_a_head_that_reads_the_condition_learns_what_only_the_condition_says(made, tmp_path):
+def test_a_head_that_reads_the_condition_learns_what_only_the_condition_says(made, tmp_path, capsys):
     out, names, rows = made
     conditions = by_image(rows)
     labels = {n: "track" if conditions.loc[n, "hr_post_exposure"] == 48 else "no track" for n in names}
@@ -89,11 +90,13 @@ def test_a_head_that_reads_the_condition_learns_what_only_the_condition_says(mad
     export = tmp_path / "export"
     export_model(tmp_path / "m.ckpt", Stretch(), card_facts({}, {}, "m.ckpt"), export)
     rows.to_csv(tmp_path / "meta.csv", index=False)
-    portable = PortableModel(export)
-    table = portable.predict(
-        [out / "jpg" / n for n in held], read_conditions(tmp_path / "meta.csv", portable.condition_levels)
-    )
+    paths = [str(out / "jpg" / n) for n in held]
+    assert predict_main([str(export), *paths, "-o", str(tmp_path / "a.csv"), "--meta", str(tmp_path / "meta.csv")]) == 0
+    table = pd.read_csv(tmp_path / "a.csv")
     np.testing.assert_allclose(table["p_track"], probs[:, 0], rtol=1e-4, atol=1e-6)
+    assert predict_main([str(export), *paths, "-o", str(tmp_path / "b.csv")]) == 0  # no meta: the image alone
+    np.testing.assert_allclose(pd.read_csv(tmp_path / "b.csv")["p_track"], blind[:, 0], rtol=1e-4, atol=1e-6)
+    assert "this model reads the condition (hr_post_exposure); without --meta" in capsys.readouterr().out
     assert "hr_post_exposure ['4', '48']" in (export / "MODEL_CARD.md").read_text()
 
 
