@@ -17,6 +17,7 @@ from workflows import REPO, module_folder, snakemake
 from bps_labeler.data.meta import jpg_name, read_meta
 from bps_labeler.data.split import split_filenames
 from bps_labeler.labeling.annotations import read_labels
+from bps_labeler.models.network import load_network
 
 pytestmark = pytest.mark.workflow
 
@@ -113,7 +114,10 @@ def test_the_exported_model_gives_the_pipelines_probabilities_from_the_raw_tiffs
     for name in validation.index:
         shutil.copy(tiffs[name], folder / tiffs[name].name)
     out = tmp_path / "answers.csv"
-    done = run_cli(["predict", str(inferred / "results/round_2/export"), str(folder), "-o", str(out)], cwd=inferred)
+    # the tiny run's labels span several conditions: its model reads the hours and dose too
+    meta = inferred / "results/data/filtered_meta.csv"
+    export = str(inferred / "results/round_2/export")
+    done = run_cli(["predict", export, str(folder), "-o", str(out), "--meta", str(meta)], cwd=inferred)
     assert done.returncode == 0, done.stderr
     answers = pd.read_csv(out).set_index("filename").loc[validation.index]
     columns = ["p_track", "p_no track"]
@@ -124,6 +128,9 @@ def test_the_exported_model_gives_the_pipelines_probabilities_from_the_raw_tiffs
     metrics = json.loads((inferred / "results/round_2/metrics.json").read_text())
     assert f"| model | {metrics['baselines']['undecided']['model']['balanced_accuracy']} |" in card
     assert "metadata_rule" in card
+    levels = load_network(inferred / "results/round_2/model.ckpt").condition_levels
+    assert levels  # labels of several conditions: the head reads them, and the card says which
+    assert f"- condition (give meta.csv: --meta): {'; '.join(f'{c} {v}' for c, v in levels)}" in card
     # where its backbone came from: the tiny run's own SimCLR from random weights
     assert "- resnet18 (torchvision), started from random weights (nothing downloaded)" in card
     assert "- then SimCLR on the pool, 1 epoch (embed.ssl: scratch)" in card
