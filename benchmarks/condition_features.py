@@ -34,12 +34,11 @@ from generator_spread import slug
 from line_features_whole_set import (
     CATS,
     TARGETS,
-    comparison_text,
+    comparison_rows,
     generators,
-    pool_figures,
     truth_of,
     unlabeled,
-    validation_figures,
+    write_comparison,
 )
 from pools import rerun_from_training
 from sklearn.metrics import balanced_accuracy_score, roc_auc_score
@@ -186,35 +185,23 @@ def main() -> None:
             (root / "rerun_seconds.txt").write_text(f"{seconds:.1f}\n")
         took = root / "rerun_seconds.txt"  # a table made again from the folders keeps the rerun's time
         seconds = float(took.read_text()) if took.exists() else float("nan")
-        for head, folder in ((BEFORE, source), (NOW, root)):
-            rows.append(
-                {
-                    "generator": name,
-                    "held_out": held,
-                    "head reads": head,
-                    **validation_figures(folder),
-                    **pool_figures(folder),
-                    "minutes": round(seconds / 60, 1) if folder == root else float("nan"),
-                }
-            )
+        rows += comparison_rows(name, held, "head reads", {BEFORE: source, NOW: root}, seconds)
         pairs.append((name, source, root))
         print(pd.DataFrame(rows[-2:]).to_string(index=False), flush=True)
-    df = pd.DataFrame(rows)
-    df.to_csv(OUT / "condition_features.tsv", sep="\t", index=False, float_format="%.4f")
-    text = comparison_text(df, "head reads")
-    (OUT / "condition_features.md").write_text(
+    intro = (
         "# The condition read by the classifier's head, on the whole synthetic set\n\n"
         f"`benchmarks/condition_features.py`, last run {time.strftime('%Y-%m-%d')}, 2 cores: each "
         "generator's whole-set run (3,400 images, all 17 conditions; the twelve line features, the image "
         "alone) beside the same run rerun from training on with `train.condition_features: [hr_post_exposure, "
         f"dose_Gy]` (one-hot levels of value {LEVEL_VALUE:g}), round 2 (100 labels). BA = balanced accuracy. "
-        "[condition_features.tsv](condition_features.tsv).\n\n"
-        + text
-        + "\n\n## Where the misses were: per condition\n\nThe unlabeled undecided images of each condition "
-        "(about 180): the share that carries a track (the first run's images; each run leaves its own picks out), "
-        "and the share round 2 calls one.\n\n" + shares_text(pairs) + "\n"
+        "[condition_features.tsv](condition_features.tsv)."
     )
-    print(text)
+    more = (
+        "\n\n## Where the misses were: per condition\n\nThe unlabeled undecided images of each condition "
+        "(about 180): the share that carries a track (the first run's images; each run leaves its own picks out), "
+        "and the share round 2 calls one.\n\n" + shares_text(pairs)
+    )
+    print(write_comparison(rows, "head reads", "condition_features", intro, more))
 
 
 if __name__ == "__main__":

@@ -124,6 +124,32 @@ def validation_figures(root: Path) -> dict[str, float]:
     }
 
 
+def comparison_rows(name: str, held: bool, column: str, runs: dict[str, Path], seconds: float) -> list[dict]:
+    """One row of figures per run of a generator (`column`'s value -> its folder, the rerun last,
+    which took `seconds`)."""
+    last = list(runs.values())[-1]
+    return [
+        {
+            "generator": name,
+            "held_out": held,
+            column: value,
+            **validation_figures(folder),
+            **pool_figures(folder),
+            "minutes": round(seconds / 60, 1) if folder == last else float("nan"),
+        }
+        for value, folder in runs.items()
+    ]
+
+
+def write_comparison(rows: list[dict], column: str, stem: str, intro: str, more: str = "") -> str:
+    """docs/results/<stem>.tsv of `rows`, and <stem>.md: `intro`, the comparison, then `more`."""
+    df = pd.DataFrame(rows)
+    df.to_csv(OUT / f"{stem}.tsv", sep="\t", index=False, float_format="%.4f")
+    text = comparison_text(df, column)
+    (OUT / f"{stem}.md").write_text(intro + "\n\n" + text + more + "\n")
+    return text
+
+
 def comparison_text(df: pd.DataFrame, column: str) -> str:
     """The table of round 2's figures per generator and `column` (what differs between the runs),
     then the medians and worst cases of each `column` value over the eight and the held-out two."""
@@ -162,31 +188,18 @@ def pipeline(args: argparse.Namespace) -> None:
             seconds = rerun_from_training(root, list(TARGETS), args.cores, "snakemake_features.log")
         else:
             seconds = float("nan")
-        for features_, folder in (("bright foci (before)", source), ("bright + faint + Radon (now)", root)):
-            rows.append(
-                {
-                    "generator": name,
-                    "held_out": held,
-                    "features": features_,
-                    **validation_figures(folder),
-                    **pool_figures(folder),
-                    "minutes": round(seconds / 60, 1) if folder == root else float("nan"),
-                }
-            )
+        rows += comparison_rows(
+            name, held, "features", {"bright foci (before)": source, "bright + faint + Radon (now)": root}, seconds
+        )
         print(pd.DataFrame(rows[-2:]).to_string(index=False), flush=True)
-    df = pd.DataFrame(rows)
-    df.to_csv(OUT / "line_features_whole_set.tsv", sep="\t", index=False, float_format="%.4f")
-    text = comparison_text(df, "features")
-    (OUT / "line_features_whole_set.md").write_text(
+    intro = (
         "# Faint and Radon line features on the whole synthetic set: the pipeline\n\n"
         f"`benchmarks/line_features_whole_set.py`, last run {time.strftime('%Y-%m-%d')}, 2 cores: each "
         "generator's whole-set run (3,400 images, all 17 conditions; made with the five bright-foci "
         "features) beside the same run rerun from training on with all twelve (`foci.NAMES`), round 2 "
-        "(100 labels). BA = balanced accuracy. [line_features_whole_set.tsv](line_features_whole_set.tsv).\n\n"
-        + text
-        + "\n"
+        "(100 labels). BA = balanced accuracy. [line_features_whole_set.tsv](line_features_whole_set.tsv)."
     )
-    print(text)
+    print(write_comparison(rows, "features", "line_features_whole_set", intro))
 
 
 def probe_rows(name: str, held: bool, root: Path, draws: int, n: int, c: float) -> list[dict]:
