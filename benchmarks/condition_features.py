@@ -104,21 +104,22 @@ def same_labels(root: Path, level: float | None) -> dict[str, float]:
         labels.update(read_labels(root / "results" / f"round_{r}" / "annotations.json", CATS))
     meta = by_image(pd.read_csv(root / "results" / "data" / "filtered_meta.csv"))
     columns = () if level is None else ("hr_post_exposure", "dose_Gy")
-    conditions_module.LEVEL_VALUE = LEVEL_VALUE if level is None else level
     images = root / "results" / "data" / "images"
     tmp = REPO / "benchmarks" / "out" / "condition_features" / "same_labels.ckpt"
     tmp.parent.mkdir(parents=True, exist_ok=True)
     threads = torch.get_num_threads()
-    spec = TrainSpec(condition_features=columns)
-    model = train(
-        images, labels, root / "results" / "embeddings" / "backbone.pt", CATS, spec, tmp, threads, conditions=meta
-    )
-    tmp.unlink()
     every = unlabeled(root)
     undecided = (every["answered_by"] == "model").to_numpy()
     names = every.loc[undecided, "filename"].tolist()
-    p = predict_proba(model, images, names, threads, conditions=meta)[:, CATS.index("track")]
-    conditions_module.LEVEL_VALUE = LEVEL_VALUE
+    conditions_module.LEVEL_VALUE = LEVEL_VALUE if level is None else level
+    try:  # the value the library reads; put back whatever happens
+        spec = TrainSpec(condition_features=columns)
+        backbone = root / "results" / "embeddings" / "backbone.pt"
+        model = train(images, labels, backbone, CATS, spec, tmp, threads, conditions=meta)
+        tmp.unlink()
+        p = predict_proba(model, images, names, threads, conditions=meta)[:, CATS.index("track")]
+    finally:
+        conditions_module.LEVEL_VALUE = LEVEL_VALUE
     y = (every["filename"].map(truth_of(root)) == "track").to_numpy()
     called = np.zeros(len(every), dtype=bool)
     called[undecided] = p > 0.5

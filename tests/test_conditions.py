@@ -109,6 +109,6 @@ def test_condition_features_without_metadata_or_with_an_unlisted_image_say_what_
     partial = by_image(rows).drop(index=names[3])
     with pytest.raises(InputError, match=rf"1 labeled image\(s\) not in the metadata, e.g. \['{names[3]}'\]"):
         train(out / "jpg", labels, out / "b.pt", CATS, spec, tmp_path / "m.ckpt", conditions=partial)
-    with pytest.raises(InputError, match="no column hr_post_exposure"):
+    with pytest.raises(InputError, match=r"meta.csv: missing column\(s\) hr_post_exposure"):
         rows.drop(columns="hr_post_exposure").to_csv(tmp_path / "meta.csv", index=False)
         read_conditions(tmp_path / "meta.csv", [("hr_post_exposure", ["4", "48"])])

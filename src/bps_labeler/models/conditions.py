@@ -19,6 +19,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from bps_labeler.data.meta import jpg_name
+
 #: (column, its levels as text) for each column the head reads, in order.
 Levels = list[tuple[str, list[str]]]
 
@@ -30,8 +32,6 @@ LEVEL_VALUE = 1.0
 
 def by_image(meta: pd.DataFrame) -> pd.DataFrame:
     """meta.csv's rows indexed by the converted image's name, as training and prediction see it."""
-    from bps_labeler.data.meta import jpg_name
-
     return meta.set_index(meta["filename"].map(jpg_name))
 
 
@@ -69,12 +69,12 @@ def condition_features(conditions: pd.DataFrame | None, filenames: Sequence[str]
     rows = conditions.reindex(list(filenames))
     start = 0
     for column, values in levels:
-        index = {v: i for i, v in enumerate(values)}
         if column in rows.columns:
-            for r, value in enumerate(rows[column]):
-                k = index.get(level_text(value)) if pd.notna(value) else None
-                if k is not None:
-                    out[r, start + k] = LEVEL_VALUE
+            index = {v: start + i for i, v in enumerate(values)}
+            found = rows[column].dropna().map(level_text).map(index).to_numpy()
+            hit = ~pd.isna(found)
+            r = np.flatnonzero(rows[column].notna())[hit]
+            out[r, found[hit].astype(int)] = LEVEL_VALUE
         start += len(values)
     return out
 

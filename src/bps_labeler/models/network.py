@@ -126,12 +126,19 @@ def line_features(image_dir: Path, filenames: list[str], count: int, threads: in
 
 
 def head_inputs(
-    model: TrackNet, image_dir: Path, filenames: list[str], conditions: pd.DataFrame | None, threads: int = 1
+    image_dir: Path,
+    paths: list[str],
+    count: int,
+    levels: Levels,
+    conditions: pd.DataFrame | None,
+    names: list[str] | None = None,
+    threads: int = 1,
 ) -> np.ndarray:
-    """What the head reads besides the learned features: the classical features it was trained
-    on, then its condition levels (`conditions` indexed by JPG name; None: no offset)."""
-    classical = line_features(image_dir, filenames, model.n_extra, threads)
-    return np.hstack([classical, condition_features(conditions, filenames, model.condition_levels)])
+    """What the head reads besides the learned features: the first `count` classical features,
+    then the condition's `levels`, from `conditions` (indexed by JPG name; None: no offset) at
+    `names` (default: `paths`, when they are the pipeline's JPG names)."""
+    classical = line_features(image_dir, paths, count, threads)
+    return np.hstack([classical, condition_features(conditions, paths if names is None else names, levels)])
 
 
 @torch.no_grad()
@@ -151,7 +158,7 @@ def predict_proba(
     parts = []
     for part in chunks(filenames):  # a chunk of images in memory at a time, whatever the pool
         images = load_images(image_dir, part, model.input_size, model.foci_channel, threads)
-        extra = head_inputs(model, image_dir, part, conditions, threads)
+        extra = head_inputs(image_dir, part, model.n_extra, model.condition_levels, conditions, threads=threads)
         loader = DataLoader(WithExtra(ImageList(images, eval_transform()), extra), batch_size=256, shuffle=False)
         parts += [F.softmax(model(x.to(device), e.to(device)), dim=1).cpu().numpy() for (x, e), _ in loader]
     model.to("cpu")

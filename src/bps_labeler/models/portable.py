@@ -33,13 +33,13 @@ from torch import nn
 from torch.nn import functional as F
 
 from bps_labeler.data.convert import Stretch, convert_one
-from bps_labeler.data.images import FOCI_ELEMENT, FOCI_GAIN, load_images
-from bps_labeler.data.meta import jpg_name
+from bps_labeler.data.images import FOCI_ELEMENT, FOCI_GAIN, chunks, load_images
+from bps_labeler.data.meta import jpg_name, read_meta
 from bps_labeler.embeddings.backbone import NORMALIZE, eval_transform
 from bps_labeler.errors import InputError, exit_status
 from bps_labeler.models import foci
-from bps_labeler.models.conditions import Levels, by_image, condition_features
-from bps_labeler.models.network import TrackNet, line_features, load_network
+from bps_labeler.models.conditions import Levels, by_image
+from bps_labeler.models.network import TrackNet, head_inputs, load_network
 from bps_labeler.utils.files import sha256_file, write_or_explain
 
 #: Bumped when model.json or the program's inputs change meaning.
@@ -290,13 +290,14 @@ class PortableModel:
         parts = []
         transform = eval_transform()
         names = names if names is not None else [p.name for p in paths]
-        for start in range(0, len(paths), 256):
-            part = [str(p) for p in paths[start : start + 256]]
-            images = load_images(Path(), part, self.input_size, self.foci_channel, torch.get_num_threads())
+        threads = torch.get_num_threads()
+        for part, part_names in zip(chunks([str(p) for p in paths], 256), chunks(names, 256)):
+            images = load_images(Path(), part, self.input_size, self.foci_channel, threads)
             x = torch.stack([transform(im) for im in images])
-            extra = line_features(Path(), part, self.line_features, torch.get_num_threads())
-            levels = condition_features(conditions, names[start : start + 256], self.condition_levels)
-            extra = torch.as_tensor(np.hstack([extra, levels]), dtype=torch.float32)
+            extra = head_inputs(
+                Path(), part, self.line_features, self.condition_levels, conditions, part_names, threads
+            )
+            extra = torch.as_tensor(extra, dtype=torch.float32)
             parts.append(self.module(x, extra).numpy())
         return np.concatenate(parts).astype(np.float64) if parts else np.zeros((0, len(self.categories)))
 
@@ -349,11 +350,7 @@ def read_conditions(meta: Path | None, levels: Levels) -> pd.DataFrame | None:
         return None
     if not meta.is_file():
         raise InputError(f"{meta}: no such file (--meta).")
-    table = pd.read_csv(meta)
-    missing = [c for c in ["filename", *(column for column, _ in levels)] if c not in table.columns]
-    if missing:
-        raise InputError(f"{meta}: no column {', '.join(missing)} (--meta needs filename and the model's columns).")
-    return by_image(table)
+    return by_image(read_meta(meta))  # checked as the pipeline checks its own, row by row
 
 
 def project_categories(directory: Path) -> list[str] | None:
