@@ -36,11 +36,9 @@ from line_features_whole_set import (
     TARGETS,
     comparison_rows,
     generators,
-    truth_of,
-    unlabeled,
     write_comparison,
 )
-from pools import rerun_from_training
+from pools import rerun_from_training, truth_of, unlabeled
 from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 from threshold_skew import clone
 

@@ -33,13 +33,12 @@ import pandas as pd
 import yaml
 from generator_spread import VARIANTS as GENERATORS
 from generator_spread import slug
-from pools import rerun_from_training
+from pools import pool_figures, rerun_from_training, truth_of
 from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 from threshold_skew import HELD_OUT, clone
 
 from bps_labeler.data.images import load_images
 from bps_labeler.embeddings.backbone import features, load_backbone
-from bps_labeler.labeling.annotations import read_labels, read_truth
 from bps_labeler.models.classifier import head_features, linear_probe
 from bps_labeler.models.foci import NAMES, image_features
 from bps_labeler.models.metrics import metrics
@@ -65,11 +64,6 @@ def generators() -> dict[str, tuple[dict, bool]]:
     return {**{k: (v, False) for k, v in GENERATORS.items()}, **{k: (v, True) for k, v in HELD_OUT.items()}}
 
 
-def labeled(root: Path) -> set[str]:
-    """The images people (here the oracle) labeled in rounds 1 and 2."""
-    return {name for r in (1, 2) for name in read_labels(root / "results" / f"round_{r}" / "annotations.json")}
-
-
 def whole_set_runs(args: argparse.Namespace) -> Iterator[tuple[str, bool, Path]]:
     """(name, held out, folder) of every generator's finished whole-set run that `--only` picks."""
     for name, (_, held) in generators().items():
@@ -80,32 +74,6 @@ def whole_set_runs(args: argparse.Namespace) -> Iterator[tuple[str, bool, Path]]
             yield name, held, root
         else:
             print(f"{name}: no whole-set run in {root}; run readout_coverage.py / threshold_skew.py --held-out first")
-
-
-def truth_of(root: Path) -> dict[str, str]:
-    return read_truth(root / "resources" / "synthetic" / "truth.csv")
-
-
-def unlabeled(root: Path) -> pd.DataFrame:
-    """Round 2's answers on every image no one labeled, with its truth."""
-    answers = pd.read_csv(root / "results" / "round_2" / "inference" / "answers.csv")
-    answers["truth"] = answers["filename"].map(truth_of(root))
-    return answers[~answers["filename"].isin(labeled(root))]
-
-
-def pool_figures(root: Path) -> dict[str, float]:
-    every = unlabeled(root)
-    u = every[every["answered_by"] == "model"]
-    y = (u["truth"] == "track").to_numpy()
-    # the rule calls every image it does not decide a track (Fe and the other ions hit some)
-    rule = (every["answered_by"] == "model") | (every["answer"] == "track")
-    return {
-        "pool_n": len(u),
-        "pool_balanced_accuracy": balanced_accuracy_score(y, u["answer"] == "track"),
-        "pool_auroc": roc_auc_score(y, u["p_track"]),
-        "pool_all_model_and_rule": balanced_accuracy_score(every["truth"] == "track", every["answer"] == "track"),
-        "pool_all_rule": balanced_accuracy_score(every["truth"] == "track", rule),
-    }
 
 
 def validation_figures(root: Path) -> dict[str, float]:
