@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from pathlib import Path
+
+from apt import apt_install
 
 CHROMIUM = Path("/usr/bin/chromium")
 #: what a headless Chromium needs on a machine without a network or a display (docs/screenshot.py)
@@ -43,11 +44,7 @@ def chromium() -> Path:
         return CHROMIUM
     if os.geteuid() != 0 or not shutil.which("apt-get"):
         raise NoBrowser(f"{CHROMIUM} is missing and installing Debian's chromium needs root and apt-get")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    cmd = ["apt-get", "install", "-y", "-q", "--no-install-recommends", "chromium"]
-    if subprocess.run(cmd, env=env, capture_output=True, check=False).returncode != 0:
-        subprocess.run(["apt-get", "update", "-q"], env=env, capture_output=True, check=False)
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
-        if proc.returncode != 0:
-            raise NoBrowser(f"apt-get install chromium failed: {proc.stderr[-2000:]}")
+    error = apt_install(["chromium"])
+    if error:
+        raise NoBrowser(f"apt-get install chromium failed: {error}")
     return CHROMIUM

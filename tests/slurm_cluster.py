@@ -30,6 +30,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from apt import apt_install
+
 PACKAGES = ["slurm-wlm", "munge"]
 PARTITION = "debug"
 SYSTEM_CONF = Path("/etc/slurm/slurm.conf")
@@ -99,14 +101,9 @@ def ensure_installed() -> None:
         raise ClusterError("slurm-wlm and munge are not installed and installing them needs root")
     if not shutil.which("apt-get"):
         raise ClusterError("slurm-wlm and munge are not installed and there is no apt-get here")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    install = ["apt-get", "install", "-y", "-q", "--no-install-recommends", *PACKAGES]
-    if subprocess.run(install, env=env, capture_output=True, check=False).returncode != 0:
-        # a fresh machine has no package lists yet
-        subprocess.run(["apt-get", "update", "-q"], env=env, capture_output=True, check=False)
-        proc = subprocess.run(install, env=env, capture_output=True, text=True, check=False)
-        if proc.returncode != 0:
-            raise ClusterError(f"apt-get install {' '.join(PACKAGES)} failed: {proc.stderr[-2000:]}")
+    error = apt_install(PACKAGES)
+    if error:
+        raise ClusterError(f"apt-get install {' '.join(PACKAGES)} failed: {error}")
 
 
 def _free_port() -> int:
