@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import yaml
-from pools import pool_figures, unlabeled
+from pools import answers_and_rule, pool_figures, unlabeled
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -167,11 +167,8 @@ def unlabeled_figures(root: Path) -> dict[str, float]:
     if not (root / "results" / "round_2" / "inference" / "answers.csv").exists():
         return {}
     every = unlabeled(root)
-    y = (every["truth"] == "track").to_numpy()
-    answer = (every["answer"] == "track").to_numpy()
-    rule = answer | (every["answered_by"] == "model").to_numpy()
-    low, high = gain_interval(y, answer, rule)
-    return {**pool_figures(root), "pool_all_gain_low": low, "pool_all_gain_high": high}
+    low, high = gain_interval(*answers_and_rule(every))
+    return {**pool_figures(every), "pool_all_gain_low": low, "pool_all_gain_high": high}
 
 
 def gain_interval(y: np.ndarray, answer: np.ndarray, rule: np.ndarray, draws: int = 2000) -> tuple[float, float]:

@@ -33,7 +33,7 @@ import pandas as pd
 import yaml
 from generator_spread import VARIANTS as GENERATORS
 from generator_spread import slug
-from pools import pool_figures, rerun_from_training, truth_of
+from pools import pool_figures, rerun_from_training, truth_of, unlabeled
 from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 from threshold_skew import HELD_OUT, clone
 
@@ -102,7 +102,7 @@ def comparison_rows(name: str, held: bool, column: str, runs: dict[str, Path], s
             "held_out": held,
             column: value,
             **validation_figures(folder),
-            **pool_figures(folder),
+            **pool_figures(unlabeled(folder)),
             "minutes": round(seconds / 60, 1) if folder == last else float("nan"),
         }
         for value, folder in runs.items()

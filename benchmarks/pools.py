@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import yaml
 from sklearn.metrics import balanced_accuracy_score, roc_auc_score
@@ -94,19 +95,23 @@ def unlabeled(root: Path) -> pd.DataFrame:
     return answers[~answers["filename"].isin(labeled(root))]
 
 
-def pool_figures(root: Path) -> dict[str, float]:
-    """Round 2 on every image no one labeled (about 900 undecided on the whole set, far less noisy
-    than the 60 undecided validation images), and the pipeline's answer over all of them beside
-    the rule's."""
-    every = unlabeled(root)
-    u = every[every["answered_by"] == "model"]
-    y = (u["truth"] == "track").to_numpy()
-    # the rule calls every image it does not decide a track (Fe and the other ions hit some)
-    rule = (every["answered_by"] == "model") | (every["answer"] == "track")
+def answers_and_rule(every: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(truth, the pipeline's answer, the rule's answer) as "is a track", per image of `every`:
+    the rule calls every image it does not decide a track (Fe and the other ions hit some)."""
+    answer = (every["answer"] == "track").to_numpy()
+    return (every["truth"] == "track").to_numpy(), answer, answer | (every["answered_by"] == "model").to_numpy()
+
+
+def pool_figures(every: pd.DataFrame) -> dict[str, float]:
+    """Round 2 on `every` image no one labeled (`unlabeled`; about 900 undecided on the whole set,
+    far less noisy than the 60 undecided validation images), and the pipeline's answer over all of
+    them beside the rule's."""
+    y, answer, rule = answers_and_rule(every)
+    model = (every["answered_by"] == "model").to_numpy()
     return {
-        "pool_n": len(u),
-        "pool_balanced_accuracy": balanced_accuracy_score(y, u["answer"] == "track"),
-        "pool_auroc": roc_auc_score(y, u["p_track"]),
-        "pool_all_model_and_rule": balanced_accuracy_score(every["truth"] == "track", every["answer"] == "track"),
-        "pool_all_rule": balanced_accuracy_score(every["truth"] == "track", rule),
+        "pool_n": int(model.sum()),
+        "pool_balanced_accuracy": balanced_accuracy_score(y[model], answer[model]),
+        "pool_auroc": roc_auc_score(y[model], every["p_track"].to_numpy()[model]),
+        "pool_all_model_and_rule": balanced_accuracy_score(y, answer),
+        "pool_all_rule": balanced_accuracy_score(y, rule),
     }
