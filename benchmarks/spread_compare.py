@@ -22,10 +22,9 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import yaml
-from generator_spread import VARIANTS, slug
+from generator_spread import VARIANTS, gain_interval, slug
 from pools import unlabeled
 from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 
@@ -44,20 +43,6 @@ def common_unlabeled(before: Path, after: Path) -> tuple[pd.DataFrame, pd.DataFr
     a, b = (d[d["answered_by"] == "model"].set_index("filename") for d in (a, b))
     names = a.index.intersection(b.index).sort_values()
     return a.loc[names], b.loc[names]
-
-
-def change_interval(y: np.ndarray, before: np.ndarray, after: np.ndarray, draws: int = 2000) -> tuple[float, float]:
-    """95 % interval of the balanced accuracy after minus before, the same images drawn for both."""
-    rng = np.random.default_rng(0)
-    idx = rng.integers(0, len(y), (draws, len(y)))
-    yy = y[idx]
-
-    def balanced(calls: np.ndarray) -> np.ndarray:
-        c = calls[idx]
-        return 0.5 * ((c & yy).sum(1) / yy.sum(1) + (~c & ~yy).sum(1) / (~yy).sum(1))
-
-    low, high = np.percentile(balanced(after) - balanced(before), [2.5, 97.5])
-    return float(low), float(high)
 
 
 def seconds(root: Path) -> float:
@@ -92,7 +77,7 @@ def compare(before: Path, after: Path) -> pd.DataFrame:
                 pa, pb = common_unlabeled(a, b)
                 y = (pa["truth"] == "track").to_numpy()
                 calls_a, calls_b = (pa["answer"] == "track").to_numpy(), (pb["answer"] == "track").to_numpy()
-                low, high = change_interval(y, calls_a, calls_b)
+                low, high = gain_interval(y, calls_b, calls_a)  # after's gain over before
                 row |= {
                     "pool_n": len(y),
                     "pool_bacc_before": balanced_accuracy_score(y, calls_a),
