@@ -33,14 +33,13 @@ import copy
 import json
 import re
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import yaml
-from pools import answers_and_rule, pool_figures, unlabeled
+from pools import answers_and_rule, pool_figures, snakemake_command, unlabeled
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -95,13 +94,9 @@ def run_variant(
     (root / "config").mkdir(parents=True, exist_ok=True)
     (root / "config" / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     command = [
-        str(Path(sys.executable).with_name("snakemake")),
-        "--snakefile",
-        str(REPO / "workflow" / "Snakefile"),
+        *snakemake_command(cores),
         "--directory",
         str(root),
-        "--cores",
-        cores,
         "results/round_2/metrics.json",
         "results/round_2/inference/answers.csv",
         *again,  # after the targets: --forcerun takes every word that follows it

@@ -89,7 +89,9 @@ def truth_of(root: Path) -> dict[str, str]:
 
 
 def unlabeled(root: Path) -> pd.DataFrame:
-    """Round 2's answers on every image no one labeled, with its truth."""
+    """Round 2's answers on every image no round trained on, with its truth. The validation images
+    count among them: people label them, but only to score the rounds ("no one labeled" in the
+    tables means no round's labels)."""
     answers = pd.read_csv(root / "results" / "round_2" / "inference" / "answers.csv")
     answers["truth"] = answers["filename"].map(truth_of(root))
     return answers[~answers["filename"].isin(labeled(root))]
