@@ -9,6 +9,7 @@ from pathlib import Path
 from apt import apt_install
 
 CHROMIUM = Path("/usr/bin/chromium")
+PACKAGES = ["chromium"]
 #: what a headless Chromium needs on a machine without a network or a display (docs/screenshot.py)
 ARGS = [
     "--no-sandbox",
@@ -44,7 +45,7 @@ def chromium() -> Path:
         return CHROMIUM
     if os.geteuid() != 0 or not shutil.which("apt-get"):
         raise NoBrowser(f"{CHROMIUM} is missing and installing Debian's chromium needs root and apt-get")
-    error = apt_install(["chromium"])
+    error = apt_install(PACKAGES)
     if error:
         raise NoBrowser(f"apt-get install chromium failed: {error}")
     return CHROMIUM

@@ -11,13 +11,23 @@ from __future__ import annotations
 import json
 import os
 import socket
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-import pandas as pd
-import pytest
+# Before anything loads OpenMP, and inherited by every snakemake job the tests start: the two test
+# workers share the machine's cores, and OpenMP threads that spin while they wait took those
+# cycles from the other worker's jobs (two tiny runs at once: 78 s, 64-68 s with passive waits;
+# docs/results/test_times.md).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from bps_labeler.data.synthetic import SyntheticSpec, generate
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+from apt import install_in_background  # noqa: E402
+from browser import PACKAGES as BROWSER_PACKAGES  # noqa: E402
+from slurm_cluster import PACKAGES as SLURM_PACKAGES  # noqa: E402
+
+from bps_labeler.data.synthetic import SyntheticSpec, generate  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_BPS = REPO.parent / "shared" / "bps"
@@ -169,6 +179,32 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 #: every fixture a test needs, directly or through another.
 SERVICE_FIXTURES = {"labelstudio", "moto_s3", "cluster"}
 WORKFLOW_FIXTURES = {"tiny_run"}  # fixtures built on it (a module's `run`) count through it
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """A whole run on workers (`make test`) starts the Debian packages' installs at once, where
+    they are missing: one process for the session, never one per worker."""
+    config = session.config
+    if hasattr(config, "workerinput") or not config.getoption("numprocesses", None):
+        return
+    if config.getoption("markexpr", "").strip() == "unit":
+        return
+    log = Path(config.rootpath) / ".pytest_cache" / "apt-install.log"
+    log.parent.mkdir(exist_ok=True)
+    config.stash[APT_INSTALL] = install_in_background([*SLURM_PACKAGES, *BROWSER_PACKAGES], log)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Never leave dpkg half done: a run shorter than the installs waits for them."""
+    proc = session.config.stash.get(APT_INSTALL, None)
+    if proc is not None:
+        try:
+            proc.wait(timeout=1200)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+APT_INSTALL = pytest.StashKey[subprocess.Popen | None]()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
