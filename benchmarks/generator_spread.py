@@ -23,7 +23,8 @@ SimCLR trains on a sample to keep a variant near ten minutes; the table names th
 run had. Writes docs/results/generator_spread_all.{tsv,md}.
 
     .venv/bin/python benchmarks/generator_spread.py [--only REGEX] [--configfile FILE] [--cores N]
-        [--scope subset|all] [--train-images N] [--epochs N] [--retrain] [--out DIR] [--tables STEM]
+        [--scope subset|all] [--train-images N] [--epochs N] [--backbone NAME] [--retrain] [--out DIR]
+        [--tables STEM]
 """
 
 from __future__ import annotations
@@ -287,6 +288,7 @@ def main() -> None:
     parser.add_argument("--n-images", type=int, default=3400, help="`all`: synthetic images")
     parser.add_argument("--train-images", type=int, default=1200, help="`all`: images SimCLR trains on")
     parser.add_argument("--epochs", type=int, help="SimCLR epochs (`all`: 10 unless given; `subset`: the config's)")
+    parser.add_argument("--backbone", help="`subset`: embed.backbone (the config's unless given)")
     parser.add_argument("--retrain", action="store_true", help="`subset`: train again after a library change")
     parser.add_argument(
         "--out", default="generators", help="`subset`: the runs' folder in benchmarks/out/, one per setting compared"
@@ -301,6 +303,8 @@ def main() -> None:
         args.epochs = args.epochs or 10
     elif args.epochs:
         base["embed"]["epochs"] = args.epochs
+    if args.backbone and args.scope == "subset":
+        base["embed"]["backbone"] = args.backbone
     rows = []
     for name, generator in VARIANTS.items():
         if args.only and not re.search(args.only, name):
@@ -315,7 +319,7 @@ def main() -> None:
     text = report(df)
     print(text)
     default = not args.only and args.configfile.resolve() == (REPO / "config" / "config.yaml").resolve()
-    default = default and (args.scope == "all" or not args.epochs)
+    default = default and (args.scope == "all" or not (args.epochs or args.backbone))
     if args.tables or default:
         out = REPO / "docs" / "results"
         stem = args.tables or "generator_spread" + ("" if args.scope == "subset" else "_all")

@@ -50,9 +50,9 @@ def seconds(root: Path) -> float:
     return float(took.read_text()) if took.exists() else float("nan")
 
 
-def epochs_of(root: Path) -> str:
+def settings_of(root: Path) -> str:
     embed = yaml.safe_load((root / "config" / "config.yaml").read_text())["embed"]
-    return f"{embed['epochs']} epochs, {embed['input_size']} px, {embed['precision']}"
+    return f"{embed['backbone']}, {embed['epochs']} epochs, {embed['input_size']} px, {embed['precision']}"
 
 
 def compare(before: Path, after: Path) -> pd.DataFrame:
@@ -97,7 +97,7 @@ def report(df: pd.DataFrame, before: Path, after: Path) -> str:
     first = before / slug(df["generator"].iloc[0])
     second = after / slug(df["generator"].iloc[0])
     lines = [
-        f"Before: {before.name} ({epochs_of(first)}); after: {after.name} ({epochs_of(second)}). Undecided images, "
+        f"Before: {before.name} ({settings_of(first)}); after: {after.name} ({settings_of(second)}). Undecided images, "
         "balanced accuracy (AUROC in brackets): the 100 validation images per round, and at round 2 every undecided "
         "image neither run trained on (the same images for both), with the change's paired bootstrap 95 % interval.",
         "",

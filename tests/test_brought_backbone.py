@@ -90,6 +90,31 @@ def test_a_file_of_another_architecture_is_refused_in_one_line_before_training(j
         )
 
 
+@pytest.mark.parametrize(("name", "width"), [("shufflenet_v2_x1_0", 1024), ("mobilenet_v3_small", 576)])
+def test_a_smaller_backbone_takes_torchvision_weights_without_their_classifier(jpgs, tmp_path, name, width):
+    """The small networks keep their ImageNet classifier under another name (`classifier` for
+    MobileNet): a file saved by torchvision loads with it dropped, SimCLR moves on from it, and the
+    saved backbone gives features as wide as the network's last layer."""
+    image_dir, names = jpgs
+    weights = torchvision_file(tmp_path, name)
+    spec = EmbedSpec(input_size=32, epochs=1, batch_size=8, dim=4, backbone=name, weights=str(weights), ssl="finetune")
+    train_embeddings(image_dir, names, spec, tmp_path / "e.csv", tmp_path / "b.pt")
+    net, saved = load_backbone(tmp_path / "b.pt")
+    assert saved["backbone"] == name and saved["provenance"]["weights_kind"] == "torchvision state_dict"
+    brought = {k: v for k, v in torch.load(weights).items() if k in net.state_dict()}
+    moved = [k for k, v in brought.items() if v.is_floating_point() and not torch.equal(v, net.state_dict()[k])]
+    assert len(brought) == len(net.state_dict()) and moved  # every tensor came from the file, then trained
+    assert features_of_files(net, image_dir, names[:3], 32, True).shape == (3, width)
+    with pytest.raises(InputError, match=f"does not fit a {name}"):  # a ResNet's file is refused
+        train_embeddings(
+            image_dir,
+            names,
+            EmbedSpec(input_size=32, dim=4, backbone=name, weights=str(torchvision_file(tmp_path)), ssl="none"),
+            tmp_path / "e2.csv",
+            tmp_path / "b2.pt",
+        )
+
+
 @pytest.mark.parametrize(
     ("weights", "ssl", "said"),
     [

@@ -24,16 +24,25 @@ from bps_labeler.utils.files import sha256_file
 NORMALIZE = {"mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25]}
 
 
-BACKBONES = ("resnet18", "resnet34", "resnet50")
+#: torchvision networks and the attribute that holds each one's ImageNet classifier. The small
+#: ones cost a quarter of a ResNet-18's time on a CPU (docs/benchmarks.md, "Smaller backbones").
+BACKBONES = {
+    "resnet18": "fc",
+    "resnet34": "fc",
+    "resnet50": "fc",
+    "shufflenet_v2_x1_0": "fc",
+    "mobilenet_v3_small": "classifier",
+}
 
 
 def make_backbone(name: str) -> tuple[nn.Module, int]:
-    """A torchvision ResNet without its classifier and without downloaded weights."""
+    """A torchvision network without its classifier and without downloaded weights."""
     if name not in BACKBONES:
         raise ValueError(f"embed.backbone = {name!r}; allowed: {', '.join(BACKBONES)}")
     net = getattr(torchvision.models, name)(weights=None)
-    n_features = net.fc.in_features
-    net.fc = nn.Identity()
+    # the classifier's first layer reads the features (a Linear, or the first of a Sequential's)
+    n_features = next(m for m in getattr(net, BACKBONES[name]).modules() if isinstance(m, nn.Linear)).in_features
+    setattr(net, BACKBONES[name], nn.Identity())
     return net, n_features
 
 
@@ -43,10 +52,10 @@ def _first(names: list[str], n: int) -> str:
 
 
 def brought_weights(net: nn.Module, name: str, path: Path) -> dict:
-    """Load a weights file the user brought into `net` (a `name` ResNet without its classifier);
+    """Load a weights file the user brought into `net` (a `name` network without its classifier);
     returns the provenance to record: the file, its sha256 and what it was.
 
-    Two forms are read: a state_dict as torchvision saves it (its `fc` classifier is dropped),
+    Two forms are read: a state_dict as torchvision saves it (its classifier is dropped),
     and a backbone.pt of this pipeline (its recorded architecture must be `name`). Every missing,
     unexpected or differently shaped tensor is a refusal naming the first few, before any
     training starts."""
@@ -70,7 +79,8 @@ def brought_weights(net: nn.Module, name: str, path: Path) -> dict:
         kind, saved = f"backbone.pt of this pipeline ({saved['backbone']})", saved["state_dict"]
     if not isinstance(saved, dict) or not all(isinstance(v, torch.Tensor) for v in saved.values()):
         raise InputError(f"embed.weights: {path} holds no state_dict (a mapping of names to tensors).")
-    state = {k.removeprefix("module."): v for k, v in saved.items() if not k.removeprefix("module.").startswith("fc.")}
+    head = BACKBONES[name] + "."
+    state = {k.removeprefix("module."): v for k, v in saved.items() if not k.removeprefix("module.").startswith(head)}
     own = net.state_dict()
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))
