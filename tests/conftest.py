@@ -17,7 +17,7 @@ from pathlib import Path
 
 # Before anything loads OpenMP, and inherited by every snakemake job the tests start: the two test
 # workers share the machine's cores, and OpenMP threads that spin while they wait took those
-# cycles from the other worker's jobs (two tiny runs at once: 78 s, 64-68 s with passive waits;
+# cycles from the other worker's jobs (two tiny runs at once: 74.5 s, 61 s with passive waits;
 # docs/results/test_times.md).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
