@@ -25,7 +25,7 @@ NORMALIZE = {"mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25]}
 
 
 #: torchvision networks and the attribute that holds each one's ImageNet classifier. The small
-#: ones cost a quarter of a ResNet-18's time on a CPU (docs/benchmarks.md, "Smaller backbones").
+#: ones cost a quarter of a ResNet-18's time on a CPU, and lost accuracy (docs/benchmarks.md, "Figures").
 BACKBONES = {
     "resnet18": "fc",
     "resnet34": "fc",
