@@ -181,6 +181,10 @@ SERVICE_FIXTURES = {"labelstudio", "moto_s3", "cluster"}
 WORKFLOW_FIXTURES = {"tiny_run"}  # fixtures built on it (a module's `run`) count through it
 
 
+#: the background install a session started, which its end waits for
+APT_INSTALL = pytest.StashKey[subprocess.Popen | None]()
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
     """A whole run on workers (`make test`) starts the Debian packages' installs at once, where
     they are missing: one process for the session, never one per worker."""
@@ -202,9 +206,6 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
             proc.wait(timeout=1200)
         except subprocess.TimeoutExpired:
             proc.kill()
-
-
-APT_INSTALL = pytest.StashKey[subprocess.Popen | None]()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

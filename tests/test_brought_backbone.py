@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 import torch
 import torchvision
+import yaml
+from conftest import REPO
 
 from bps_labeler.data.convert import Stretch, convert_shard
-from bps_labeler.embeddings.backbone import features_of_files, load_backbone, make_backbone, read_backbone
+from bps_labeler.embeddings.backbone import BACKBONES, features_of_files, load_backbone, make_backbone, read_backbone
 from bps_labeler.embeddings.simclr import EmbedSpec, train_embeddings
 from bps_labeler.errors import InputError
 
@@ -88,6 +90,12 @@ def test_a_file_of_another_architecture_is_refused_in_one_line_before_training(j
             tmp_path / "e.csv",
             tmp_path / "b.pt",
         )
+
+
+def test_the_config_schema_allows_exactly_the_networks_the_code_builds():
+    """The schema refuses a name before any job; make_backbone only builds what it knows."""
+    schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    assert schema["properties"]["embed"]["properties"]["backbone"]["enum"] == list(BACKBONES)
 
 
 @pytest.mark.parametrize(("name", "width"), [("shufflenet_v2_x1_0", 1024), ("mobilenet_v3_small", 576)])
